@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options every vps.cloud module shares; mirrors vps_argument_spec() in module_utils/api.py.
+    DOCUMENTATION = r"""
+options:
+  api_url:
+    description:
+      - Base URL of the provider's API, up to and including the version.
+      - Plain C(http://) is only meant for a local simulator; sending the token over it to a host that is not loopback draws a warning.
+      - If not set, the value of the E(VPS_API_URL) environment variable is used.
+    type: str
+    default: https://admin.vps.org/api/v1
+  api_token:
+    description:
+      - The API token, sent as a bearer token. Never logged or returned.
+      - If not set, the value of the E(VPS_API_TOKEN) environment variable is used.
+    type: str
+    required: true
+  api_timeout:
+    description:
+      - Seconds to wait for each HTTP request before giving up on it.
+    type: int
+    default: 30
+  api_retries:
+    description:
+      - How many times a retryable request is retried.
+      - Reads and deletions are retried on HTTP 429, 502, 503, 504, timeouts and connection errors, with jittered exponential backoff that honours C(Retry-After).
+      - A creation is never re-sent blindly; after an ambiguous failure the module first looks the snapshot up.
+    type: int
+    default: 5
+  validate_certs:
+    description:
+      - Whether to verify the API's TLS certificate.
+      - Only turn this off against a test endpoint; prefer O(ca_path) for a private CA.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - Path to a PEM bundle of CA certificates to trust instead of the system's, for an API behind a private CA.
+      - If not set, the value of the E(VPS_CA_PATH) environment variable is used.
+    type: path
+requirements:
+  - requests >= 2.25
+notes:
+  - All API calls run where the module runs; use C(delegate_to: localhost) to run them on the controller.
+"""

@@ -1,0 +1,185 @@
+"""Simulator: runs the Flask app on a threaded werkzeug server in a background thread."""
+
+import logging
+import os
+import socket
+import ssl
+import tempfile
+import threading
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .app import API, DROP_KEY, create_app
+from .faults import FAULT_NAMES, SCOPE, Faults
+from .log import RequestLog
+from .state import Store, load_seed_file
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request access log lines (the request log is the record); errors still go to stderr."""
+
+    def log_request(self, code="-", size="-"):
+        if self.server.verbose:
+            super().log_request(code, size)
+
+
+class _DropMiddleware:
+    """Closes the connection without any response when the app flagged the request.
+
+    The app has already applied the request; we shut the socket down and raise a
+    ConnectionError, which werkzeug treats as a dropped connection (no 500, no
+    traceback), so the client sees a connection error.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        captured = []
+
+        def capture(status, headers, exc_info=None):
+            captured.append((status, headers, exc_info))
+            return lambda data: None
+
+        body = self.app(environ, capture)
+        if not environ.get(DROP_KEY):
+            start_response(*captured[0])
+            return body
+        if hasattr(body, "close"):
+            body.close()
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise ConnectionAbortedError("vps_simulator: connection dropped on purpose (drop_after_post)")
+
+
+class Simulator:
+    """The provider's Snapshots API on 127.0.0.1; see docs/INTERFACES.md."""
+
+    def __init__(self, tokens=("demo-token",), servers=None, host="127.0.0.1", port=0, time_scale=1.0,
+                 create_seconds=None, restore_seconds=None, page_size=20, state_file=None, tls=False,
+                 cert_dir=None, random_seed=None, seed_file=None, verbose=False, faults=None, **fault_settings):
+        if isinstance(tokens, str):
+            tokens = [tokens]
+        self.tokens = list(tokens)
+        if not self.tokens:
+            raise ValueError("at least one token is required")
+        if isinstance(servers, (str, os.PathLike)):
+            seed_file, servers = servers, None
+        if seed_file is not None:
+            servers = load_seed_file(seed_file)
+        if int(page_size) < 1:
+            raise ValueError("page_size must be >= 1")
+        self.host, self.port, self.page_size = host, int(port), int(page_size)
+        self.tls, self.cert_dir, self.verbose = bool(tls), cert_dir, verbose
+        self.ca_bundle = None
+        self.store = Store(servers=servers, time_scale=time_scale, create_seconds=create_seconds,
+                           restore_seconds=restore_seconds, state_file=state_file, random_seed=random_seed)
+        settings = dict(faults or {})
+        settings.update(fault_settings)
+        unknown = set(settings) - set(FAULT_NAMES) - set(SCOPE)
+        if unknown:
+            raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
+        if random_seed is not None:
+            settings.setdefault("random_seed", random_seed)
+        self.faults = Faults(**settings)
+        self.log = RequestLog()
+        self.app = create_app(self)
+        self._server = None
+        self._thread = None
+        self.base_url = None
+
+    # -- lifecycle -------------------------------------------------------------
+    def _ssl_context(self):
+        import trustme  # pylint: disable=import-outside-toplevel  # only needed with TLS
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        if self.cert_dir is None:
+            self.cert_dir = tempfile.mkdtemp(prefix="vps-sim-tls-")
+        os.makedirs(self.cert_dir, exist_ok=True)
+        self.ca_bundle = os.path.join(self.cert_dir, "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_bundle)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cert.configure_cert(ctx)
+        return ctx
+
+    def start(self):
+        if self._server is not None:
+            return self
+        ctx = self._ssl_context() if self.tls else None
+        wsgi = _DropMiddleware(self.app.wsgi_app)
+        self.app.wsgi_app = wsgi
+        self._server = make_server(self.host, self.port, self.app, threaded=True, ssl_context=ctx,
+                                   request_handler=_QuietHandler)
+        self._server.verbose = self.verbose
+        self.port = self._server.server_port
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        self.base_url = f"{'https' if ctx else 'http'}://{shown}:{self.port}{API}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="vps-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+        self.app.wsgi_app = self.app.wsgi_app.app  # unwrap so start() can run again
+        self._server = self._thread = None
+        self.store.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def root_url(self):
+        """http(s)://host:port (the control API lives under /_sim/)."""
+        return self.base_url[:-len(API)] if self.base_url else None
+
+    # -- controls (same names as the HTTP control API) ---------------------------
+    def set_faults(self, **settings):
+        self.faults.set(**settings)
+        return self.faults.describe()
+
+    def reset(self, state=False, log=False):
+        """Clear all faults; with state=True also back to the seed servers and no snapshots."""
+        self.faults.reset()
+        if state:
+            self.store.reset()
+        if log:
+            self.log.clear()
+
+    def request_log(self):
+        return self.log.entries()
+
+    def clear_log(self):
+        self.log.clear()
+
+    def snapshots(self):
+        return self.store.dump()["snapshots"]
+
+    def servers(self):
+        return self.store.dump()["servers"]
+
+    def state(self):
+        return {**self.store.dump(), "faults": self.faults.describe()}
+
+    def set_server_status(self, server_id, status, name=None):
+        return self.store.set_server_status(int(server_id), status, name=name)
+
+    def add_snapshots(self, server_id, count, status="completed"):
+        return self.store.add_snapshots(int(server_id), int(count), status=status)
+
+    def add_servers(self, count, snapshots_per_server=0, status="completed", start_id=None):
+        return self.store.add_servers(int(count), int(snapshots_per_server), status=status, start_id=start_id)
+
+
+# werkzeug logs "Error on request" through this logger; keep it but not the info noise.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
