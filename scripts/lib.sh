@@ -75,3 +75,14 @@ available_pythons() {
         command -v "python$version" >/dev/null 2>&1 && "python$version" -c 'pass' 2>/dev/null && printf '%s ' "$version"
     done
 }
+
+# ansible-test's shellcheck sanity test is skipped with only a warning when the program is missing.
+ensure_shellcheck() {
+    command -v shellcheck >/dev/null 2>&1 && return 0
+    log "Installing shellcheck (Debian package) for the shellcheck sanity test"
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y -qq shellcheck >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq shellcheck >/dev/null; }
+    else
+        sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq shellcheck >/dev/null
+    fi
+}

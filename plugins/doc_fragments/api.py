@@ -31,7 +31,8 @@ options:
   api_retries:
     description:
       - How many times a retryable request is retried.
-      - Reads and deletions are retried on HTTP 429, 502, 503, 504, timeouts and connection errors, with jittered exponential backoff that honours C(Retry-After).
+      - Reads and deletions are retried on HTTP 429, 502, 503, 504, timeouts and connection errors,
+        with jittered exponential backoff that honours C(Retry-After).
       - A creation is never re-sent blindly; after an ambiguous failure the module first looks the snapshot up.
     type: int
     default: 5
@@ -49,5 +50,5 @@ options:
 requirements:
   - requests >= 2.25
 notes:
-  - All API calls run where the module runs; use C(delegate_to: localhost) to run them on the controller.
+  - "All API calls run where the module runs; use C(delegate_to: localhost) to run them on the controller."
 """

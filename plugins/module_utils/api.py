@@ -158,6 +158,10 @@ class VpsClient:
             raise VpsConfigError("api_timeout must be a positive number of seconds, got %r" % (timeout,))
         if retries is None or retries < 0:
             raise VpsConfigError("api_retries must be 0 or more, got %r" % (retries,))
+        # A token with whitespace or control characters makes requests raise an error that quotes the header.
+        api_token = api_token.strip() if isinstance(api_token, str) else ""
+        if not re.match(r"^[\x21-\x7e]+$", api_token):
+            raise VpsConfigError("api_token must be a non-empty string of printable ASCII characters without spaces")
         self.timeout = timeout
         self.retries = retries
         self.sleep = sleep
@@ -180,7 +184,6 @@ class VpsClient:
         if not api_url or not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", api_url):
             raise VpsConfigError("api_url must be an http:// or https:// URL such as %s, got %r" % (DEFAULT_API_URL, api_url))
         return api_url.rstrip("/")
-
 
     def url_for(self, path):
         """Absolute URL for an API path; every documented path ends with a slash."""
@@ -244,8 +247,9 @@ class VpsClient:
         attempt = 0
         while True:
             try:
+                # verify given per request: session.verify alone loses to REQUESTS_CA_BUNDLE in the environment.
                 response = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout,
-                                                allow_redirects=idempotent)
+                                                allow_redirects=idempotent, verify=self.session.verify)
             except requests.exceptions.SSLError as exc:
                 raise VpsApiError("TLS certificate verification failed for %s: %s. Give the CA bundle in ca_path, "
                                   "or set validate_certs=false for a test endpoint" % (self._host(), _reason(exc)),
@@ -279,6 +283,11 @@ class VpsClient:
                         continue
                 else:
                     raise VpsAmbiguousError(error_text(response), status=status, method=method, path=path)
+            if 300 <= status < 400:
+                # Redirects of GET/DELETE are followed; a POST is never re-sent elsewhere (a 303 may follow an applied one).
+                error = VpsAmbiguousError if not idempotent else VpsApiError
+                raise error("the API answered with a redirect to %s; set api_url to the address the API is served from"
+                            % response.headers.get("Location", "nowhere"), status=status, method=method, path=path)
             if status >= 400:
                 raise VpsApiError(error_text(response), status=status, method=method, path=path)
             try:

@@ -46,7 +46,7 @@ def name_problem(name):
         return "must be a non-empty string"
     if len(name) > NAME_MAX_LENGTH:
         return "is %d characters long; at most %d are allowed" % (len(name), NAME_MAX_LENGTH)
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         return "may contain only ASCII letters, digits, hyphens and underscores, got %r" % name
     return None
 
@@ -136,7 +136,7 @@ class SnapshotService:
         if existing:
             return self._existing(existing, snapshots, description, wait, wait_timeout, retention, retention_match)
 
-        before_post, after_done = self._plan_retention(server_id, snapshots, retention, retention_match)
+        before_post, after_done = self._plan_retention(server_id, name, snapshots, retention, retention_match)
         planned = dict(server={"id": server_id, "name": _server_name(snapshots)}, name=name, status="in_progress",
                        size_mb=None, created_at=None, description=description, id=None)
         result = dict(changed=True, snapshot=clean_snapshot(planned))
@@ -182,7 +182,7 @@ class SnapshotService:
         self._set_diff(result, result["snapshot"], result["snapshot"], pruned)
         return result
 
-    def _plan_retention(self, server_id, snapshots, retention, retention_match):
+    def _plan_retention(self, server_id, name, snapshots, retention, retention_match):
         """Split the deletions creation needs: (before the POST, after completion)."""
         forced = len(snapshots) + 1 - MAX_SNAPSHOTS_PER_SERVER
         if retention is None:
@@ -195,7 +195,9 @@ class SnapshotService:
                     snapshots=[clean_snapshot(s) for s in snapshots])
             return [], []
         candidates = _prunable(snapshots, retention_match)
-        over = max(0, len(_matching(snapshots, retention_match)) + 1 - retention)
+        # The new snapshot counts towards retention only if its name matches, as in _over_retention.
+        counted_new = 1 if fnmatch.fnmatchcase(name, retention_match) else 0
+        over = max(0, len(_matching(snapshots, retention_match)) + counted_new - retention)
         needed = max(forced, 0)
         if needed > len(candidates):
             raise SnapshotError(
@@ -226,7 +228,11 @@ class SnapshotService:
         attempt = 0
         while True:
             try:
-                return self.client.post(SNAPSHOTS_PATH, payload)
+                created = self.client.post(SNAPSHOTS_PATH, payload)
+                if not isinstance(created, dict) or created.get("id") is None:
+                    # An empty or id-less 2xx body: it was probably created, but which one is unknown.
+                    raise VpsAmbiguousError("the API answered the creation without the new snapshot's id", method="POST", path=SNAPSHOTS_PATH)
+                return created
             except VpsAmbiguousError as exc:
                 # The POST may have been applied: look before anything else, never create twice.
                 self.sleep(backoff_delay(attempt))
@@ -302,7 +308,7 @@ class SnapshotService:
             raise SnapshotError("Snapshot %s is %s; only a completed snapshot can be restored." % (describe(snapshot), snapshot.get("status")),
                                 snapshot=clean_snapshot(snapshot))
         server_id = _server_id(snapshot)
-        server = clean_server(self.get_server(server_id))
+        server = self._server_before_restore(snapshot, server_id, wait)
         restored_from = dict((key, snapshot.get(key)) for key in ("id", "name", "created_at"))
         result = dict(snapshot=clean_snapshot(snapshot))
         if server["status"] == RESTORING:
@@ -318,6 +324,17 @@ class SnapshotService:
         server = clean_server(dict(server, **((response or {}).get("server") or {"status": RESTORING})))
         result["server"] = self._wait_restored(server, wait_timeout) if wait else server
         return result
+
+    def _server_before_restore(self, snapshot, server_id, wait):
+        """The server's state; without wait, a missing GET /servers/{id}/ leaves it unknown instead of failing."""
+        try:
+            return clean_server(self.get_server(server_id))
+        except SnapshotError as exc:
+            if wait or (exc.details.get("failure") or {}).get("status") not in (404, 405):
+                raise
+            self.warn("The API has no usable GET /servers/%s/ (HTTP %s), so the restore starts without checking whether one is "
+                      "already under way." % (server_id, exc.details["failure"]["status"]))
+            return clean_server(dict(snapshot.get("server") or {}, status=None))
 
     def _start_restore(self, snapshot, server_id):
         path = "snapshots/%s/restore/" % snapshot.get("id")

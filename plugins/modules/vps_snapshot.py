@@ -17,7 +17,7 @@ description:
   - A snapshot still in progress, for example after a run that timed out, is waited for, never taken twice.
   - The provider allows 5 snapshots per server; O(retention) prunes the oldest ones to make room.
 author:
-  - vps.cloud maintainers
+  - vps.cloud maintainers (@vps-cloud)
 extends_documentation_fragment:
   - vps.cloud.api
   - vps.cloud.attributes
@@ -71,7 +71,8 @@ options:
   retention:
     description:
       - With O(state=present), keep at most this many snapshots of the server, counting the new one, among those whose names match O(retention_match).
-      - Before the creation, only as many as the provider's limit of 5 forces are deleted, oldest completed first; the rest are deleted after the new snapshot has completed.
+      - Before the creation, only as many as the provider's limit of 5 forces are deleted, oldest completed first;
+        the rest are deleted after the new snapshot has completed.
       - Snapshots in progress and the new snapshot are never deleted. The deleted snapshots are returned as RV(pruned).
       - Without it, a server at the limit makes the module fail before anything is sent, listing the existing snapshots.
     type: int

@@ -14,7 +14,7 @@ description:
   - Lists the snapshots of all the account's servers, or of one server, newest first.
   - Follows the API's pagination to the end.
 author:
-  - vps.cloud maintainers
+  - vps.cloud maintainers (@vps-cloud)
 extends_documentation_fragment:
   - vps.cloud.api
   - vps.cloud.attributes

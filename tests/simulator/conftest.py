@@ -4,45 +4,16 @@ import os
 import sys
 
 import pytest
-import requests
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOLS = os.path.join(REPO, "tools")
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools")
+# tools/ for vps_simulator, this directory for sim_helpers (works with any pytest import mode).
+for entry in (TOOLS, HERE):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
 
+from sim_helpers import TOKEN, Client  # noqa: E402  pylint: disable=wrong-import-position
 from vps_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position
-
-TOKEN = "test-token"
-
-
-class Client:
-    """Tiny requests wrapper bound to a simulator's base URL and token."""
-
-    def __init__(self, sim, token=TOKEN, verify=True):
-        self.sim = sim
-        self.session = requests.Session()
-        self.session.verify = verify
-        if token is not None:
-            self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def __call__(self, method, path, **kwargs):
-        url = path if path.startswith("http") else self.sim.base_url + path
-        kwargs.setdefault("timeout", 10)
-        return self.session.request(method, url, **kwargs)
-
-    def get(self, path, **kwargs):
-        return self("GET", path, **kwargs)
-
-    def post(self, path, **kwargs):
-        return self("POST", path, **kwargs)
-
-    def delete(self, path, **kwargs):
-        return self("DELETE", path, **kwargs)
-
-    def control(self, method, path, **kwargs):
-        kwargs.setdefault("timeout", 10)
-        return requests.request(method, self.sim.root_url + "/_sim" + path, **kwargs)
 
 
 @pytest.fixture

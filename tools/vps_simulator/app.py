@@ -87,7 +87,7 @@ def _page_url(page):
 
 def _authorised(tokens):
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, dummy, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _json({"detail": "Authentication credentials were not provided."}, 401, {"WWW-Authenticate": "Bearer"})
     token = token.strip().encode()

@@ -37,7 +37,8 @@ def _add_fault_flags(parser):
 
 
 def _fault_settings(args):
-    settings = {dest: getattr(args, dest) for _, dest, _, _ in FAULT_FLAGS if getattr(args, dest) is not None}
+    dests = [flag[1] for flag in FAULT_FLAGS]
+    settings = {dest: getattr(args, dest) for dest in dests if getattr(args, dest) is not None}
     if settings and args.methods:
         settings["methods"] = args.methods
     if settings and args.path:
@@ -98,7 +99,7 @@ def serve(args):
                     random_seed=args.random_seed, verbose=args.verbose, faults=_fault_settings(args))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, frame: stop.set())
     sim.start()
     try:
         print(f"VPS simulator listening on {sim.base_url}", flush=True)

@@ -88,6 +88,7 @@ class Simulator:
         self.faults = Faults(**settings)
         self.log = RequestLog()
         self.app = create_app(self)
+        self.app.wsgi_app = _DropMiddleware(self.app.wsgi_app)
         self._server = None
         self._thread = None
         self.base_url = None
@@ -110,15 +111,17 @@ class Simulator:
         if self._server is not None:
             return self
         ctx = self._ssl_context() if self.tls else None
-        wsgi = _DropMiddleware(self.app.wsgi_app)
-        self.app.wsgi_app = wsgi
         self._server = make_server(self.host, self.port, self.app, threaded=True, ssl_context=ctx,
                                    request_handler=_QuietHandler)
         self._server.verbose = self.verbose
+        if self.verbose:
+            logging.getLogger("werkzeug").setLevel(logging.INFO)
         self.port = self._server.server_port
         shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         self.base_url = f"{'https' if ctx else 'http'}://{shown}:{self.port}{API}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="vps-simulator", daemon=True)
+        # A short poll interval keeps stop() fast (it waits for the serving loop to notice).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="vps-simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -128,7 +131,6 @@ class Simulator:
         self._server.shutdown()
         self._thread.join(timeout=10)
         self._server.server_close()
-        self.app.wsgi_app = self.app.wsgi_app.app  # unwrap so start() can run again
         self._server = self._thread = None
         self.store.close()
 

@@ -1,0 +1,96 @@
+"""vps_snapshot state=absent and state=restored through real playbooks."""
+
+from conftest import SERVERS, TOKEN, Simulator, calls, run_playbook
+
+
+def create(play, server_id, name):
+    run = play([{"vps.cloud.vps_snapshot": {"server_id": server_id, "name": name}}])
+    assert run[0]["changed"] is True, run[0]
+    return run[0]["snapshot"]
+
+
+def test_absent_failures_first(sim, play):
+    run = play([
+        {"vps.cloud.vps_snapshot": {"state": "absent", "name": "x"}},
+        {"vps.cloud.vps_snapshot": {"state": "absent", "snapshot_id": 5, "name": "x"}},
+        {"vps.cloud.vps_snapshot": {"state": "absent", "snapshot_id": 0}},
+    ])
+    assert run[0]["msg"] == "state=absent needs snapshot_id, or server_id and name"
+    assert run[1]["msg"] == "give snapshot_id alone or server_id with name, not both snapshot_id and name"
+    assert run[2]["msg"] == "snapshot_id must be a positive integer, got 0"
+    assert calls(sim) == []
+
+
+def test_absent_check_real_idempotent(sim, play):
+    snapshot = create(play, 101, "old")
+    sim.clear_log()
+    task = {"vps.cloud.vps_snapshot": {"state": "absent", "server_id": 101, "name": "old"}}
+    check = play([dict(task, check_mode=True)], diff=True)
+    assert check[0]["changed"] is True
+    assert check[0]["diff"] == {"before": snapshot, "after": {}}
+    assert [c["method"] for c in calls(sim)] == ["GET"]
+
+    real = play([task], diff=True)
+    assert real[0]["changed"] is True
+    assert sim.snapshots() == []
+
+    sim.clear_log()
+    again = play([task, {"vps.cloud.vps_snapshot": {"state": "absent", "snapshot_id": snapshot["id"]}}])
+    assert again[0]["changed"] is False and again[1]["changed"] is False
+    assert again[0]["snapshot"] == {}
+    assert len(calls(sim)) == 2
+
+
+def test_restored_failures_first(sim, play):
+    run = play([
+        {"vps.cloud.vps_snapshot": {"state": "restored", "snapshot_id": 4242}},
+        {"vps.cloud.vps_snapshot": {"state": "restored", "server_id": 101, "name": "nope"}},
+    ])
+    assert "No snapshot id 4242 exists" in run[0]["msg"]
+    assert "No snapshot named 'nope' on server 101 exists" in run[1]["msg"]
+    assert calls(sim, "POST") == []
+
+
+def test_restored_check_real_and_again(sim, play):
+    snapshot = create(play, 102, "golden")
+    sim.clear_log()
+    task = {"vps.cloud.vps_snapshot": {"state": "restored", "snapshot_id": snapshot["id"]}}
+    check = play([dict(task, check_mode=True)], diff=True)
+    assert check[0]["changed"] is True
+    assert check[0]["diff"]["before"] == {"server": {"id": 102, "name": "web-02", "status": "running"}}
+    assert check[0]["diff"]["after"]["restored_from"] == {"id": snapshot["id"], "name": "golden", "created_at": snapshot["created_at"]}
+    assert calls(sim, "POST") == []
+
+    real = play([task])
+    assert real[0]["changed"] is True
+    assert real[0]["server"] == {"id": 102, "name": "web-02", "status": "running"}
+    assert len(calls(sim, "POST")) == 1
+
+    # A restore is an action: running it again restores again.
+    again = play([task])
+    assert again[0]["changed"] is True
+    assert len(calls(sim, "POST")) == 2
+
+
+def test_restore_under_way_is_waited_for_not_repeated(tmp_path):
+    with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=8) as slow:
+        def play(tasks):
+            return run_playbook(slow, tmp_path, tasks)
+        snapshot = create(play, 103, "base")
+        options = {"state": "restored", "snapshot_id": snapshot["id"]}
+        started = play([{"vps.cloud.vps_snapshot": dict(options, wait=False)}])
+        assert started[0]["changed"] is True
+        assert started[0]["server"]["status"] == "restoring"
+        joined = play([{"vps.cloud.vps_snapshot": options}])
+        assert joined[0]["changed"] is False
+        assert joined[0]["server"]["status"] == "running"
+        assert len(calls(slow, "POST")) == 2  # the creation and one restore
+
+
+def test_missing_server_endpoint_is_explained(sim, play):
+    snapshot = create(play, 101, "base")
+    sim.set_faults(servers_endpoint="404")
+    run = play([{"vps.cloud.vps_snapshot": {"state": "restored", "snapshot_id": snapshot["id"]}}])
+    assert run[0]["failed"] is True
+    assert "wait: false" in run[0]["msg"]
+    assert "GET /servers/101/" in run[0]["msg"]

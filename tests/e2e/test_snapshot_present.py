@@ -1,0 +1,117 @@
+"""vps_snapshot state=present: failures first, then check mode, real, idempotent."""
+
+from conftest import SERVERS, TOKEN, Simulator, calls, run_playbook
+
+SNAPSHOT_KEYS = {"id", "server", "name", "status", "size_mb", "created_at", "description"}
+
+
+def test_failures_are_clear_and_send_nothing(sim, play):
+    run = play([
+        {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "has space"}},
+        {"vps.cloud.vps_snapshot": {"server_id": 101}},
+        {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "ok", "retention": 6}},
+        {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "ok", "wait_timeout": 0}},
+    ])
+    assert [r["failed"] for r in run.results] == [True] * 4
+    assert "name may contain only ASCII letters" in run[0]["msg"]
+    assert run[1]["msg"] == "state=present needs name"
+    assert "retention must be between 1 and 5" in run[2]["msg"]
+    assert "wait_timeout must be a positive integer" in run[3]["msg"]
+    assert calls(sim) == []
+
+
+def test_unknown_server_gives_the_providers_404(sim, play):
+    run = play([{"vps.cloud.vps_snapshot": {"server_id": 999, "name": "x"}}])
+    assert run[0]["failed"] is True
+    assert "HTTP 404" in run[0]["msg"]
+    assert "999" in run[0]["msg"]
+
+
+def test_check_mode_then_create_then_idempotent(sim, play):
+    task = {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "before-upgrade", "description": "e2e"}}
+    check = play([dict(task, check_mode=True)], diff=True)
+    assert check[0]["changed"] is True
+    assert check[0]["diff"]["before"] == {}
+    assert check[0]["diff"]["after"]["name"] == "before-upgrade"
+    assert calls(sim, "POST") == [] and sim.snapshots() == []
+
+    real = play([task], diff=True)
+    snapshot = real[0]["snapshot"]
+    assert real[0]["changed"] is True
+    assert set(snapshot) == SNAPSHOT_KEYS
+    assert snapshot["status"] == "completed" and snapshot["size_mb"] > 0
+    assert snapshot["server"] == {"id": 101, "name": "web-01"}
+    assert real[0]["diff"] == {"before": {}, "after": snapshot}
+    assert len(calls(sim, "POST")) == 1
+
+    sim.clear_log()
+    again = play([task, dict(task, check_mode=True)])
+    assert again[0]["changed"] is False and again[1]["changed"] is False
+    assert again[0]["snapshot"] == snapshot
+    # Idempotent: exactly one request, the filtered list, per task.
+    assert [(c["method"], c["query"].get("server_id")) for c in calls(sim)] == [("GET", "101"), ("GET", "101")]
+
+
+def test_different_description_warns_and_keeps(sim, play):
+    play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "keep", "description": "one"}}])
+    run = play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "keep", "description": "two"}}])
+    assert run[0]["changed"] is False
+    assert run[0]["snapshot"]["description"] == "one"
+    assert any("cannot change a description" in w for w in run[0]["warnings"])
+    assert len(sim.snapshots()) == 1
+
+
+def test_at_the_limit_without_retention_fails_before_posting(sim, play):
+    sim.add_snapshots(101, 5)
+    sim.clear_log()
+    run = play([{"vps.cloud.vps_snapshot": {"server_id": 101, "name": "sixth"}}])
+    assert run[0]["failed"] is True
+    assert "limit of 5" in run[0]["msg"]
+    assert "bulk-1" in run[0]["msg"] and "bulk-5" in run[0]["msg"]
+    assert calls(sim, "POST") == []
+
+
+def test_retention_at_the_limit(sim, play):
+    sim.add_snapshots(101, 5)
+    sim.clear_log()
+    task = {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "nightly", "retention": 3}}
+    check = play([dict(task, check_mode=True)], diff=True)
+    assert check[0]["changed"] is True
+    assert [s["name"] for s in check[0]["pruned"]] == ["bulk-1", "bulk-2", "bulk-3"]
+    assert [c["method"] for c in calls(sim)] == ["GET"]
+
+    real = play([task])
+    assert [s["name"] for s in real[0]["pruned"]] == ["bulk-1", "bulk-2", "bulk-3"]
+    names = sorted(s["name"] for s in sim.snapshots())
+    assert names == ["bulk-4", "bulk-5", "nightly"]
+    methods = [c["method"] for c in calls(sim) if c["method"] != "GET"]
+    # Only the one deletion the limit forces comes before the POST.
+    assert methods == ["DELETE", "POST", "DELETE", "DELETE"]
+
+    again = play([task])
+    assert again[0]["changed"] is False and again[0]["pruned"] == []
+
+
+def test_resume_after_a_timeout_creates_nothing_new(tmp_path):
+    with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=6) as slow:
+        task = {"vps.cloud.vps_snapshot": {"server_id": 103, "name": "slow-one", "wait_timeout": 2}}
+        first = run_playbook(slow, tmp_path, [task])
+        assert first[0]["failed"] is True
+        assert "Timed out after 2s" in first[0]["msg"]
+        assert "rerun the task to resume waiting" in first[0]["msg"]
+        second = run_playbook(slow, tmp_path, [{"vps.cloud.vps_snapshot": {"server_id": 103, "name": "slow-one"}}])
+        assert second[0]["changed"] is False
+        assert second[0]["snapshot"]["status"] == "completed"
+        assert len(calls(slow, "POST")) == 1
+        assert len(slow.snapshots()) == 1
+
+
+def test_a_snapshot_that_fails_is_a_clear_error(sim, play):
+    sim.set_faults(fail_next=1)
+    run = play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "doomed"}}])
+    assert run[0]["failed"] is True
+    assert "ended failed" in run[0]["msg"]
+    rerun = play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "doomed"}}])
+    assert rerun[0]["failed"] is True
+    assert "state: absent" in rerun[0]["msg"]
+    assert len(calls(sim, "POST")) == 1

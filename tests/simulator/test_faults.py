@@ -1,0 +1,226 @@
+"""Every fault control, set through the Python API, the constructor and the HTTP control API."""
+
+import threading
+import time
+
+import pytest
+import requests
+
+from sim_helpers import TOKEN, Client
+from vps_simulator import Simulator
+
+CREATE = {"server_id": 101, "name": "snap"}
+
+
+def test_error_rate_not_applied(api, sim):
+    sim.set_faults(error_rate=1.0)
+    codes = {api.post("/snapshots/", json=CREATE).status_code for dummy in range(10)}
+    assert codes <= {502, 503} and codes
+    assert sim.snapshots() == []
+    assert all(e["fault"] == "error_rate" and e["applied"] is False for e in sim.request_log())
+    sim.set_faults(error_rate=0)
+    assert api.post("/snapshots/", json=CREATE).status_code == 201
+
+
+def test_error_rate_deterministic_with_seed():
+    def run():
+        with Simulator(tokens=[TOKEN], error_rate=0.5, random_seed=7) as sim:
+            client = Client(sim)
+            return [client.get("/snapshots/").status_code for dummy in range(20)]
+    first = run()
+    assert first == run()
+    assert 200 in first and ({502, 503} & set(first))
+
+
+def test_rate_limit_burst(api, sim):
+    sim.set_faults(rate_limit_burst=2, retry_after=3)
+    for dummy in range(2):
+        resp = api.post("/snapshots/", json=CREATE)
+        assert resp.status_code == 429
+        assert resp.headers["Retry-After"] == "3"
+        assert resp.json()["detail"]
+    assert sim.snapshots() == []
+    assert api.post("/snapshots/", json=CREATE).status_code == 201
+
+
+def test_rate_limit_default_retry_after_at_construction():
+    with Simulator(tokens=[TOKEN], rate_limit_burst=1) as sim:
+        resp = Client(sim).get("/snapshots/")
+        assert resp.status_code == 429 and resp.headers["Retry-After"] == "1"
+        assert Client(sim).get("/snapshots/").status_code == 200
+
+
+def test_latency(api, sim):
+    sim.set_faults(latency=0.3)
+    start = time.monotonic()
+    assert api.get("/snapshots/").status_code == 200
+    assert time.monotonic() - start >= 0.3
+    assert sim.request_log()[-1]["fault"] == "latency"
+
+
+def test_latency_does_not_block_other_requests(sim):
+    """The server is threaded: a slow request does not delay others."""
+    sim.set_faults(latency=1.0, methods=["POST"])
+    slow = threading.Thread(target=lambda: Client(sim).post("/snapshots/", json=CREATE))
+    slow.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    assert Client(sim).get("/snapshots/").status_code == 200
+    assert time.monotonic() - start < 0.5
+    slow.join()
+
+
+def test_drop_after_post_is_applied(api, sim):
+    sim.set_faults(drop_after_post=1)
+    assert api.get("/snapshots/").status_code == 200  # GETs are not dropped
+    with pytest.raises(requests.ConnectionError):
+        api.post("/snapshots/", json=CREATE)
+    assert len(sim.snapshots()) == 1  # the POST was applied
+    entry = sim.request_log()[-1]
+    assert entry["fault"] == "drop_after_post" and entry["applied"] is True and entry["body"] == CREATE
+    assert api.post("/snapshots/", json=CREATE).status_code == 201  # only the next N
+
+
+def test_fail_next(api, sim):
+    sim.set_faults(fail_next=1)
+    first = api.post("/snapshots/", json=CREATE).json()
+    second = api.post("/snapshots/", json=CREATE).json()
+    assert first["status"] == "in_progress"  # the failure shows once creation ends
+    time.sleep(0.3)
+    statuses = {s["id"]: s["status"] for s in sim.snapshots()}
+    assert statuses == {first["id"]: "failed", second["id"]: "completed"}
+
+
+def test_fail_next_not_used_by_rejected_create(api, sim):
+    sim.set_faults(fail_next=1)
+    assert api.post("/snapshots/", json={"server_id": 999, "name": "x"}).status_code == 404
+    api.post("/snapshots/", json=CREATE)
+    time.sleep(0.3)
+    assert sim.snapshots()[0]["status"] == "failed"
+
+
+def test_truncated(api, sim):
+    sim.set_faults(truncated=1)
+    resp = api.post("/snapshots/", json=CREATE)
+    assert resp.status_code == 201
+    assert resp.headers["Content-Type"].startswith("application/json")
+    with pytest.raises(ValueError):
+        resp.json()
+    assert resp.text.startswith('{"id":801')
+    assert len(sim.snapshots()) == 1
+    assert api.get("/snapshots/").json()["count"] == 1
+
+
+def test_non_json(api, sim):
+    sim.set_faults(non_json=1)
+    resp = api.get("/snapshots/")
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    with pytest.raises(ValueError):
+        resp.json()
+    assert api.get("/snapshots/").json()["count"] == 0
+
+
+def test_html_error(api, sim):
+    sim.set_faults(html_error=2)
+    for dummy in range(2):
+        resp = api.post("/snapshots/", json=CREATE)
+        assert resp.status_code == 502 and resp.headers["Content-Type"].startswith("text/html")
+        assert "<html>" in resp.text
+    assert sim.snapshots() == []
+    assert api.post("/snapshots/", json=CREATE).status_code == 201
+
+
+@pytest.mark.parametrize("mode", ["404", "405"])
+def test_servers_endpoint_missing(api, sim, mode):
+    sim.set_faults(servers_endpoint=mode)
+    resp = api.get("/servers/101/")
+    assert resp.status_code == int(mode) and resp.json()["detail"]
+    assert api.get("/snapshots/").status_code == 200
+    sim.set_faults(servers_endpoint="ok")
+    assert api.get("/servers/101/").status_code == 200
+
+
+def test_scope_methods_and_path(api, sim):
+    sim.set_faults(error_rate=1.0, methods=["POST"], path=r"/restore/$")
+    assert api.post("/snapshots/", json=CREATE).status_code == 201
+    assert api.get("/snapshots/").status_code == 200
+    assert api.post("/snapshots/801/restore/").status_code in (502, 503)
+    sim.set_faults(rate_limit_burst=1, methods="DELETE")
+    assert api.get("/snapshots/").status_code == 200
+    assert api.delete("/snapshots/801/").status_code == 429
+    assert api.delete("/snapshots/801/").status_code == 204
+
+
+def test_faults_do_not_touch_control_api(sim):
+    sim.set_faults(error_rate=1.0, html_error=5)
+    assert requests.get(sim.root_url + "/_sim/state", timeout=5).status_code == 200
+
+
+def test_invalid_faults_rejected(sim, api):
+    with pytest.raises(ValueError):
+        sim.set_faults(error_rate=2)
+    with pytest.raises(ValueError):
+        sim.set_faults(bogus=1)
+    with pytest.raises(TypeError):
+        Simulator(tokens=[TOKEN], bogus=1)
+    resp = api.control("POST", "/faults", json={"servers_endpoint": "500"})
+    assert resp.status_code == 400 and resp.json()["detail"]
+
+
+def test_http_control_faults_and_reset(api, sim):
+    resp = api.control("POST", "/faults", json={"rate_limit_burst": 1, "retry_after": 2, "methods": ["GET"]})
+    assert resp.status_code == 200
+    assert resp.json()["active"]["rate_limit_burst"]["value"] == 1
+    assert api.control("GET", "/faults").json()["retry_after"] == 2
+    api.post("/snapshots/", json=CREATE)
+    assert api.control("POST", "/reset", json={}).status_code == 200
+    assert api.control("GET", "/faults").json()["active"] == {}
+    assert api.get("/snapshots/").status_code == 200
+    assert len(sim.snapshots()) == 1  # reset without state keeps snapshots
+    api.control("POST", "/reset", json={"state": True})
+    assert sim.snapshots() == []
+    assert api.post("/snapshots/", json=CREATE).json()["id"] == 801
+
+
+def test_http_control_state_servers_seed(api, sim):
+    state = api.control("GET", "/state").json()
+    assert [s["id"] for s in state["servers"]] == [101, 102, 103] and state["next_id"] == 801
+    resp = api.control("POST", "/servers/102", json={"status": "stopped"})
+    assert resp.json() == {"id": 102, "name": "web-02", "status": "stopped"}
+    assert api.get("/servers/102/").json()["status"] == "stopped"
+    assert api.control("POST", "/servers/999", json={"status": "x"}).status_code == 404
+    assert api.control("POST", "/servers/500", json={"status": "running", "name": "new-1"}).status_code == 200
+    assert api.get("/servers/500/").json()["name"] == "new-1"
+    assert api.control("POST", "/seed", json={"server_id": 103, "count": 8}).json()["count"] == 8
+    assert api.get("/snapshots/", params={"server_id": 103}).json()["count"] == 8  # limit bypassed
+    assert api.post("/snapshots/", json={"server_id": 103, "name": "x"}).status_code == 400
+
+
+def test_bulk_seed_benchmark_size(api, sim):
+    start = time.monotonic()
+    resp = api.control("POST", "/seed", json={"servers": 2000, "snapshots_per_server": 5})
+    assert resp.status_code == 201 and resp.json()["count"] == 2000
+    assert api.get("/snapshots/").json()["count"] == 10000
+    one = resp.json()["server_ids"][0]
+    listed = api.get("/snapshots/", params={"server_id": one}).json()
+    assert listed["count"] == 5 and all(s["status"] == "completed" and s["size_mb"] for s in listed["results"])
+    assert time.monotonic() - start < 10
+
+
+def test_request_log(api, sim):
+    api.post("/snapshots/", json={"server_id": 101, "name": "logged", "description": "d"})
+    api.get("/snapshots/", params={"server_id": 101})
+    Client(sim, token=None).get("/snapshots/")
+    log = sim.request_log()
+    assert [(e["method"], e["path"], e["status"]) for e in log] == [
+        ("POST", "/api/v1/snapshots/", 201), ("GET", "/api/v1/snapshots/", 200), ("GET", "/api/v1/snapshots/", 401)]
+    assert log[0]["body"] == {"server_id": 101, "name": "logged", "description": "d"}
+    assert log[1]["query"] == {"server_id": "101"} and log[1]["fault"] is None
+    assert [e["seq"] for e in log] == sorted(e["seq"] for e in log)
+    assert all(isinstance(e["time"], float) for e in log)
+    http_log = api.control("GET", "/log")
+    assert http_log.json() == log
+    assert TOKEN not in http_log.text and "Authorization" not in http_log.text
+    assert api.control("DELETE", "/log").status_code == 204
+    assert sim.request_log() == []
+    sim.clear_log()

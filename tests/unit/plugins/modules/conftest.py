@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Fixtures for the module tests. Nothing sleeps for real and nothing reaches the network."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import pytest
+import responses
+
+from ansible_collections.vps.cloud.plugins.module_utils import api, edge, snapshots
+from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import VirtualTime, run_module
+
+
+def _no_real_sleep(seconds):
+    raise AssertionError("the code under test called the real time.sleep(%r)" % (seconds,))
+
+
+@pytest.fixture(autouse=True)
+def vtime(monkeypatch):
+    """Inject the virtual clock where the edge builds the client and the service; forbid the real sleep."""
+    clock = VirtualTime()
+    monkeypatch.setattr(edge, "VpsClient", functools.partial(api.VpsClient, sleep=clock.sleep))
+    monkeypatch.setattr(edge, "SnapshotService", functools.partial(snapshots.SnapshotService, sleep=clock.sleep, clock=clock.monotonic))
+    monkeypatch.setattr(time, "sleep", _no_real_sleep)
+    return clock
+
+
+@pytest.fixture
+def rsps():
+    """Strict HTTP mock: an unregistered request raises ConnectionError, an unused registration fails the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def run(capsys):
+    """run(module, args, check_mode=False, diff=False) -> the module's result, with `rc`."""
+    return functools.partial(run_module, capsys=capsys)
