@@ -111,7 +111,8 @@ class SnapshotService:
             matches = [s for s in snapshots if s.get("name") == name and _server_id(s) == server_id]
         if len(matches) > 1:
             raise SnapshotError(
-                "Server %s has %d snapshots named %r (ids %s); refer to one of them with snapshot_id."
+                "Server %s has %d snapshots named %r (ids %s); refer to one of them with snapshot_id (state absent or restored), "
+                "or delete the extra one, rather than let the module pick."
                 % (server_id, len(matches), name, ", ".join(str(s.get("id")) for s in matches)),
                 snapshots=[clean_snapshot(s) for s in matches])
         return matches[0] if matches else None
@@ -143,7 +144,8 @@ class SnapshotService:
         pruned = before_post + after_done
         self._set_diff(result, {}, result["snapshot"], pruned)
         if self.check_mode:
-            result["pruned"] = [clean_snapshot(s) for s in pruned]
+            if retention is not None:
+                result["pruned"] = [clean_snapshot(s) for s in pruned]
             return result
 
         result["pruned"] = self._delete_all(before_post)
@@ -155,6 +157,8 @@ class SnapshotService:
             self.warn("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(after_done))
         result["snapshot"] = clean_snapshot(created)
         self._set_diff(result, {}, result["snapshot"], result["pruned"])
+        if retention is None:
+            del result["pruned"]
         return result
 
     def _existing(self, snapshot, snapshots, description, wait, wait_timeout, retention, retention_match):

@@ -195,7 +195,7 @@ def test_present_creates_and_polls_until_completed(rsps, run, vtime):
     assert result["snapshot"] == clean(new_snapshot("completed"))
     assert_contract(result["snapshot"])
     assert result["diff"] == {"before": {}, "after": clean(new_snapshot("completed"))}
-    assert result["pruned"] == []
+    assert "pruned" not in result
     assert sent(rsps) == [LIST, POST, LIST, LIST, LIST]
     assert request_json(rsps, 1) == {"server_id": SERVER_ID, "name": NEW_NAME, "description": "Snapshot before system update"}
     assert rsps.calls[1].request.headers["Authorization"] == "Bearer %s" % TOKEN
@@ -310,7 +310,8 @@ def test_present_duplicate_names_fail_without_picking_one(rsps, run):
     result = run(vps_snapshot, present(name="pre-migration"))
 
     assert result["failed"] is True
-    assert result["msg"] == "Server 12345 has 2 snapshots named 'pre-migration' (ids 805, 801); refer to one of them with snapshot_id."
+    assert result["msg"] == ("Server 12345 has 2 snapshots named 'pre-migration' (ids 805, 801); refer to one of them with snapshot_id (state absent or restored), "
+                             "or delete the extra one, rather than let the module pick.")
     assert result["snapshots"] == [clean(second), clean(first)]
     assert sent(rsps) == [LIST]
 
@@ -657,7 +658,8 @@ def test_absent_duplicate_names_fail(rsps, run):
     result = run(vps_snapshot, {"state": "absent", "server_id": SERVER_ID, "name": "twin"})
 
     assert result["failed"] is True
-    assert result["msg"] == "Server 12345 has 2 snapshots named 'twin' (ids 802, 801); refer to one of them with snapshot_id."
+    assert result["msg"] == ("Server 12345 has 2 snapshots named 'twin' (ids 802, 801); refer to one of them with snapshot_id (state absent or restored), "
+                             "or delete the extra one, rather than let the module pick.")
     assert sent(rsps) == [LIST]
 
 
