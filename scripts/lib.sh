@@ -33,7 +33,10 @@ lay_out_collection() {
     log "Laying the collection out in $COLLECTION_DIR"
     rm -rf "$COLLECTION_DIR"
     mkdir -p "$COLLECTION_DIR"
-    (cd "$REPO_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$COLLECTION_DIR")
+    # Files deleted but not yet committed are listed by git and skipped here.
+    (cd "$REPO_ROOT" && git ls-files -co --exclude-standard -z \
+        | while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done \
+        | tar --null -T - -cf - | tar -xf - -C "$COLLECTION_DIR")
     # ansible-test needs a git tree or an explicit file list; a fresh repo keeps its view to the copied files.
     (cd "$COLLECTION_DIR" && git init -q && git add -A >/dev/null 2>&1)
     export ANSIBLE_COLLECTIONS_PATH=$LAYOUT_ROOT

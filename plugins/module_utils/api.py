@@ -181,7 +181,7 @@ class VpsClient:
 
     @staticmethod
     def _check_url(api_url):
-        if not api_url or not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", api_url):
+        if not api_url or not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", api_url, re.IGNORECASE):
             raise VpsConfigError("api_url must be an http:// or https:// URL such as %s, got %r" % (DEFAULT_API_URL, api_url))
         return api_url.rstrip("/")
 

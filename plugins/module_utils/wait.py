@@ -10,13 +10,14 @@ from __future__ import annotations
 import random
 import time
 
-# Start near 2 s and grow to a 15 s cap: a 10-minute creation costs about 44 polls, not hundreds,
+# Start near 2 s and grow to a 15 s cap: a 10-minute creation costs about 43 polls, not hundreds,
 # and a finished operation is noticed at most one cap later.
 POLL_INITIAL = 2.0
 POLL_FACTOR = 2.0
 POLL_CAP = 15.0
-# Each interval is shortened by up to this fraction, so parallel tasks do not poll in lockstep
-# and no interval ever exceeds the cap.
+# Intervals below the cap are shortened by up to this fraction, so tasks started together drift
+# apart instead of polling in lockstep. At the cap intervals are exact: jitter there would only
+# add polls (a long wait would cost more than T/15) or delay noticing past the cap.
 POLL_JITTER = 0.1
 
 
@@ -25,11 +26,13 @@ class VpsWaitTimeout(Exception):
 
 
 def poll_intervals(initial=POLL_INITIAL, factor=POLL_FACTOR, cap=POLL_CAP, jitter=POLL_JITTER, rand=random.random):
-    """Endless intervals growing from `initial` to `cap`, each jittered down by at most `jitter`."""
+    """Endless intervals growing from `initial` to `cap`; those below the cap jittered down by at most `jitter`."""
     ceiling = initial
-    while True:
+    while ceiling < cap:
         yield ceiling * (1.0 - jitter * rand())
         ceiling = min(cap, ceiling * factor)
+    while True:
+        yield cap
 
 
 def wait_for(check, timeout, what, status="unknown", check_first=False, clock=time.monotonic, sleep=time.sleep, intervals=None):

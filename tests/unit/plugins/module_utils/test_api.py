@@ -40,6 +40,7 @@ CONNECTION_REFUSED = ("HTTPSConnectionPool(host='api.vps.test', port=443): Max r
 
 FAST = settings(max_examples=60, deadline=None, database=None)
 
+
 class Sleeps(list):
     """An injected sleep that records instead of sleeping."""
 
@@ -78,7 +79,7 @@ def raises(exc_type, call, *args, **kwargs):
     """Call and return the exception of exactly `exc_type` it raises; every error case checks the token is not in it."""
     with pytest.raises(exc_type) as info:
         call(*args, **kwargs)
-    assert type(info.value) is exc_type
+    assert info.type is exc_type  # exactly this class, not a subclass such as VpsAmbiguousError
     assert_no_token(info.value)
     return info.value
 
@@ -364,7 +365,7 @@ def test_backoff_delay_is_jittered_within_bounds(attempt, draw):
 
 
 def test_backoff_delay_default_jitter_varies():
-    delays = {backoff_delay(4) for _ in range(50)}
+    delays = {backoff_delay(4) for dummy in range(50)}
     assert len(delays) > 1
     assert all(8.0 <= delay <= 16.0 for delay in delays)
 

@@ -310,7 +310,8 @@ def test_present_duplicate_names_fail_without_picking_one(rsps, run):
     result = run(vps_snapshot, present(name="pre-migration"))
 
     assert result["failed"] is True
-    assert result["msg"] == ("Server 12345 has 2 snapshots named 'pre-migration' (ids 805, 801); refer to one of them with snapshot_id (state absent or restored), "
+    assert result["msg"] == ("Server 12345 has 2 snapshots named 'pre-migration' (ids 805, 801); "
+                             "refer to one of them with snapshot_id (state absent or restored), "
                              "or delete the extra one, rather than let the module pick.")
     assert result["snapshots"] == [clean(second), clean(first)]
     assert sent(rsps) == [LIST]

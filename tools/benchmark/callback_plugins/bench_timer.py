@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Benchmark-only callback: wall-clock times of every task and every host's result, written as JSON.
+
+Not part of the collection's plugins: tools/benchmark/bench.py enables it with
+ANSIBLE_CALLBACK_PLUGINS and ANSIBLE_CALLBACKS_ENABLED=bench_timer, and names the output
+file in BENCH_TIMER_OUT. Times are time.time() in the controller process, so they compare
+directly with the simulator's request log (same clock, same machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = r"""
+name: bench_timer
+type: aggregate
+short_description: Record task and per-host result times for the vps.cloud benchmark
+description:
+  - Writes the start time of every task and the start and end time of every host's run of it to the file named by E(BENCH_TIMER_OUT).
+requirements:
+  - E(BENCH_TIMER_OUT) names the output file.
+"""
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "bench_timer"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self._tasks = []
+        self._by_uuid = {}
+        self._out = os.environ.get("BENCH_TIMER_OUT")
+
+    def _task(self, task):
+        entry = self._by_uuid.get(task._uuid)  # pylint: disable=protected-access
+        if entry is None:
+            entry = dict(name=task.get_name(), start=time.time(), hosts={})
+            self._by_uuid[task._uuid] = entry  # pylint: disable=protected-access
+            self._tasks.append(entry)
+        return entry
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._task(task)
+
+    def v2_runner_on_start(self, host, task):
+        self._task(task)["hosts"].setdefault(host.get_name(), {})["start"] = time.time()
+
+    def _done(self, result, outcome):
+        now = time.time()
+        record = self._task(result._task)["hosts"].setdefault(result._host.get_name(), {})  # pylint: disable=protected-access
+        record["end"] = now
+        record["outcome"] = outcome
+
+    def v2_runner_on_ok(self, result):
+        self._done(result, "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._done(result, "failed")
+
+    def v2_runner_on_skipped(self, result):
+        self._done(result, "skipped")
+
+    def v2_runner_on_unreachable(self, result):
+        self._done(result, "unreachable")
+
+    def v2_playbook_on_stats(self, stats):
+        if not self._out:
+            return
+        with open(self._out, "w", encoding="utf-8") as handle:
+            json.dump(dict(tasks=self._tasks), handle)
