@@ -10,6 +10,8 @@ Private to this collection.
 
 from __future__ import annotations
 
+import traceback
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vps.cloud.plugins.module_utils.api import (
@@ -65,4 +67,8 @@ def run(module, operation):
         module.fail_json(msg=exc.message, **exc.details)
     except VpsApiError as exc:
         module.fail_json(msg=str(exc), failure=exc.to_failure())
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        # An answer shaped unlike the contract: say so plainly; the traceback stays in `exception` for -vvv.
+        module.fail_json(msg="The API answered with data this module cannot read (%s: %s)" % (type(exc).__name__, exc),
+                         exception=traceback.format_exc())
     module.exit_json(**result)

@@ -92,9 +92,14 @@ class SnapshotService:
     def list(self, server_id=None):
         params = {"server_id": server_id} if server_id is not None else None
         try:
-            return newest_first(self.client.get_all(SNAPSHOTS_PATH, params))
+            snapshots = self.client.get_all(SNAPSHOTS_PATH, params)
         except VpsApiError as exc:
             raise SnapshotError("Could not list snapshots: %s" % exc, failure=exc.to_failure())
+        strays = [item for item in snapshots if not isinstance(item, dict)]
+        if strays:
+            raise SnapshotError("Could not list snapshots: the API's list holds %d entries that are not objects, such as %r"
+                                % (len(strays), strays[0]))
+        return newest_first(snapshots)
 
     def query(self, server_id=None, snapshot_id=None, name=None, status=None):
         """Snapshots matching every filter given, newest first, cleaned to the contract's fields."""

@@ -165,3 +165,17 @@ def test_requests_missing_gives_the_standard_message(rsps, run, monkeypatch):
     assert result["failed"] is True
     assert result["msg"] == missing_required_lib("requests")
     assert sent(rsps) == []
+
+
+@pytest.mark.parametrize("results, message", [
+    (["not-an-object", 3], "Could not list snapshots: the API's list holds 2 entries that are not objects, such as 'not-an-object'"),
+    ([{"id": 1, "name": "x", "server": "web-01"}], "The API answered with data this module cannot read (AttributeError: "),
+])
+def test_entries_unlike_the_contract_fail_clearly(rsps, run, results, message):
+    rsps.add(responses.GET, url("snapshots/"), json={"count": len(results), "next": None, "previous": None, "results": results})
+
+    result = run(vps_snapshot_info, {"name": "x"})
+
+    assert result["failed"] is True
+    assert result["msg"].startswith(message)
+    assert "Traceback" not in result["msg"]
