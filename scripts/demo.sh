@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# `make demo`: the whole "snapshot, upgrade, roll back on failure" story against a local simulator.
+# Sets up the tools, starts the provider simulator with three fake servers, runs vps.cloud.pre_upgrade twice
+# (an upgrade that works, one that fails on purpose and is rolled back), shows vps.cloud.report, and checks
+# in the simulator's own records that exactly the right server was restored. Exit 0 only if all of that held.
+set -euo pipefail
+# shellcheck disable=SC1091
+. "$(dirname "$0")/lib.sh"
+
+BOLD="" PLAIN=""
+if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; fi
+banner() {
+    printf '\n%s========================================================================\n' "$BOLD"
+    printf '%s\n' "$@"
+    printf '========================================================================%s\n' "$PLAIN"
+}
+die() { printf '\nDEMO FAILED: %s\n' "$*" >&2; exit 1; }
+
+banner "Step 1/6: tools and collection" \
+    "A Python venv with ansible-core (created on first run), and the collection copied to" \
+    "$COLLECTION_DIR so that 'vps.cloud.*' names resolve."
+ensure_venv
+activate_venv
+lay_out_collection
+echo "ansible-playbook: $(command -v ansible-playbook) ($(ansible --version | head -n 1))"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vps-demo.XXXXXX")
+SIM_PID=""
+cleanup() {
+    local rc=$?
+    if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
+        kill -TERM "$SIM_PID" 2>/dev/null || true
+        wait "$SIM_PID" 2>/dev/null || true
+        echo "Simulator stopped."
+    fi
+    if [ "$rc" -eq 0 ]; then rm -rf "$WORK"; else echo "Demo files kept for a look: $WORK" >&2; fi
+}
+trap cleanup EXIT
+
+# A fresh random token for this run only; the modules read it from VPS_API_TOKEN and never print it.
+VPS_API_TOKEN=$(python -c 'import secrets; print("demo-" + secrets.token_urlsafe(24))')
+export VPS_API_TOKEN
+
+cat > "$WORK/seed.json" <<'JSON'
+[
+  {"id": 101, "name": "web-01", "status": "running"},
+  {"id": 102, "name": "web-02", "status": "running"},
+  {"id": 103, "name": "db-01", "status": "running"}
+]
+JSON
+
+cat > "$WORK/inventory.yml" <<'YAML'
+---
+# Three fake hosts run locally; vps_server_id maps each one to its server at the (simulated) provider.
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  children:
+    web:
+      hosts:
+        web-1:
+          vps_server_id: 101
+        web-2:
+          vps_server_id: 102
+    db:
+      hosts:
+        db-1:
+          vps_server_id: 103
+YAML
+
+banner "Step 2/6: start the provider simulator" \
+    "A local stand-in for the provider's Snapshots API: 3 servers (web-01, web-02, db-01)," \
+    "snapshots take 3 s and restores 4 s instead of minutes. It is stopped when the demo ends."
+(cd "$COLLECTION_DIR" && PYTHONPATH=tools exec python -m vps_simulator serve --port 0 \
+    --url-file "$WORK/sim.url" --token "$VPS_API_TOKEN" --seed "$WORK/seed.json" \
+    --create-seconds 3 --restore-seconds 4 >"$WORK/simulator.log" 2>&1) &
+SIM_PID=$!
+for _ in $(seq 1 100); do
+    [ -s "$WORK/sim.url" ] && break
+    kill -0 "$SIM_PID" 2>/dev/null || { cat "$WORK/simulator.log" >&2; die "the simulator did not start"; }
+    sleep 0.2
+done
+[ -s "$WORK/sim.url" ] || die "the simulator did not say where it listens"
+VPS_API_URL=$(cat "$WORK/sim.url")
+export VPS_API_URL
+SIM_BASE=${VPS_API_URL%/api/v1}
+echo "Simulator listening on $VPS_API_URL (token in VPS_API_TOKEN, not shown)."
+
+export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_RETRY_FILES_ENABLED=false
+DEMO_TASKS=$COLLECTION_DIR/playbooks/demo/tasks
+cd "$WORK"
+
+banner "Step 3/6: dry run with --check" \
+    "Check mode shows the plan for every host; nothing is snapshotted, upgraded, restored or deleted."
+ansible-playbook -i inventory.yml vps.cloud.pre_upgrade --check 2>&1 | tee "$WORK/run-check.log"
+
+banner "Step 4/6: an upgrade that works, on web-1" \
+    "pre_upgrade snapshots server 101, runs the upgrade (playbooks/demo/tasks/upgrade_ok.yml)," \
+    "checks health, and keeps the snapshot (pre_upgrade_keep_snapshot=true) so it shows in the report."
+ok_rc=0
+ansible-playbook -i inventory.yml vps.cloud.pre_upgrade \
+    -e pre_upgrade_hosts=web-1 -e pre_upgrade_snapshot_name=before-app-v2 \
+    -e "pre_upgrade_tasks_file=$DEMO_TASKS/upgrade_ok.yml" -e pre_upgrade_keep_snapshot=true \
+    2>&1 | tee "$WORK/run-ok.log" || ok_rc=$?
+[ "$ok_rc" -eq 0 ] || die "the working upgrade should have succeeded (ansible-playbook exit $ok_rc)"
+
+banner "Step 5/6: an upgrade that fails on purpose, on web-2" \
+    "playbooks/demo/tasks/upgrade_fail.yml fails like a broken package would. pre_upgrade then restores" \
+    "server 102 from the snapshot it just took, and marks web-2 failed: the play failing is expected here."
+fail_rc=0
+ansible-playbook -i inventory.yml vps.cloud.pre_upgrade \
+    -e pre_upgrade_hosts=web-2 -e pre_upgrade_snapshot_name=before-app-v3 \
+    -e "pre_upgrade_tasks_file=$DEMO_TASKS/upgrade_fail.yml" \
+    2>&1 | tee "$WORK/run-fail.log" || fail_rc=$?
+[ "$fail_rc" -ne 0 ] || die "the failing upgrade should have made ansible-playbook fail"
+echo "ansible-playbook exited $fail_rc, as expected for a rolled-back host."
+
+banner "Step 6/6: the report, and a check of what the simulator saw" \
+    "vps.cloud.report lists every snapshot of the account as a table, and writes it as CSV too."
+ansible-playbook -i inventory.yml vps.cloud.report -e "report_output_path=$WORK/report.csv" \
+    2>&1 | tee "$WORK/run-report.log"
+printf '\nThe same report as CSV (report_output_path=report.csv):\n'
+cat "$WORK/report.csv"
+
+curl_json() { python -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "$1"; }
+curl_json "$SIM_BASE/_sim/log" >"$WORK/sim-log.json"
+curl_json "$SIM_BASE/_sim/state" >"$WORK/sim-state.json"
+
+# The simulator's request log and state are the evidence: restores seen, snapshots and server states.
+python - "$WORK" <<'PY'
+import json, pathlib, re, sys
+
+work = pathlib.Path(sys.argv[1])
+log = json.loads((work / "sim-log.json").read_text())
+state = json.loads((work / "sim-state.json").read_text())
+snaps = {s["id"]: s for s in state["snapshots"]}
+servers = {s["id"]: s for s in state["servers"]}
+restores = []
+for entry in log:
+    m = re.fullmatch(r"/api/v1/snapshots/(\d+)/restore/", entry["path"])
+    if entry["method"] == "POST" and m and entry["status"] == 200:
+        restores.append(int(m.group(1)))
+restored_servers = {snaps[i]["server"]["id"] for i in restores if i in snaps}
+
+def named(server_id, name):
+    return [s for s in state["snapshots"] if s["server"]["id"] == server_id and s["name"] == name]
+
+problems = []
+v2 = named(101, "before-app-v2")
+v3 = named(102, "before-app-v3")
+if len(v2) != 1 or v2[0]["status"] != "completed":
+    problems.append("web-1's snapshot before-app-v2 should be kept and completed")
+if len(v3) != 1:
+    problems.append("web-2's snapshot before-app-v3 should exist")
+elif restores != [v3[0]["id"]]:
+    problems.append("expected exactly one restore, of snapshot %s; the simulator saw %s" % (v3[0]["id"], restores))
+if 101 in restored_servers or 103 in restored_servers:
+    problems.append("web-1 or db-1 was restored, which should not happen")
+if named(103, "before-app-v2") or named(103, "before-app-v3") or any(s["server"]["id"] == 103 for s in state["snapshots"]):
+    problems.append("db-1 only took part in the dry run; it should have no snapshot")
+for sid in (101, 102):
+    if servers[sid]["status"] != "running":
+        problems.append("server %s should be running, is %s" % (sid, servers[sid]["status"]))
+token_seen = [p.name for p in work.glob("run-*.log") if __import__("os").environ["VPS_API_TOKEN"] in p.read_text()]
+if token_seen:
+    problems.append("the API token was printed in: %s" % ", ".join(token_seen))
+if "ROLLED BACK" not in (work / "run-fail.log").read_text():
+    problems.append("the failing run did not report its rollback")
+
+print("\nWhat the simulator recorded:")
+print("  %-6s %-7s %-9s %-24s %s" % ("HOST", "SERVER", "STATUS", "UPGRADE", "OUTCOME"))
+print("  %-6s %-7s %-9s %-24s %s" % ("web-1", 101, servers[101]["status"], "app v2: succeeded",
+                                   "kept on its new state; snapshot before-app-v2 kept, never restored"))
+print("  %-6s %-7s %-9s %-24s %s" % ("web-2", 102, servers[102]["status"], "app v3: failed",
+                                   "rolled back: restored from snapshot before-app-v3 (id %s)" % (v3[0]["id"] if v3 else "?")))
+print("  %-6s %-7s %-9s %-24s %s" % ("db-1", 103, servers[103]["status"], "dry run only", "untouched"))
+print("  restore requests seen by the API: %s; API token in the output: %s" % (restores, "yes" if token_seen else "no"))
+if problems:
+    print("\nDEMO FAILED:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+    sys.exit(1)
+PY
+
+banner "Demo finished as expected" \
+    "web-1 upgraded and kept its new state; web-2's failed upgrade was rolled back from its snapshot." \
+    "Both snapshots are in the report above. Try: ansible-doc -t role vps.cloud.snapshot_guard"
