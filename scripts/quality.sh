@@ -20,7 +20,7 @@ log() { printf '\n==> quality: %s\n' "$*"; }
 fail() { printf '\nquality: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # galaxy-importer skips checks, and still reports success, when these are missing.
-for tool in ansible ansible-doc ansible-lint ansible-galaxy antsibull-docs ansible-builder; do
+for tool in ansible ansible-doc ansible-lint ansible-galaxy antsibull-docs antsibull-changelog ansible-builder; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is not on PATH (activate the tool venv)"
 done
 
@@ -69,6 +69,9 @@ ansible-builder create -f "$WORK/ee/execution-environment.yml" -c "$WORK/ee/cont
 [ -f "$WORK/ee/context/_build/collections/vps-cloud.tar.gz" ] || fail "the collection tarball is not in the build context"
 grep -q 'vps-cloud.tar.gz' "$WORK/ee/context/_build/requirements.yml" || fail "the build context does not install the collection"
 [ -f "$WORK/ee/context/Containerfile" ] || [ -f "$WORK/ee/context/Dockerfile" ] || fail "no Containerfile/Dockerfile written"
+
+log "antsibull-changelog lint (changelog fragments)"
+antsibull-changelog lint || fail "antsibull-changelog found problems in changelogs/"
 
 log "ansible-runner: vps.cloud.pre_upgrade against the simulator"
 pytest_rc=0
