@@ -15,6 +15,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import json
+import os
 import random
 import re
 import time
@@ -171,6 +172,8 @@ class VpsClient:
         if scheme == "http" and not is_loopback(host):
             self.warnings.append(
                 "api_url uses plain http:// to %s, which is not loopback: the API token travels unencrypted. Use https://." % host)
+        if validate_certs and ca_path and not os.path.isfile(ca_path):
+            raise VpsConfigError("ca_path %s does not exist or is not a file; give the path of a PEM bundle of CA certificates" % ca_path)
         self.session = session or requests.Session()
         self.session.headers.update({
             "Authorization": "Bearer %s" % api_token,
@@ -273,6 +276,9 @@ class VpsClient:
                 raise VpsApiError(message, method=method, path=path)
             except requests.exceptions.RequestException as exc:
                 raise VpsApiError("request failed: %s" % _reason(exc), method=method, path=path)
+            except OSError as exc:
+                # requests raises a bare OSError for an unusable CA bundle, before anything is sent.
+                raise VpsApiError("could not prepare the request: %s" % _reason(exc), method=method, path=path)
 
             status = response.status_code
             if status in RETRYABLE_STATUSES:
@@ -325,8 +331,22 @@ class VpsClient:
 
 
 def _reason(exc):
-    """A short reason from a requests exception, without the nested object reprs."""
-    text = str(exc.args[0]) if exc.args else str(exc)
-    match = re.search(r"\((?:Caused by )?\w+\('?(?:<[^>]*>: )?([^')]*)", text)
-    reason = match.group(1) if match else text
-    return reason.strip()[:ERROR_TEXT_LIMIT] or exc.__class__.__name__
+    """The innermost reason of a requests/urllib3 exception, without pool and object reprs."""
+    inner, seen = exc, set()
+    while id(inner) not in seen:
+        seen.add(id(inner))
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((arg for arg in getattr(inner, "args", ()) if isinstance(arg, BaseException)), None)
+        if nested is None:
+            break
+        inner = nested
+    strings = [arg for arg in getattr(inner, "args", ()) if isinstance(arg, str)]
+    text = strings[-1] if strings else str(inner)
+    # Some errors carry only the flattened text: "Pool(...): Max retries ... (Caused by X('<obj>: reason'))".
+    caused = re.search(r"\(Caused by \w+\(['\"]?(?:<[^>]*>: )?(.*?)['\"]?\)\)\s*$", text)
+    if caused:
+        text = caused.group(1)
+    text = re.sub(r"^\s*HTTPS?ConnectionPool\([^)]*\):\s*", "", text)
+    text = re.sub(r"^<[^>]*>:\s*", "", text)
+    return " ".join(text.split())[:ERROR_TEXT_LIMIT] or type(inner).__name__

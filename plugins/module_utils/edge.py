@@ -33,7 +33,8 @@ def option_problems(params, positive=(), names=()):
         problems.append("api_retries must be between 0 and 20, got %s" % params["api_retries"])
     for option in positive:
         value = params.get(option)
-        if value is not None and value <= 0:
+        # Ansible's int type lets a boolean through as 0 or 1; neither is an id.
+        if value is not None and (isinstance(value, bool) or value <= 0):
             problems.append("%s must be a positive integer, got %s" % (option, value))
     for option in names:
         value = params.get(option)

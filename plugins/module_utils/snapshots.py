@@ -29,6 +29,10 @@ COMPLETED = "completed"
 FAILED_STATUSES = frozenset(("failed", "error"))
 RESTORING = "restoring"
 SNAPSHOTS_PATH = "snapshots/"
+# 502/503 from the edge mean the request never reached the service: safe to send again after a look.
+REFUSED_AT_EDGE = frozenset((502, 503))
+# Seconds to keep looking for a POST that got no answer, at least.
+MIN_GRACE = 10
 
 
 class SnapshotError(Exception):
@@ -244,10 +248,15 @@ class SnapshotService:
                 return created
             except VpsAmbiguousError as exc:
                 # The POST may have been applied: look before anything else, never create twice.
-                self.sleep(backoff_delay(attempt))
-                found = self.find(self.list(server_id), server_id=server_id, name=name)
+                found = self._settle(exc, attempt, lambda: self.find(self.list(server_id), server_id=server_id, name=name),
+                                     "snapshot %r to appear on server %s" % (name, server_id))
                 if found:
                     return found
+                if exc.status not in REFUSED_AT_EDGE:
+                    raise SnapshotError(
+                        "Could not confirm whether snapshot %r was created on server %s: %s. It is not listed even after waiting; "
+                        "rerun the task: it finds the snapshot if the API created it late, and creates it otherwise."
+                        % (name, server_id, exc), failure=exc.to_failure())
                 if attempt >= self.client.retries:
                     raise SnapshotError("Could not create snapshot %r on server %s: %s. It does not exist on the server; rerun the task."
                                         % (name, server_id, exc), failure=exc.to_failure())
@@ -352,11 +361,18 @@ class SnapshotService:
             try:
                 return self.client.post(path)
             except VpsAmbiguousError as exc:
-                # Did it start? The server's status says; re-send only if it plainly did not.
-                self.sleep(backoff_delay(attempt))
-                server = self.get_server(server_id)
-                if server.get("status") == RESTORING:
-                    return dict(server=server)
+                if exc.status is not None and 200 <= exc.status < 300:
+                    return dict(server=dict(status=RESTORING))  # accepted, only the body was unreadable
+                # Did it start? The server's status says; re-send only if the edge plainly refused it.
+                started = self._settle(exc, attempt, lambda: self._restoring_server(server_id),
+                                       "server %s to show a restore under way" % server_id)
+                if started:
+                    return dict(server=started)
+                if exc.status not in REFUSED_AT_EDGE:
+                    raise SnapshotError(
+                        "Could not confirm whether the restore of server %s from snapshot %s started: %s. The server does not show "
+                        "'restoring'; check its state before you rerun the task, which would start a restore."
+                        % (server_id, describe(snapshot), exc), failure=exc.to_failure())
                 if attempt >= self.client.retries:
                     raise SnapshotError("Could not start the restore of server %s from snapshot %s: %s"
                                         % (server_id, describe(snapshot), exc), failure=exc.to_failure())
@@ -365,6 +381,30 @@ class SnapshotService:
                 hint = " The server must be running or stopped, not in the middle of another operation." if exc.status == 400 else ""
                 raise SnapshotError("Could not restore server %s from snapshot %s: %s.%s" % (server_id, describe(snapshot), exc, hint),
                                     failure=exc.to_failure())
+
+    def _restoring_server(self, server_id):
+        server = self.get_server(server_id)
+        return server if server.get("status") == RESTORING else None
+
+    def _settle(self, exc, attempt, look, what):
+        """What `look()` finds after an ambiguous POST, or None.
+
+        An edge 502/503 never reached the service: one look after a backoff is enough. Anything else
+        (no answer, 504, an unreadable answer) may hide a request applied late, so keep looking for a
+        grace period of twice the request timeout.
+        """
+        if exc.status in REFUSED_AT_EDGE:
+            self.sleep(backoff_delay(attempt))
+            return look()
+
+        def check():
+            found = look()
+            return found is not None, found, "not seen yet"
+
+        try:
+            return wait_for(check, max(2 * self.client.timeout, MIN_GRACE), what, check_first=True, clock=self.clock, sleep=self.sleep)
+        except VpsWaitTimeout:
+            return None
 
     def _wait_restored(self, server, wait_timeout):
         def check():

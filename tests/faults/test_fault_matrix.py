@@ -69,16 +69,8 @@ def cases_for(op):
     return cases
 
 
-# Cases that hit a bug in the plugin code: kept, marked xfail(strict) until the fix lands.
-TIMEOUT_TEXT = "bug: a read timeout's message carries urllib3's 'HTTPConnectionPool(host=..., port=...)' text (api._reason)"
-KNOWN_BUGS = {
-    ("create", "latency-over-timeout"): "bug: a POST whose response timed out is re-sent while the first is still being applied: "
-                                        "two snapshots (snapshots._create)",
-    ("restore", "latency-over-timeout"): "bug: a restore POST whose response timed out is re-sent while the first is still being "
-                                         "applied: the server is restored twice (snapshots._start_restore)",
-    ("delete", "latency-over-timeout"): TIMEOUT_TEXT,
-    ("info", "latency-over-timeout"): TIMEOUT_TEXT,
-}
+# Cases that hit a bug in the plugin code: kept, marked xfail(strict) until the fix lands. None open now.
+KNOWN_BUGS = {}
 
 PARAMS = [pytest.param(op, case.fault, id="%s-%s" % (op, case.fault),
                        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[(op, case.fault)])] if (op, case.fault) in KNOWN_BUGS else [])

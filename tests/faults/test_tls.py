@@ -17,9 +17,6 @@ from fault_harness import SERVERS, TALLY, TOKEN, Simulator, run_playbook
 
 CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 INFO = "vps.cloud.vps_snapshot_info"
-BAD_CA_BUG = ("bug: a ca_path that does not exist makes requests raise a bare OSError (not a RequestException): "
-              "the module dies with 'Module failed', a traceback at -vvv (api.VpsClient._request)")
-GARBAGE_CA_BUG = "bug: an unreadable CA bundle's reason is mangled to 'SSLError(524297,' by api._reason's regex; the real reason is lost"
 
 
 @pytest.fixture(scope="module")
@@ -60,24 +57,22 @@ def test_ca_bundle_from_the_environment_variable(tls_sim, tmp_path):
     assert not run[0].get("failed"), run[0].get("msg")
 
 
-@pytest.mark.xfail(strict=True, reason=GARBAGE_CA_BUG)
 def test_unreadable_ca_bundle_is_a_clear_error(tls_sim, tmp_path):
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
     run = run_playbook(tmp_path, [{INFO: {"ca_path": str(garbage), "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV)
-    kind = TALLY.task(run[0], known_bug=GARBAGE_CA_BUG)
+    kind = TALLY.task(run[0])
     assert "Traceback" not in run.stdout + run.stderr
     assert kind == "clean", run[0]
 
 
-@pytest.mark.xfail(strict=True, reason=BAD_CA_BUG)
 def test_missing_ca_bundle_is_a_clear_error(tls_sim, tmp_path):
     missing = str(tmp_path / "no-such-ca.pem")
     run = run_playbook(tmp_path, [{INFO: {"ca_path": missing, "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV,
                        verbosity=3)
-    kind = TALLY.task(run[0], known_bug=BAD_CA_BUG)
+    kind = TALLY.task(run[0])
     if "Traceback" in run.stdout + run.stderr:
-        TALLY.add("tracebacks", known_bug=BAD_CA_BUG)
+        TALLY.add("tracebacks")
     assert "Traceback" not in run.stdout + run.stderr, run.stdout[-3000:]
     assert kind == "clean", run[0]
     assert "ca_path" in run[0]["msg"] or missing in run[0]["msg"], run[0]["msg"]

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import time
 from unittest import mock
 
@@ -558,13 +559,41 @@ def test_delete_other_errors_raise(rsps, status):
 
 # TLS, timeouts, plain http -----------------------------------------------------------
 
+CA_FILE = os.path.join(os.path.dirname(__file__), "fixtures", "ca.pem")
+
+
+def test_missing_ca_path_is_a_config_error_naming_it():
+    with pytest.raises(VpsConfigError) as info:
+        make(ca_path="/nonexistent/ca.pem")
+    assert str(info.value) == "ca_path /nonexistent/ca.pem does not exist or is not a file; give the path of a PEM bundle of CA certificates"
+    assert make(ca_path="/nonexistent/ca.pem", validate_certs=False).session.verify is False
+
+
+def test_an_unusable_ca_bundle_is_an_api_error_not_a_crash(rsps):
+    rsps.get(SNAPSHOTS, body=OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /x"))
+    error = raises(VpsApiError, make().get, "snapshots/")
+    assert error.message == "could not prepare the request: Could not find a suitable TLS CA certificate bundle, invalid path: /x"
+
+
+def test_reason_unwraps_nested_urllib3_errors():
+    from urllib3 import HTTPConnectionPool
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+    refused = NewConnectionError(object(), "Failed to establish a new connection: [Errno 111] Connection refused")
+    wrapped = requests.exceptions.ConnectionError(MaxRetryError(None, "/api/v1/snapshots/", refused))
+    assert api._reason(wrapped) == "Failed to establish a new connection: [Errno 111] Connection refused"
+    pool = HTTPConnectionPool("127.0.0.1", 9)
+    timeout = requests.exceptions.ReadTimeout(ReadTimeoutError(pool, "/api/v1/snapshots/", "Read timed out. (read timeout=1)"))
+    assert api._reason(timeout) == "Read timed out. (read timeout=1)"
+    ssl_error = requests.exceptions.SSLError(MaxRetryError(None, "/", OSError(524297, "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate")))
+    assert api._reason(ssl_error) == "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate"
+
 @pytest.mark.parametrize("kwargs, verify", [
     (dict(), True),
     (dict(validate_certs=True), True),
     (dict(validate_certs=False), False),
-    (dict(ca_path="/etc/vps/ca.pem"), "/etc/vps/ca.pem"),
-    (dict(validate_certs=True, ca_path="/etc/vps/ca.pem"), "/etc/vps/ca.pem"),
-    (dict(validate_certs=False, ca_path="/etc/vps/ca.pem"), False),
+    (dict(ca_path=CA_FILE), CA_FILE),
+    (dict(validate_certs=True, ca_path=CA_FILE), CA_FILE),
+    (dict(validate_certs=False, ca_path=CA_FILE), False),
 ])
 def test_tls_options_set_session_verify(kwargs, verify):
     assert make(**kwargs).session.verify == verify
@@ -573,10 +602,10 @@ def test_tls_options_set_session_verify(kwargs, verify):
 @pytest.mark.parametrize("kwargs, env, verify", [
     (dict(), False, True),
     (dict(validate_certs=False), False, False),
-    (dict(ca_path="/etc/vps/ca.pem"), False, "/etc/vps/ca.pem"),
+    (dict(ca_path=CA_FILE), False, CA_FILE),
     # A CA bundle in the environment must not override the module's own options.
     (dict(validate_certs=False), True, False),
-    (dict(ca_path="/etc/vps/ca.pem"), True, "/etc/vps/ca.pem"),
+    (dict(ca_path=CA_FILE), True, CA_FILE),
     (dict(), True, "/env/bundle.pem"),
 ])
 def test_tls_options_reach_requests(rsps, no_ca_env, monkeypatch, kwargs, env, verify):

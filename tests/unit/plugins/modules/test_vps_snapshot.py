@@ -516,10 +516,16 @@ def test_ambiguous_post_found_by_name_is_not_posted_again(rsps, run, kind):
     assert sent(rsps) == [LIST, POST, LIST, LIST]
 
 
-@pytest.mark.parametrize("kind", sorted(AMBIGUOUS))
-def test_ambiguous_post_not_found_is_posted_again(rsps, run, kind):
+EDGE_REFUSALS = {
+    "502": dict(status=502, json={"detail": "Bad gateway"}),
+    "503": dict(status=503, body="<html><body><h1>503 Service Unavailable</h1></body></html>", content_type="text/html"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EDGE_REFUSALS))
+def test_post_refused_at_the_edge_and_not_found_is_posted_again(rsps, run, kind):
     add_list(rsps, [])
-    add_post(rsps, **AMBIGUOUS[kind])
+    add_post(rsps, **EDGE_REFUSALS[kind])
     add_list(rsps, [])
     add_post(rsps)
 
@@ -529,6 +535,43 @@ def test_ambiguous_post_not_found_is_posted_again(rsps, run, kind):
     assert result["changed"] is True
     assert result["snapshot"] == clean(new_snapshot())
     assert sent(rsps) == [LIST, POST, LIST, POST]
+
+
+NO_ANSWER = dict((kind, AMBIGUOUS[kind]) for kind in ("read timeout", "connection error", "non-JSON 201", "empty 201"))
+NO_ANSWER["504"] = dict(status=504, json={"detail": "Gateway timeout"})
+
+
+@pytest.mark.parametrize("kind", sorted(NO_ANSWER))
+def test_post_without_an_answer_is_never_sent_again(rsps, run, kind):
+    # It may be applied late: the module keeps looking for twice the request timeout, then gives up without a second POST.
+    add_list(rsps, [])
+    add_post(rsps, **NO_ANSWER[kind])
+    add_list(rsps, [])
+
+    result = run(vps_snapshot, present(wait=False))
+
+    assert result["failed"] is True
+    assert result["msg"].startswith("Could not confirm whether snapshot 'before-update' was created on server 12345: ")
+    assert result["msg"].endswith("rerun the task: it finds the snapshot if the API created it late, and creates it otherwise.")
+    methods = [method for method, dummy in sent(rsps)]
+    assert methods.count("POST") == 1
+    # Looked at once right away, then on the poll schedule up to the 60 s grace (2 x api_timeout 30).
+    assert sent(rsps)[:2] == [LIST, POST] and len(methods) == 2 + 8
+
+
+def test_post_without_an_answer_found_late_is_not_sent_again(rsps, run):
+    add_list(rsps, [])
+    add_post(rsps, **NO_ANSWER["read timeout"])
+    add_list(rsps, [])
+    add_list(rsps, [])
+    add_list(rsps, [new_snapshot()])
+
+    result = run(vps_snapshot, present(wait=False))
+
+    assert result["rc"] == 0
+    assert result["changed"] is True
+    assert result["snapshot"] == clean(new_snapshot())
+    assert sent(rsps) == [LIST, POST, LIST, LIST, LIST]
 
 
 def test_ambiguous_post_retries_are_bounded(rsps, run):
@@ -873,10 +916,10 @@ def test_restored_ambiguous_post_that_started_is_not_sent_again(rsps, run):
     assert sent(rsps) == [LIST_ALL, SERVER, restore_call(), SERVER]
 
 
-def test_restored_ambiguous_post_that_did_not_start_is_sent_again(rsps, run):
+def test_restored_post_refused_at_the_edge_is_sent_again(rsps, run):
     add_list(rsps, [EXISTING], server_id=None)
     add_server(rsps, "running")
-    add_restore(rsps, body=requests.exceptions.ReadTimeout("Read timed out."))
+    add_restore(rsps, status=503, json={"detail": "Service unavailable"})
     add_server(rsps, "running")
     add_restore(rsps)
 
@@ -887,17 +930,50 @@ def test_restored_ambiguous_post_that_did_not_start_is_sent_again(rsps, run):
     assert sent(rsps) == [LIST_ALL, SERVER, restore_call(), SERVER, restore_call()]
 
 
-def test_restored_ambiguous_post_retries_are_bounded(rsps, run):
+def test_restored_post_refused_at_the_edge_retries_are_bounded(rsps, run):
     add_list(rsps, [EXISTING], server_id=None)
     add_server(rsps, "running")
-    add_restore(rsps, status=504, json={"detail": "Gateway timeout"})
+    add_restore(rsps, status=502, json={"detail": "Bad gateway"})
     add_server(rsps, "running")
 
     result = run(vps_snapshot, {"state": "restored", "snapshot_id": 801, "api_retries": 0})
 
     assert result["failed"] is True
     assert result["msg"] == ("Could not start the restore of server 12345 from snapshot pre-migration (id 801, completed, "
-                             "created 2025-01-15T18:30:00Z): Gateway timeout (HTTP 504 on POST snapshots/801/restore/)")
+                             "created 2025-01-15T18:30:00Z): Bad gateway (HTTP 502 on POST snapshots/801/restore/)")
+    assert sent(rsps) == [LIST_ALL, SERVER, restore_call(), SERVER]
+
+
+@pytest.mark.parametrize("failure", [
+    dict(body=requests.exceptions.ReadTimeout("Read timed out.")),
+    dict(status=504, json={"detail": "Gateway timeout"}),
+], ids=["read timeout", "504"])
+def test_restored_post_without_an_answer_is_never_sent_again(rsps, run, failure):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "running")
+    add_restore(rsps, **failure)
+    add_server(rsps, "running")
+
+    result = run(vps_snapshot, {"state": "restored", "snapshot_id": 801, "wait": False})
+
+    assert result["failed"] is True
+    assert result["msg"].startswith("Could not confirm whether the restore of server 12345 from snapshot pre-migration (id 801, ")
+    assert result["msg"].endswith("The server does not show 'restoring'; check its state before you rerun the task, which would start a restore.")
+    methods = [method for method, dummy in sent(rsps)]
+    assert methods.count("POST") == 1
+    assert sent(rsps)[:3] == [LIST_ALL, SERVER, restore_call()] and len(methods) == 3 + 8
+
+
+def test_restored_post_without_an_answer_that_started_is_waited_for(rsps, run):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "running")
+    add_restore(rsps, body=requests.exceptions.ConnectionError("Connection aborted."))
+    add_server(rsps, "restoring")
+
+    result = run(vps_snapshot, {"state": "restored", "snapshot_id": 801, "wait": False})
+
+    assert result["changed"] is True
+    assert result["server"] == SERVER_RESTORING
     assert sent(rsps) == [LIST_ALL, SERVER, restore_call(), SERVER]
 
 
@@ -908,6 +984,7 @@ def test_restored_ambiguous_post_retries_are_bounded(rsps, run):
 BAD_INPUT = [
     (present(server_id=0), "server_id must be a positive integer, got 0"),
     (present(server_id=-3), "server_id must be a positive integer, got -3"),
+    (present(server_id=True), "server_id must be a positive integer, got True"),
     ({"state": "absent", "snapshot_id": 0}, "snapshot_id must be a positive integer, got 0"),
     ({"state": "restored", "snapshot_id": -1}, "snapshot_id must be a positive integer, got -1"),
     (present(name="has space"), "name may contain only ASCII letters, digits, hyphens and underscores, got 'has space'"),
