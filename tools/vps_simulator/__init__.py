@@ -1,4 +1,4 @@
-"""Stateful HTTP simulator of the VPS provider's Snapshots API (see docs/INTERFACES.md)."""
+"""Stateful HTTP simulator of the VPS provider's Snapshots API."""
 
 from .server import Simulator
 

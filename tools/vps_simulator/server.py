@@ -57,7 +57,7 @@ class _DropMiddleware:
 
 
 class Simulator:
-    """The provider's Snapshots API on 127.0.0.1; see docs/INTERFACES.md."""
+    """The provider's Snapshots API on 127.0.0.1; see tools/vps_simulator/README.md."""
 
     def __init__(self, tokens=("demo-token",), servers=None, host="127.0.0.1", port=0, time_scale=1.0,
                  create_seconds=None, restore_seconds=None, page_size=20, state_file=None, tls=False,
