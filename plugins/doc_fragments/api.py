@@ -33,7 +33,9 @@ options:
       - How many times a retryable request is retried.
       - Reads and deletions are retried on HTTP 429, 502, 503, 504, timeouts and connection errors,
         with jittered exponential backoff that honours C(Retry-After).
-      - A creation is never re-sent blindly; after an ambiguous failure the module first looks the snapshot up.
+      - A creation or a restore is never re-sent blindly. After a 502 or 503 from the edge the module looks first and re-sends
+        only if nothing happened; after a timeout, a dropped connection or a 504 it keeps looking for twice O(api_timeout)
+        and never re-sends.
     type: int
     default: 5
   validate_certs:
