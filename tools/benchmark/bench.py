@@ -40,7 +40,7 @@ PLAYBOOK_TIMEOUT = 1800
 FAKE_CLOCK_SEEDS = 500
 
 FULL = dict(mode="full", overhead_iterations=30, poll_seconds=(10, 60), fleet_sizes=(100, 500), fleet_repeats=2,
-            list_servers=2000, list_per_server=5, list_page_size=100, list_repeats=3, forks=50)
+            list_servers=2000, list_per_server=5, list_page_size=100, list_repeats=5, forks=50)
 QUICK = dict(mode="quick", overhead_iterations=8, poll_seconds=(10,), fleet_sizes=(20,), fleet_repeats=1,
              list_servers=200, list_per_server=5, list_page_size=100, list_repeats=2, forks=50)
 
@@ -131,12 +131,12 @@ class Runner:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
-    def run(self, plays, inventory, forks=5):
+    def run(self, plays, inventory, forks=5, extra_env=None):
         self.count += 1
         playbook = self.workdir / ("play-%d.yml" % self.count)
         timer_out = self.workdir / ("timer-%d.json" % self.count)
         playbook.write_text(json.dumps(plays, indent=1), encoding="utf-8")  # JSON is YAML
-        env = dict(self.env, BENCH_TIMER_OUT=str(timer_out))
+        env = dict(self.env, BENCH_TIMER_OUT=str(timer_out), **(extra_env or {}))
         command = [ANSIBLE_PLAYBOOK, "-i", str(inventory), "--forks", str(forks), str(playbook)]
         children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
         started = time.time()
@@ -373,9 +373,17 @@ def bench_polling_fake(durations):
     for duration in durations:
         fixed = fake_outcomes(wait, duration, FAKE_CLOCK_SEEDS, schedule="proposed")
         proposed.append(dict(seconds=duration, requests=max(o[0] for o in fixed), noticed_after=max(o[1] for o in fixed)))
-    return dict(rows=rows, curve=curve, proposed=proposed,
+    return dict(rows=rows, curve=curve, proposed=proposed, seeds=FAKE_CLOCK_SEEDS,
                 proposed_over_goal=[c["seconds"] for c in curve if c["proposed_max"] > c["goal"]],
-                schedule=dict(initial=wait.POLL_INITIAL, factor=wait.POLL_FACTOR, cap=wait.POLL_CAP, jitter=wait.POLL_JITTER))
+                schedule=dict(initial=wait.POLL_INITIAL, factor=wait.POLL_FACTOR, cap=wait.POLL_CAP, jitter=wait.POLL_JITTER,
+                              cap_jittered=cap_jittered(wait)))
+
+
+def cap_jittered(wait):
+    """Whether poll_intervals shortens intervals once at the cap (with the largest jitter)."""
+    intervals = wait.poll_intervals(rand=lambda: 1.0)
+    later = [next(intervals) for _index in range(12)][6:]
+    return any(interval < wait.POLL_CAP for interval in later)
 
 
 # 4. Fleet -----------------------------------------------------------------------------------
@@ -410,44 +418,83 @@ def bench_fleet(runner, size, forks, repeats):
 
 # 5. Listing ---------------------------------------------------------------------------------
 
+def timed_process(argv, env):
+    """Run a process to its end: (wall seconds, stdout, simulator CPU seconds, process CPU seconds)."""
+    children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+    started = time.time()
+    completed = subprocess.run(argv, check=True, capture_output=True, text=True, env=env, timeout=PLAYBOOK_TIMEOUT)
+    wall = time.time() - started
+    return (wall, completed.stdout, cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_seconds(own),
+            cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(children))
+
+
+def kept_module(workdir):
+    """The newest AnsiballZ file of vps_snapshot_info that ANSIBLE_KEEP_REMOTE_FILES left (its arguments are inside)."""
+    found = sorted(Path(workdir).glob("ansible-remote/*/AnsiballZ_vps_snapshot_info.py"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise BenchError("ANSIBLE_KEEP_REMOTE_FILES left no AnsiballZ_vps_snapshot_info.py under %s" % workdir)
+    return found[-1]
+
+
 def bench_listing(runner, servers, per_server, page_size, repeats):
+    """info task vs bare requests loop (own process), plus the module's own process alone and the loop as a task."""
     with new_sim(page_size=page_size) as sim:
         sim.add_servers(servers, per_server)
         total = servers * per_server
         inventory = runner.inventory([("localhost", {})])
         task = {"name": "info, every snapshot", "vps.cloud.vps_snapshot_info": {}}
         # The same bare loop as an Ansible task too, so both sides also pay Ansible's per-task cost.
-        argv = [PYTHON, str(HERE / "bare_list.py"), sim.base_url]
-        as_task = {"name": "bare loop as a command task", "ansible.builtin.command": {"argv": argv}}
-        info_runs, bare_runs = [], []
+        bare_argv = [PYTHON, str(HERE / "bare_list.py"), sim.base_url]
+        as_task = {"name": "bare loop as a command task", "ansible.builtin.command": {"argv": bare_argv}}
+        listing_play = [play("listing", [task, as_task], sim.base_url, hosts="localhost")]
+        # A warm-up run that keeps the module's AnsiballZ file, to time the module's own process alone later.
+        runner.run(listing_play, inventory, extra_env=dict(ANSIBLE_KEEP_REMOTE_FILES="1"))
+        module_argv = [PYTHON, str(kept_module(runner.workdir))]
         env = dict(os.environ, VPS_API_TOKEN=TOKEN)
-        for _repeat in range(repeats):
+        runs = dict(info=[], bare=[], module=[])
+
+        def run_playbook():
             sim.clear_log()
-            run = runner.run([play("listing", [task, as_task], sim.base_url, hosts="localhost")], inventory)
+            run = runner.run(listing_play, inventory)
             timed = run.task(task["name"])
-            info_runs.append(dict(seconds=timed.wall, requests=len(api_entries(sim, timed.start, timed.end)), cpu_sim=run.cpu_self,
-                                  cpu_tree=run.cpu_tree, command_task=run.task(as_task["name"]).wall))
+            runs["info"].append(dict(seconds=timed.wall, requests=len(api_entries(sim, timed.start, timed.end)),
+                                     command_task=run.task(as_task["name"]).wall))
+
+        def run_bare():
             sim.clear_log()
-            children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-            started = time.time()
-            completed = subprocess.run([PYTHON, str(HERE / "bare_list.py"), sim.base_url], check=True, capture_output=True,
-                                       text=True, env=env, timeout=PLAYBOOK_TIMEOUT)
-            wall = time.time() - started
-            printed = json.loads(completed.stdout)
+            wall, stdout, cpu_sim, cpu_tree = timed_process(bare_argv, env)
+            printed = json.loads(stdout)
             if printed["snapshots"] != total:
                 raise BenchError("the bare loop read %s snapshots, not %s" % (printed["snapshots"], total))
-            bare_runs.append(dict(seconds=wall, inside=printed["inside_seconds"], requests=len(api_entries(sim)),
-                                  cpu_sim=cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_seconds(own),
-                                  cpu_tree=cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(children)))
-    info = statistics.median(r["seconds"] for r in info_runs)
-    bare = statistics.median(r["seconds"] for r in bare_runs)
-    command_task = statistics.median(r["command_task"] for r in info_runs)
-    return dict(snapshots=total, servers=servers, page_size=page_size, pages=-(-total // page_size), repeats=repeats,
-                command_task_seconds=command_task, ratio_as_tasks=info / command_task,
-                info_runs=info_runs, bare_runs=bare_runs, info_seconds=info, bare_seconds=bare, ratio=info / bare,
-                bare_inside=statistics.median(r["inside"] for r in bare_runs),
-                sim_cpu_bare=statistics.median(r["cpu_sim"] for r in bare_runs),
-                sim_cpu_info=statistics.median(r["cpu_sim"] for r in info_runs))
+            runs["bare"].append(dict(seconds=wall, inside=printed["inside_seconds"], requests=len(api_entries(sim)), cpu_sim=cpu_sim,
+                                     cpu_tree=cpu_tree))
+
+        def run_module():
+            sim.clear_log()
+            wall, stdout, cpu_sim, cpu_tree = timed_process(module_argv, env)
+            returned = len(json.loads(stdout)["snapshots"])
+            if returned != total:
+                raise BenchError("the module alone returned %s snapshots, not %s" % (returned, total))
+            runs["module"].append(dict(seconds=wall, requests=len(api_entries(sim)), cpu_sim=cpu_sim, cpu_tree=cpu_tree,
+                                       result_bytes=len(stdout)))
+
+        order = [run_playbook, run_bare, run_module]
+        for index in range(repeats):
+            for measure in (order if index % 2 == 0 else order[::-1]):  # ABBA order cancels drift in load
+                measure()
+
+    def median(kind, key="seconds"):
+        return statistics.median(r[key] for r in runs[kind])
+
+    info, bare, module = median("info"), median("bare"), median("module")
+    command_task = median("info", "command_task")
+    best = min(r["seconds"] for r in runs["info"]) / min(r["seconds"] for r in runs["bare"])
+    return dict(snapshots=total, servers=servers, page_size=page_size, pages=-(-total // page_size), repeats=repeats, runs=runs,
+                info_seconds=info, bare_seconds=bare, module_seconds=module, command_task_seconds=command_task,
+                ratio=info / bare, ratio_best=best, ratio_module=module / bare, ratio_as_tasks=info / command_task,
+                bare_inside=median("bare", "inside"), sim_cpu_bare=median("bare", "cpu_sim"), sim_cpu_module=median("module", "cpu_sim"),
+                module_cpu=median("module", "cpu_tree"), bare_cpu=median("bare", "cpu_tree"), result_bytes=runs["module"][0]["result_bytes"],
+                requests=runs["info"][0]["requests"])
 
 
 # Main ---------------------------------------------------------------------------------------
@@ -486,10 +533,10 @@ def main(argv=None):
                 sizes["poll_seconds"])
     fake = step("polling, fake clock", bench_polling_fake, (10, 60, 600))
     results["polling"] = dict(fake, rows=real + fake["rows"])
-    results["fleet"] = [step("fleet of %d hosts" % size, bench_fleet, runner, size, sizes["forks"], sizes["fleet_repeats"])
-                        for size in sizes["fleet_sizes"]]
     results["listing"] = step("listing %d snapshots" % (sizes["list_servers"] * sizes["list_per_server"]), bench_listing, runner,
                               sizes["list_servers"], sizes["list_per_server"], sizes["list_page_size"], sizes["list_repeats"])
+    results["fleet"] = [step("fleet of %d hosts" % size, bench_fleet, runner, size, sizes["forks"], sizes["fleet_repeats"])
+                        for size in sizes["fleet_sizes"]]
     results["load_after"] = os.getloadavg()
     results["total_seconds"] = time.time() - started
     results["command"] = args.command

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The performance benchmark: real ansible-playbook runs against the loopback simulator, one table.
 # Usage: bash tools/benchmark/run.sh [--quick]
-#   full run (about 15-20 minutes): writes docs/performance.md, docs/performance.png and tools/benchmark/results.json
-#   --quick (about 2 minutes): small sizes, 60 s polling skipped; writes under $VPS_LAYOUT_ROOT/bench-quick/ instead
+#   full run (about 15 minutes on 2 cores): writes docs/performance.md, docs/performance.png and tools/benchmark/results.json
+#   --quick (about 1-2 minutes): small sizes, 60 s polling skipped; writes under $VPS_LAYOUT_ROOT/bench-quick/ instead
 set -euo pipefail
 # shellcheck disable=SC1091
 . "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
