@@ -587,6 +587,7 @@ def test_reason_unwraps_nested_urllib3_errors():
     ssl_error = requests.exceptions.SSLError(MaxRetryError(None, "/", OSError(524297, "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate")))
     assert api._reason(ssl_error) == "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate"
 
+
 @pytest.mark.parametrize("kwargs, verify", [
     (dict(), True),
     (dict(validate_certs=True), True),
