@@ -12,23 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-COLLECTION_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(COLLECTION_ROOT / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ansible_runner  # noqa: E402  pylint: disable=wrong-import-position
-from vps_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position
+from playbook_harness import Simulator, collections_path  # noqa: E402  pylint: disable=wrong-import-position
 
 TOKEN = "runner-tok-Zq8-SECRET-never-in-artifacts"
 SERVERS = [
     {"id": 201, "name": "app-01", "status": "running"},
     {"id": 202, "name": "app-02", "status": "running"},
 ]
-
-
-def collections_path():
-    if COLLECTION_ROOT.parts[-3:] != ("ansible_collections", "vps", "cloud"):
-        pytest.exit("run from the laid-out collection (scripts/test.sh quality)", returncode=2)
-    return str(COLLECTION_ROOT.parents[2])
 
 
 @pytest.fixture
