@@ -30,7 +30,7 @@ options:
     default: 30
   api_retries:
     description:
-      - How many times a retryable request is retried.
+      - How many times a retryable request is retried, from 0 to 20.
       - Reads and deletions are retried on HTTP 429, 502, 503, 504, timeouts and connection errors,
         with jittered exponential backoff that honours C(Retry-After).
       - A creation or a restore is never re-sent blindly. After a 502 or 503 from the edge the module looks first and re-sends
