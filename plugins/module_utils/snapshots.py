@@ -149,25 +149,21 @@ class SnapshotService:
         before_post, after_done = self._plan_retention(server_id, name, snapshots, retention, retention_match)
         planned = dict(server={"id": server_id, "name": _server_name(snapshots)}, name=name, status="in_progress",
                        size_mb=None, created_at=None, description=description, id=None)
-        result = dict(changed=True, snapshot=clean_snapshot(planned))
-        pruned = before_post + after_done
-        self._set_diff(result, {}, result["snapshot"], pruned)
         if self.check_mode:
-            if retention is not None:
-                result["pruned"] = [clean_snapshot(s) for s in pruned]
-            return result
-
-        result["pruned"] = self._delete_all(before_post)
-        created = self._create(server_id, name, description)
-        if wait:
-            created, snapshots = self._wait_created(server_id, created, wait_timeout)
-            result["pruned"] += self._delete_all(self._over_retention(snapshots, retention, retention_match, keep=created))
-        elif after_done:
-            self.warn("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(after_done))
-        result["snapshot"] = clean_snapshot(created)
-        self._set_diff(result, {}, result["snapshot"], result["pruned"])
-        if retention is None:
-            del result["pruned"]
+            snapshot, pruned = clean_snapshot(planned), [clean_snapshot(s) for s in before_post + after_done]
+        else:
+            pruned = self._delete_all(before_post)
+            created = self._create(server_id, name, description)
+            if wait:
+                created, snapshots = self._wait_created(server_id, created, wait_timeout)
+                pruned += self._delete_all(self._over_retention(snapshots, retention, retention_match, keep=created))
+            elif after_done:
+                self.warn("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(after_done))
+            snapshot = clean_snapshot(created)
+        result = dict(changed=True, snapshot=snapshot)
+        if retention is not None:
+            result["pruned"] = pruned
+        self._set_diff(result, {}, snapshot, pruned)
         return result
 
     def _existing(self, snapshot, snapshots, description, wait, wait_timeout, retention, retention_match):
@@ -238,31 +234,27 @@ class SnapshotService:
         payload = {"server_id": server_id, "name": name}
         if description is not None:
             payload["description"] = description
-        attempt = 0
-        while True:
-            try:
-                created = self.client.post(SNAPSHOTS_PATH, payload)
-                if not isinstance(created, dict) or created.get("id") is None:
-                    # An empty or id-less 2xx body: it was probably created, but which one is unknown.
-                    raise VpsAmbiguousError("the API answered the creation without the new snapshot's id", method="POST", path=SNAPSHOTS_PATH)
-                return created
-            except VpsAmbiguousError as exc:
-                # The POST may have been applied: look before anything else, never create twice.
-                found = self._settle(exc, attempt, lambda: self.find(self.list(server_id), server_id=server_id, name=name),
-                                     "snapshot %r to appear on server %s" % (name, server_id))
-                if found:
-                    return found
-                if exc.status not in REFUSED_AT_EDGE:
-                    raise SnapshotError(
-                        "Could not confirm whether snapshot %r was created on server %s: %s. It is not listed even after waiting; "
-                        "rerun the task: it finds the snapshot if the API created it late, and creates it otherwise."
-                        % (name, server_id, exc), failure=exc.to_failure())
-                if attempt >= self.client.retries:
-                    raise SnapshotError("Could not create snapshot %r on server %s: %s. It does not exist on the server; rerun the task."
-                                        % (name, server_id, exc), failure=exc.to_failure())
-                attempt += 1
-            except VpsApiError as exc:
-                raise SnapshotError("Could not create snapshot %r on server %s: %s" % (name, server_id, exc), failure=exc.to_failure())
+
+        def send():
+            created = self.client.post(SNAPSHOTS_PATH, payload)
+            if not isinstance(created, dict) or created.get("id") is None:
+                # An empty or id-less 2xx body: it was probably created, but which one is unknown.
+                raise VpsAmbiguousError("the API answered the creation without the new snapshot's id", method="POST", path=SNAPSHOTS_PATH)
+            return created
+
+        try:
+            return self._send_once(send, lambda: self.find(self.list(server_id), server_id=server_id, name=name),
+                                   "snapshot %r to appear on server %s" % (name, server_id))
+        except VpsAmbiguousError as exc:
+            if exc.status not in REFUSED_AT_EDGE:
+                raise SnapshotError(
+                    "Could not confirm whether snapshot %r was created on server %s: %s. It is not listed even after waiting; "
+                    "rerun the task: it finds the snapshot if the API created it late, and creates it otherwise."
+                    % (name, server_id, exc), failure=exc.to_failure())
+            raise SnapshotError("Could not create snapshot %r on server %s: %s. It does not exist on the server; rerun the task."
+                                % (name, server_id, exc), failure=exc.to_failure())
+        except VpsApiError as exc:
+            raise SnapshotError("Could not create snapshot %r on server %s: %s" % (name, server_id, exc), failure=exc.to_failure())
 
     def _wait_created(self, server_id, snapshot, wait_timeout):
         """Poll the server's list until the snapshot completes; returns it with the last list seen."""
@@ -356,35 +348,52 @@ class SnapshotService:
 
     def _start_restore(self, snapshot, server_id):
         path = "snapshots/%s/restore/" % snapshot.get("id")
-        attempt = 0
-        while True:
+
+        def send():
             try:
                 return self.client.post(path)
             except VpsAmbiguousError as exc:
                 if exc.status is not None and 200 <= exc.status < 300:
                     return dict(server=dict(status=RESTORING))  # accepted, only the body was unreadable
-                # Did it start? The server's status says; re-send only if the edge plainly refused it.
-                started = self._settle(exc, attempt, lambda: self._restoring_server(server_id),
-                                       "server %s to show a restore under way" % server_id)
-                if started:
-                    return dict(server=started)
-                if exc.status not in REFUSED_AT_EDGE:
-                    raise SnapshotError(
-                        "Could not confirm whether the restore of server %s from snapshot %s started: %s. The server does not show "
-                        "'restoring'; check its state before you rerun the task, which would start a restore."
-                        % (server_id, describe(snapshot), exc), failure=exc.to_failure())
-                if attempt >= self.client.retries:
-                    raise SnapshotError("Could not start the restore of server %s from snapshot %s: %s"
-                                        % (server_id, describe(snapshot), exc), failure=exc.to_failure())
-                attempt += 1
-            except VpsApiError as exc:
-                hint = " The server must be running or stopped, not in the middle of another operation." if exc.status == 400 else ""
-                raise SnapshotError("Could not restore server %s from snapshot %s: %s.%s" % (server_id, describe(snapshot), exc, hint),
-                                    failure=exc.to_failure())
+                raise
 
-    def _restoring_server(self, server_id):
-        server = self.get_server(server_id)
-        return server if server.get("status") == RESTORING else None
+        def look():
+            # Did it start? The server's status says.
+            server = self.get_server(server_id)
+            return dict(server=server) if server.get("status") == RESTORING else None
+
+        try:
+            return self._send_once(send, look, "server %s to show a restore under way" % server_id)
+        except VpsAmbiguousError as exc:
+            if exc.status not in REFUSED_AT_EDGE:
+                raise SnapshotError(
+                    "Could not confirm whether the restore of server %s from snapshot %s started: %s. The server does not show "
+                    "'restoring'; check its state before you rerun the task, which would start a restore."
+                    % (server_id, describe(snapshot), exc), failure=exc.to_failure())
+            raise SnapshotError("Could not start the restore of server %s from snapshot %s: %s"
+                                % (server_id, describe(snapshot), exc), failure=exc.to_failure())
+        except VpsApiError as exc:
+            hint = " The server must be running or stopped, not in the middle of another operation." if exc.status == 400 else ""
+            raise SnapshotError("Could not restore server %s from snapshot %s: %s.%s" % (server_id, describe(snapshot), exc, hint),
+                                failure=exc.to_failure())
+
+    def _send_once(self, send, look, what):
+        """`send()` a POST that must not be applied twice; after an ambiguous failure, `look()` before anything else.
+
+        Returns the answer, or what `look()` found. Sends again only after an edge 502/503 that `look()`
+        shows was not applied, at most api_retries times; otherwise re-raises the VpsAmbiguousError.
+        """
+        attempt = 0
+        while True:
+            try:
+                return send()
+            except VpsAmbiguousError as exc:
+                found = self._settle(exc, attempt, look, what)
+                if found:
+                    return found
+                if exc.status not in REFUSED_AT_EDGE or attempt >= self.client.retries:
+                    raise
+                attempt += 1
 
     def _settle(self, exc, attempt, look, what):
         """What `look()` finds after an ambiguous POST, or None.
