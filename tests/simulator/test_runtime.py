@@ -103,18 +103,22 @@ def _cli(*args, **kwargs):
                           timeout=30, check=False, **kwargs)
 
 
-def test_cli_serve_and_ctl(tmp_path):
+def _serve(tmp_path, *options):
+    """Start `vps_simulator serve` with `options`; return the process and its base URL once it listens."""
     url_file = tmp_path / "url"
-    env = dict(os.environ, PYTHONPATH=TOOLS)
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, "-m", "vps_simulator", "serve", "--port", "0", "--url-file", str(url_file),
-         "--token", "cli-token", "--create-seconds", "0", "--page-size", "2", "--rate-limit-burst", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "vps_simulator", "serve", "--url-file", str(url_file)] + list(options),
+        env=dict(os.environ, PYTHONPATH=TOOLS), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 15
+    while not url_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc, url_file.read_text().strip()
+
+
+def test_cli_serve_and_ctl(tmp_path):
+    proc, base = _serve(tmp_path, "--port", "0", "--token", "cli-token", "--create-seconds", "0", "--page-size", "2",
+                        "--rate-limit-burst", "1")
     try:
-        deadline = time.monotonic() + 15
-        while not url_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        base = url_file.read_text().strip()
         assert base.startswith("http://127.0.0.1:") and base.endswith("/api/v1")
         auth = {"Authorization": "Bearer cli-token"}
         assert requests.get(base + "/snapshots/", headers=auth, timeout=5).status_code == 429  # start flag
@@ -146,16 +150,8 @@ def test_cli_serve_and_ctl(tmp_path):
 
 
 def test_cli_serve_tls_prints_bundle(tmp_path):
-    url_file = tmp_path / "url"
-    env = dict(os.environ, PYTHONPATH=TOOLS)
-    proc = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, "-m", "vps_simulator", "serve", "--url-file", str(url_file), "--tls", "--cert-dir", str(tmp_path)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc, base = _serve(tmp_path, "--tls", "--cert-dir", str(tmp_path))
     try:
-        deadline = time.monotonic() + 15
-        while not url_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        base = url_file.read_text().strip()
         bundle = str(tmp_path / "ca.pem")
         resp = requests.get(base + "/snapshots/", headers={"Authorization": "Bearer demo-token"}, verify=bundle, timeout=5)
         assert resp.status_code == 200

@@ -14,7 +14,6 @@ from unittest import mock
 
 import pytest
 import requests
-import responses
 from hypothesis import given, settings, strategies as st
 from responses import matchers
 
@@ -47,12 +46,6 @@ class Sleeps(list):
 
     def __call__(self, seconds):
         self.append(seconds)
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mocked:
-        yield mocked
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import functools
 import time
 
 import pytest
-import responses
 
 from ansible_collections.vps.cloud.plugins.module_utils import api, edge, snapshots
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import VirtualTime, run_module
@@ -29,13 +28,6 @@ def vtime(monkeypatch):
     monkeypatch.setattr(edge, "SnapshotService", functools.partial(snapshots.SnapshotService, sleep=clock.sleep, clock=clock.monotonic))
     monkeypatch.setattr(time, "sleep", _no_real_sleep)
     return clock
-
-
-@pytest.fixture
-def rsps():
-    """Strict HTTP mock: an unregistered request raises ConnectionError, an unused registration fails the test."""
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 @pytest.fixture
