@@ -1,14 +1,23 @@
-# The two commands in the README: `make demo` and `make test`.
-.PHONY: demo test sanity units simulator integration lint venv
+# The two commands in the README, `make demo` and `make test`, and parts of `make test` alone.
+# CORE=X.Y picks one ansible-core line (2.16, 2.18, 2.21; 2.19 is the tool venv .venv), e.g.
+#   make units CORE=2.16      make test CORE=2.21      make demo CORE=2.16
+# Without CORE, `make test` runs the whole matrix (scripts/test.sh lists it) and `make demo` runs on 2.19.
+.PHONY: demo test sanity units simulator integration e2e playbooks faults quality venv venvs
+
+CORE ?=
+CORE_FLAG = $(if $(CORE),--core $(CORE))
 
 demo:
-	bash scripts/demo.sh
+	VPS_CORE=$(CORE) bash scripts/demo.sh
 
 test:
-	bash scripts/test.sh
+	bash scripts/test.sh $(CORE_FLAG)
 
-sanity units simulator integration:
-	bash scripts/test.sh $@
+sanity units simulator integration e2e playbooks faults quality:
+	bash scripts/test.sh $(CORE_FLAG) $@
 
 venv:
-	bash -c '. scripts/lib.sh && ensure_venv'
+	bash scripts/venvs.sh 2.19
+
+venvs:
+	bash scripts/venvs.sh $(CORE)

@@ -3,6 +3,7 @@
 # Sets up the tools, starts the provider simulator with three fake servers, runs vps.cloud.pre_upgrade twice
 # (an upgrade that works, one that fails on purpose and is rolled back), shows vps.cloud.report, and checks
 # in the simulator's own records that exactly the right server was restored. Exit 0 only if all of that held.
+# VPS_CORE=X.Y (make demo CORE=X.Y) runs it with that ansible-core line's venv (.venvs/core-X.Y) instead of .venv.
 set -euo pipefail
 # shellcheck disable=SC1091
 . "$(dirname "$0")/lib.sh"
@@ -16,21 +17,23 @@ banner() {
 }
 die() { printf '\nDEMO FAILED: %s\n' "$*" >&2; exit 1; }
 
+CORE=${VPS_CORE:-$DEFAULT_CORE}
 banner "Step 1/6: tools and collection" \
-    "A Python venv with ansible-core (created on first run), and the collection copied to" \
+    "A Python venv with ansible-core $CORE (created on first run), and the collection copied to" \
     "$COLLECTION_DIR so that 'vps.cloud.*' names resolve."
-ensure_venv
-activate_venv
+ensure_core_venv "$CORE"
+activate_core "$CORE"
 lay_out_collection
-echo "ansible-playbook: $(command -v ansible-playbook) ($(ansible --version | head -n 1))"
+# Read the whole output first: a pipe into head would close early and break ansible's stdout (BrokenPipeError).
+ansible_version=$(ansible --version 2>&1) || die "ansible --version failed: $ansible_version"
+echo "ansible-playbook: $(command -v ansible-playbook) (${ansible_version%%$'\n'*})"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vps-demo.XXXXXX")
 SIM_PID=""
 cleanup() {
     local rc=$?
-    if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
-        kill -TERM "$SIM_PID" 2>/dev/null || true
-        wait "$SIM_PID" 2>/dev/null || true
+    if [ -n "$SIM_PID" ]; then
+        stop_simulator
         echo "Simulator stopped."
     fi
     if [ "$rc" -eq 0 ]; then rm -rf "$WORK"; else echo "Demo files kept for a look: $WORK" >&2; fi
@@ -72,17 +75,12 @@ YAML
 banner "Step 2/6: start the provider simulator" \
     "A local stand-in for the provider's Snapshots API: 3 servers (web-01, web-02, db-01)," \
     "snapshots take 3 s and restores 4 s instead of minutes. It is stopped when the demo ends."
-(cd "$COLLECTION_DIR" && PYTHONPATH=tools exec python -m vps_simulator serve --port 0 \
-    --url-file "$WORK/sim.url" --token "$VPS_API_TOKEN" --seed "$WORK/seed.json" \
-    --create-seconds 3 --restore-seconds 4 >"$WORK/simulator.log" 2>&1) &
-SIM_PID=$!
-for _ in $(seq 1 100); do
-    [ -s "$WORK/sim.url" ] && break
-    kill -0 "$SIM_PID" 2>/dev/null || { cat "$WORK/simulator.log" >&2; die "the simulator did not start"; }
-    sleep 0.2
-done
-[ -s "$WORK/sim.url" ] || die "the simulator did not say where it listens"
-VPS_API_URL=$(cat "$WORK/sim.url")
+# The simulator runs on the active venv's Python (every venv here has Flask); start_simulator reads SIM_PYTHON.
+# shellcheck disable=SC2034
+SIM_PYTHON=$(command -v python)
+start_simulator "$WORK" "$VPS_API_TOKEN" --seed "$WORK/seed.json" --create-seconds 3 --restore-seconds 4 \
+    || die "the simulator did not start"
+VPS_API_URL=$SIM_URL
 export VPS_API_URL
 SIM_BASE=${VPS_API_URL%/api/v1}
 echo "Simulator listening on $VPS_API_URL (token in VPS_API_TOKEN, not shown)."

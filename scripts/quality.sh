@@ -37,9 +37,19 @@ ansible-galaxy collection build --output-path "$WORK/dist" "$COLLECTION_DIR"
 tarballs=("$WORK"/dist/vps-cloud-*.tar.gz)
 [ -f "${tarballs[0]}" ] || fail "no tarball was built"
 TARBALL=${tarballs[0]}
-if tar -tzf "$TARBALL" | grep -E '(^|/)(\.ansible|\.venv|tests/output|__pycache__)/' >/dev/null; then
-    fail "the tarball holds files that build_ignore should leave out"
+# What ships (galaxy.yml build_ignore): the content and its docs; never the development kit, the venvs or test output.
+tar -tzf "$TARBALL" | sed 's#^\./##' >"$WORK/tarball.txt"
+shipped_not_wanted=$(grep -E '^(tests|tools|scripts|\.ci|\.venv|\.venvs|\.ansible|build)(/|$)|^Makefile$|(^|/)(__pycache__|\.pytest_cache|\.hypothesis)(/|$)|(^|/)integration_config\.yml$' \
+    "$WORK/tarball.txt" || true)
+if [ -n "$shipped_not_wanted" ]; then
+    printf '%s\n' "$shipped_not_wanted" | head -20 >&2
+    fail "the tarball holds files that build_ignore should leave out (above)"
 fi
+for wanted in README.md LICENSE requirements.txt bindep.txt MANIFEST.json FILES.json meta/runtime.yml \
+    meta/execution-environment.yml plugins/modules/ roles/snapshot_guard/ playbooks/ docs/ awx/execution-environment.yml changelogs/; do
+    grep -q "^$wanted" "$WORK/tarball.txt" || fail "the tarball lacks $wanted"
+done
+echo "tarball: $(wc -l <"$WORK/tarball.txt") entries; no tests/, tools/, scripts/, .ci/, venvs or test output"
 
 log "galaxy-importer on $(basename "$TARBALL")"
 # It may log errors and lint findings and still exit 0: its log is checked too.
@@ -61,6 +71,15 @@ ansible-builder introspect "$LAYOUT_ROOT" | tee "$WORK/introspect.txt"
 grep -q 'requests.*from collection vps.cloud' "$WORK/introspect.txt" || fail "introspect did not pick up requirements.txt"
 grep -q 'python3.*from collection vps.cloud' "$WORK/introspect.txt" || fail "introspect did not pick up bindep.txt"
 
+log "awx/execution-environment.yml pins what the ansible-core 2.16 cell tests (tests/constraints-core-2.16.txt)"
+for package in ansible-core ansible-runner requests; do
+    tested=$(grep -i "^$package==" tests/constraints-core-2.16.txt || true)
+    [ -n "$tested" ] || fail "tests/constraints-core-2.16.txt does not pin $package"
+    grep -q -- "$tested\$" awx/execution-environment.yml \
+        || fail "awx/execution-environment.yml does not pin $tested, the version the tests run (tests/constraints-core-2.16.txt)"
+    echo "  $tested"
+done
+
 log "ansible-builder create with awx/execution-environment.yml (build context only, no container engine)"
 mkdir -p "$WORK/ee"
 cp awx/execution-environment.yml "$WORK/ee/"
@@ -69,6 +88,10 @@ ansible-builder create -f "$WORK/ee/execution-environment.yml" -c "$WORK/ee/cont
 [ -f "$WORK/ee/context/_build/collections/vps-cloud.tar.gz" ] || fail "the collection tarball is not in the build context"
 grep -q 'vps-cloud.tar.gz' "$WORK/ee/context/_build/requirements.yml" || fail "the build context does not install the collection"
 [ -f "$WORK/ee/context/Containerfile" ] || [ -f "$WORK/ee/context/Dockerfile" ] || fail "no Containerfile/Dockerfile written"
+containerfile=$WORK/ee/context/Containerfile
+[ -f "$containerfile" ] || containerfile=$WORK/ee/context/Dockerfile
+grep -q 'ansible-core==2.16' "$containerfile" || fail "the build context does not install the pinned ansible-core"
+if grep -Eq 'FROM .*:latest' "$containerfile"; then fail "the EE's base image is not pinned (:latest)"; fi
 
 log "antsibull-changelog lint (changelog fragments)"
 antsibull-changelog lint || fail "antsibull-changelog found problems in changelogs/"

@@ -25,17 +25,22 @@ options:
     required: true
   api_timeout:
     description:
-      - Seconds to wait for each HTTP request before giving up on it.
+      - Seconds to wait for each HTTP request before giving up on it, from 1 to 3600.
+      - A request that times out is tried once more at most, whatever O(api_retries) says. So an API that accepts
+        connections but never answers fails a request after about 2 x O(api_timeout) (61 seconds with the defaults),
+        instead of keeping the task silent for minutes.
     type: int
     default: 30
   api_retries:
     description:
       - How many times a retryable request is retried, from 0 to 20.
-      - Reads and deletions are retried on HTTP 429, 502, 503, 504, timeouts and connection errors,
-        with jittered exponential backoff that honours C(Retry-After).
-      - A creation or a restore is never re-sent blindly. After a 502 or 503 from the edge the module looks first and re-sends
+      - Reads and deletions are retried on HTTP 429, 502, 503, 504 and connection errors, with jittered exponential backoff
+        (1 second, doubling up to 30) that honours C(Retry-After) (capped at 120 seconds). Timeouts are retried once at most.
+      - "Worst case of one request with the defaults: a refused or dropped connection, retried 5 times, costs about 31 seconds
+        of backoff; 5 answers of 429 with the longest C(Retry-After) cost 10 minutes. The task reports the last error then."
+      - A creation or a restore is never re-sent blindly. After a 502 or 503 from a gateway the module looks first and re-sends
         only if nothing happened; after a timeout, a dropped connection or a 504 it keeps looking for twice O(api_timeout)
-        and never re-sends.
+        (at least 10 seconds) and never re-sends.
     type: int
     default: 5
   validate_certs:

@@ -35,13 +35,16 @@ def poll_intervals(initial=POLL_INITIAL, factor=POLL_FACTOR, cap=POLL_CAP, jitte
         yield cap
 
 
-def wait_for(check, timeout, what, status="unknown", check_first=False, clock=time.monotonic, sleep=time.sleep, intervals=None):
+def wait_for(check, timeout, what, status="unknown", check_first=False, clock=time.monotonic, sleep=time.sleep, intervals=None,
+             advice=None, limit=None):
     """Call `check()` until it reports done; return its value.
 
     `check()` returns (done, value, status_text). With `check_first` it is called right away,
     otherwise only after the first interval (the caller has just seen the state). Sleeps never run
     past `timeout` seconds of wall clock and the last check happens at the deadline.
-    Raises VpsWaitTimeout with a message naming `what`, the time waited and the last status.
+    Raises VpsWaitTimeout with a message naming `what`, the time waited, the last status and `advice`:
+    what the user can safely do next, which only the caller knows. `limit` is the wait_timeout the user
+    gave, when `timeout` is only what was left of it.
     """
     start = clock()
     deadline = start + timeout
@@ -54,8 +57,7 @@ def wait_for(check, timeout, what, status="unknown", check_first=False, clock=ti
         check_first = True
         remaining = deadline - clock()
         if remaining <= 0:
-            raise VpsWaitTimeout(
-                "Timed out after %ds (wait_timeout=%s) waiting for %s; last seen status: %s. "
-                "The operation goes on at the provider: rerun the task to resume waiting, or raise wait_timeout."
-                % (round(clock() - start), timeout, what, status))
+            message = "Timed out after %ds (wait_timeout=%s) waiting for %s; last seen status: %s." % (
+                round(clock() - start), timeout if limit is None else limit, what, status)
+            raise VpsWaitTimeout(message + (" " + advice if advice else ""))
         sleep(min(next(intervals), remaining))

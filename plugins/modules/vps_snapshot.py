@@ -15,25 +15,31 @@ description:
   - Deletes a snapshot (O(state=absent)).
   - Restores a server from a snapshot and waits for the server to come back (O(state=restored)).
   - A snapshot still in progress, for example after a run that timed out, is waited for, never taken twice.
-  - The provider allows 5 snapshots per server; O(retention) prunes the oldest ones to make room.
+  - Two runs taking the same snapshot at the same moment, from one controller or two, end with one snapshot, which both return.
+  - The provider allows 5 snapshots per server; O(retention) deletes the oldest ones to make room, and never a server's
+    last restore point.
 author:
   - vps.cloud maintainers (@vps-cloud)
 extends_documentation_fragment:
   - vps.cloud.api
+  - vps.cloud.selection
   - vps.cloud.attributes
 attributes:
   check_mode:
     support: full
+    details:
+      - Check mode reads the server too, so that it fails like the real run would for a server that does not exist.
   diff_mode:
     support: full
 options:
   state:
     description:
       - V(present) takes the snapshot if the server has none with that O(name). Needs O(server_id) and O(name).
-      - V(absent) deletes the snapshot if it exists.
-      - V(restored) restores the server from the snapshot. This is an action, like M(vmware.vmware.vm_snapshot_revert)
-        it reports a change every time it starts a restore; a restore already under way is waited for instead of started again.
-      - V(absent) and V(restored) take O(snapshot_id) alone (O(server_id) may narrow the lookup), or O(server_id) and O(name).
+      - V(absent) deletes the snapshot if it exists. Takes O(snapshot_id) (O(server_id) may narrow the lookup), or
+        O(server_id) and O(name).
+      - V(restored) restores the server from the snapshot given by O(snapshot_id), by O(server_id) and O(name), or by
+        O(server_id) and O(name_match). It is an action, not a state. Each run that finds the server running or stopped
+        starts a restore. What a rerun does is in the notes.
     type: str
     choices: [present, absent, restored]
     default: present
@@ -44,17 +50,54 @@ options:
   name:
     description:
       - The snapshot's name. ASCII letters, digits, hyphens and underscores, at most 255 characters.
-      - Names are not unique at the provider; if two snapshots of a server share the name, the module fails and asks for O(snapshot_id).
+      - Names are not unique at the provider. With O(state=present) the oldest of several is used; with O(state=absent) or
+        O(state=restored) the module fails and asks for O(snapshot_id).
     type: str
   snapshot_id:
     description:
       - The snapshot's id, for O(state=absent) and O(state=restored).
+      - With O(server_id) too, a snapshot that belongs to another server is an error naming the server it belongs to.
     type: int
+  name_match:
+    description:
+      - With O(state=restored), restore from the newest completed snapshot of O(server_id) whose name matches this
+        shell-style pattern, for example V(pre-upgrade-*) after timestamped pre-upgrade snapshots.
+      - A failed or in-progress snapshot is never picked; with no completed match the module fails and lists the matching ones.
+    type: str
   description:
     description:
-      - Free text stored with a new snapshot.
+      - With O(state=present), free text stored with a new snapshot.
       - The API cannot change the description of an existing snapshot; a different value draws a warning, and the snapshot is kept.
     type: str
+  safety_snapshot:
+    description:
+      - With O(state=restored), take a snapshot of the server's current state, and wait for it, before the restore starts,
+        so that the restore itself can be undone. It is returned as RV(safety_snapshot).
+      - It follows the rules of O(state=present). If the server has no free slot and O(safety_snapshot.retention) may not
+        make one, the module fails before anything is deleted or restored.
+      - Not taken when the server is already restoring and the task only follows that restore.
+    type: dict
+    suboptions:
+      name:
+        description:
+          - The safety snapshot's name. It must be new. An existing completed snapshot with this name holds an older state,
+            so the module refuses it; put a timestamp in the name.
+          - An existing one still in progress, left by an interrupted run, is waited for and used.
+        type: str
+        required: true
+      description:
+        description:
+          - Free text stored with it.
+        type: str
+      retention:
+        description:
+          - As O(retention), for the safety snapshot. The snapshot being restored is never deleted.
+        type: int
+      retention_match:
+        description:
+          - As O(retention_match), for the safety snapshot.
+        type: str
+        default: "*"
   wait:
     description:
       - Wait until the snapshot is completed, deleted, or the server has finished restoring.
@@ -63,30 +106,34 @@ options:
     default: true
   wait_timeout:
     description:
-      - How long to wait, in seconds of wall clock, before failing.
+      - How long to wait, in seconds of wall clock, before failing. With O(state=restored) it also bounds the wait for a
+        busy server to become idle.
       - The default covers the provider's 15-minute restores with a wide margin.
-      - After a timeout the operation goes on at the provider; rerunning the task resumes the wait.
+      - After a timeout the operation goes on at the provider. Rerunning a O(state=present) or O(state=absent) task resumes
+        the wait. For a restore, wait with M(vps.cloud.vps_server_info) instead (see the notes).
     type: int
     default: 1800
-  retention:
-    description:
-      - With O(state=present), keep at most this many snapshots of the server, counting the new one, among those whose names match O(retention_match).
-      - Before the creation, only as many as the provider's limit of 5 forces are deleted, oldest completed first;
-        the rest are deleted after the new snapshot has completed.
-      - Snapshots in progress and the new snapshot are never deleted. The deleted snapshots are returned as RV(pruned).
-      - Without it, a server at the limit makes the module fail before anything is sent, listing the existing snapshots.
-    type: int
-  retention_match:
-    description:
-      - Shell-style pattern of the snapshot names O(retention) counts and may delete.
-    type: str
-    default: "*"
 notes:
-  - The provider takes a snapshot of a running server as it is, which may leave the filesystem inconsistent; stop the server first for snapshots that matter.
-  - A restore overwrites all current data on the server and cannot be undone.
-  - Waiting for a restore reads C(GET /servers/{id}/), which the provider does not document; if it is missing the module says so. Use O(wait=false) then.
+  - The provider takes a snapshot of a running server as it is, which may leave the filesystem inconsistent; stop the server
+    first for snapshots that matter.
+  - "A restore overwrites all current data on the server and cannot be undone, except from a O(safety_snapshot).
+    What a run of O(state=restored) does depends on the server it finds.
+    B(Running or stopped): it starts a restore. This includes a rerun after an earlier restore has ended, so never rerun a
+    restore task to wait for a restore it started.
+    B(Restoring): it starts no second restore and follows the one under way (reporting no change). The exception is when
+    the API names another snapshot as the source, which it waits out and then restores from this one.
+    B(Stopping, starting, snapshotting or any other transitional status): it waits until the server is running or stopped,
+    within O(wait_timeout), then restores once. A refusal (HTTP 400) while the server is busy is waited out the same way,
+    and any other refusal fails at once with the provider's words."
+  - To wait for a restore that was started with O(wait=false), or whose wait timed out or was interrupted, use
+    M(vps.cloud.vps_server_info) with O(vps.cloud.vps_server_info#module:wait=true). It only reads, so it is safe to rerun.
+  - Waiting for a restore reads C(GET /servers/{id}/), which the provider does not document; if it is missing the module
+    says so. Use O(wait=false) then.
 seealso:
   - module: vps.cloud.vps_snapshot_info
+  - module: vps.cloud.vps_server_info
+  - module: vps.cloud.vps_snapshot_batch
+  - module: vps.cloud.vps_snapshot_prune
 """
 
 EXAMPLES = r"""
@@ -106,12 +153,41 @@ EXAMPLES = r"""
     state: absent
   delegate_to: localhost
 
-- name: Restore the server from a snapshot id, and wait for it to run again
+- name: Restore the server from a snapshot id, after a safety snapshot of its current state, and wait for it
   vps.cloud.vps_snapshot:
     api_token: "{{ vault_vps_api_token }}"
     snapshot_id: 801
     state: restored
+    safety_snapshot:
+      name: "before-restore-{{ now(utc=true, fmt='%Y%m%d-%H%M%S') }}"
+      retention: 1
+      retention_match: "before-restore-*"
   delegate_to: localhost
+
+- name: Restore from the newest completed pre-upgrade snapshot, whatever its timestamp
+  vps.cloud.vps_snapshot:
+    api_token: "{{ vault_vps_api_token }}"
+    server_id: 12345
+    name_match: "pre-upgrade-*"
+    state: restored
+  delegate_to: localhost
+
+- name: Start a restore without waiting, and wait for it later without ever restoring twice
+  block:
+    - name: Start the restore
+      vps.cloud.vps_snapshot:
+        api_token: "{{ vault_vps_api_token }}"
+        snapshot_id: 801
+        state: restored
+        wait: false
+      delegate_to: localhost
+
+    - name: Wait until the server is running or stopped again (safe to rerun)
+      vps.cloud.vps_server_info:
+        api_token: "{{ vault_vps_api_token }}"
+        server_id: 12345
+        wait: true
+      delegate_to: localhost
 
 - name: Credentials once for every vps.cloud module
   module_defaults:
@@ -119,7 +195,7 @@ EXAMPLES = r"""
       api_token: "{{ vault_vps_api_token }}"
       api_url: https://admin.vps.org/api/v1
   block:
-    - name: Daily snapshot, keeping the 3 newest daily ones (older ones are pruned)
+    - name: Daily snapshot, keeping the 3 newest completed daily ones (older and failed ones are pruned)
       vps.cloud.vps_snapshot:
         server_id: 12345
         name: "daily-{{ now(utc=true, fmt='%Y%m%d') }}"
@@ -132,7 +208,7 @@ EXAMPLES = r"""
       ansible.builtin.debug:
         msg: "{{ daily.pruned | map(attribute='name') | list }}"
 
-- name: Snapshot every server of a group at once (API calls on the controller, one per host, in parallel across forks)
+- name: Snapshot one host's server per task (for many hosts at once, vps.cloud.vps_snapshot_batch waits once for all)
   hosts: webservers
   gather_facts: false
   tasks:
@@ -142,6 +218,29 @@ EXAMPLES = r"""
         server_id: "{{ vps_server_id }}"
         name: pre-upgrade
       delegate_to: localhost
+
+- name: Per-host tasks that do not hold a fork while the provider works (async, then wait)
+  hosts: webservers
+  gather_facts: false
+  tasks:
+    - name: Start each host's snapshot in the background
+      vps.cloud.vps_snapshot:
+        api_token: "{{ vault_vps_api_token }}"
+        server_id: "{{ vps_server_id }}"
+        name: pre-upgrade
+      delegate_to: localhost
+      async: 1800
+      poll: 0
+      register: snapshot_job
+
+    - name: Collect every host's result
+      ansible.builtin.async_status:
+        jid: "{{ snapshot_job.ansible_job_id }}"
+      delegate_to: localhost
+      register: snapshot_result
+      until: snapshot_result.finished
+      retries: 120
+      delay: 15
 
 - name: Upgrade, and roll the server back if the upgrade fails
   hosts: webservers
@@ -167,13 +266,22 @@ EXAMPLES = r"""
             name: pre-upgrade
             state: restored
           delegate_to: localhost
+
+        - name: Fail the host, the upgrade did not happen (the play must not end green after a rollback)
+          ansible.builtin.fail:
+            msg: "The upgrade failed ({{ ansible_failed_result.msg | default('see above') }}); the server was rolled back."
 """
 
 RETURN = r"""
+msg:
+  description: What the task did or would do, naming every snapshot created, deleted or restored from.
+  returned: always
+  type: str
+  sample: "Took snapshot before-upgrade (id 802, completed, created 2025-01-16T16:15:00Z)."
 snapshot:
   description:
-    - The snapshot, with exactly the fields the provider documents.
-    - Empty after O(state=absent) found nothing; in check mode before a creation, the planned snapshot with a null RV(snapshot.id).
+    - The snapshot, with exactly the fields the provider documents. With O(state=restored), the snapshot restored from.
+    - Empty after O(state=absent) found nothing. In check mode before a creation, the planned snapshot with a null RV(snapshot.id).
   returned: always
   type: dict
   contains:
@@ -205,14 +313,28 @@ snapshot:
       description: Free text given at creation.
       type: str
       sample: Before the kernel upgrade
+created:
+  description: Whether this task created the snapshot it returns (false when it reused or resumed one, or in check mode).
+  returned: when O(state=present)
+  type: bool
+  sample: true
 server:
-  description: The server after O(state=restored), C(id), C(name) and C(status).
+  description:
+    - The server after O(state=restored), C(id), C(name) and C(status), as the API last showed it.
+    - With O(wait=false), and in check mode, its status is V(restoring), the state the API promises once a restore has started.
   returned: when O(state=restored)
   type: dict
   sample: {"id": 12345, "name": "web-server-01", "status": "running"}
+safety_snapshot:
+  description: The snapshot of the server's state taken before the restore, with the fields of RV(snapshot).
+  returned: when O(safety_snapshot) is set and a restore was started (or would be, in check mode)
+  type: dict
+  sample: {"id": 803, "name": "before-restore-20250116", "status": "completed"}
 pruned:
-  description: The snapshots O(retention) deleted, or would delete in check mode, with the same fields as RV(snapshot).
-  returned: when O(retention) is set
+  description:
+    - The snapshots this task deleted, or would delete in check mode, with the same fields as RV(snapshot).
+    - Returned on failure too, when the task deleted anything before it failed.
+  returned: when O(retention) or O(safety_snapshot.retention) is set, or when anything was deleted
   type: list
   elements: dict
   sample: [{"id": 798, "name": "daily-20250108", "status": "completed"}]
@@ -220,69 +342,109 @@ pruned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vps.cloud.plugins.module_utils.api import vps_argument_spec
-from ansible_collections.vps.cloud.plugins.module_utils.edge import option_problems, run, snapshot_service
-from ansible_collections.vps.cloud.plugins.module_utils.snapshots import MAX_SNAPSHOTS_PER_SERVER
+from ansible_collections.vps.cloud.plugins.module_utils.absent import absent_result, ensure_absent
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
+    option_problems,
+    run,
+    selection_argument_spec,
+    snapshot_service,
+    vps_argument_spec,
+)
+from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present, entry_result
+from ansible_collections.vps.cloud.plugins.module_utils.restore import SafetySnapshot, ensure_restored
+from ansible_collections.vps.cloud.plugins.module_utils.selection import MAX_SNAPSHOTS_PER_SERVER, name_problem
+from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
 
-
-def identity_problems(params):
-    """The identity rules: present needs server_id and name; absent and restored take snapshot_id, or server_id and name."""
-    state, snapshot_id, server_id, name = params["state"], params["snapshot_id"], params["server_id"], params["name"]
-    if state == "present":
-        if snapshot_id is not None:
-            return ["snapshot_id is not used with state=present, which identifies the snapshot by server_id and name"]
-        missing = [option for option in ("server_id", "name") if params[option] is None]
-        return ["state=present needs %s" % " and ".join(missing)] if missing else []
-    if snapshot_id is not None and name is not None:
-        return ["give snapshot_id alone or server_id with name, not both snapshot_id and name"]
-    if snapshot_id is None and (server_id is None or name is None):
-        return ["state=%s needs snapshot_id, or server_id and name" % state]
-    return []
+STATE_ONLY = {
+    "retention": "present", "resume_match": "present", "description": "present",
+    "name_match": "restored", "safety_snapshot": "restored",
+}
 
 
 def input_problems(params):
-    problems = option_problems(params, positive=("server_id", "snapshot_id", "wait_timeout"), names=("name",))
-    problems += identity_problems(params)
-    retention = params["retention"]
-    if retention is not None:
-        if params["state"] != "present":
-            problems.append("retention is only used with state=present")
-        elif not 1 <= retention <= MAX_SNAPSHOTS_PER_SERVER:
-            problems.append("retention must be between 1 and %d (the provider's limit per server), got %s" % (MAX_SNAPSHOTS_PER_SERVER, retention))
-    if not params["retention_match"]:
-        problems.append("retention_match must be a non-empty pattern")
+    """What AnsibleModule's rules cannot say: options used with the wrong state, and ranges."""
+    problems = option_problems(params, positive=("server_id", "snapshot_id", "wait_timeout"), names=("name",),
+                               patterns=("retention_match", "resume_match", "name_match"))
+    state = params["state"]
+    for option, only in sorted(STATE_ONLY.items()):
+        if params[option] is not None and state != only:
+            problems.append("%s is only used with state=%s" % (option, only))
+    if state == "present" and params["snapshot_id"] is not None:
+        problems.append("snapshot_id is not used with state=present, which identifies the snapshot by server_id and name")
+    safety = params["safety_snapshot"]
+    if safety is not None:
+        if name_problem(safety["name"]):
+            problems.append("safety_snapshot.name %s" % name_problem(safety["name"]))
+        if safety["retention"] is not None and not 1 <= safety["retention"] <= MAX_SNAPSHOTS_PER_SERVER:
+            problems.append("safety_snapshot.retention must be between 1 and %d, got %s"
+                            % (MAX_SNAPSHOTS_PER_SERVER, safety["retention"]))
     return problems
 
 
 def main():
     argument_spec = vps_argument_spec()
+    argument_spec.update(selection_argument_spec())
     argument_spec.update(
         state=dict(type="str", default="present", choices=["present", "absent", "restored"]),
         server_id=dict(type="int"),
         name=dict(type="str"),
         snapshot_id=dict(type="int"),
+        name_match=dict(type="str"),
         description=dict(type="str"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
-        retention=dict(type="int"),
-        retention_match=dict(type="str", default="*"),
+        safety_snapshot=dict(type="dict", options=dict(
+            name=dict(type="str", required=True),
+            description=dict(type="str"),
+            retention=dict(type="int"),
+            retention_match=dict(type="str", default="*"),
+        )),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[
+            ("state", "present", ("server_id", "name")),
+            ("state", "absent", ("snapshot_id", "name"), True),
+            ("state", "restored", ("snapshot_id", "name", "name_match"), True),
+        ],
+        required_by={"name": "server_id", "name_match": "server_id"},
+        mutually_exclusive=[("snapshot_id", "name", "name_match")],
+    )
     params = module.params
-    problems = input_problems(params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
-
-    service = snapshot_service(module)
-    wait = dict(wait=params["wait"], wait_timeout=params["wait_timeout"])
-    identity = dict(snapshot_id=params["snapshot_id"], server_id=params["server_id"], name=params["name"])
-    if params["state"] == "present":
-        run(module, lambda: service.ensure_present(params["server_id"], params["name"], description=params["description"],
-                                                   retention=params["retention"], retention_match=params["retention_match"], **wait))
-    elif params["state"] == "absent":
-        run(module, lambda: service.ensure_absent(**dict(identity, **wait)))
+    service = snapshot_service(module, input_problems(params))
+    state = params["state"]
+    if state == "present":
+        run(module, lambda: present(service, params))
+    elif state == "absent":
+        run(module, lambda: absent(service, params))
     else:
-        run(module, lambda: service.ensure_restored(**dict(identity, **wait)))
+        safety = params["safety_snapshot"]
+        run(module, lambda: ensure_restored(
+            service, snapshot_id=params["snapshot_id"], server_id=params["server_id"], name=params["name"],
+            name_match=params["name_match"], wait=params["wait"], wait_timeout=params["wait_timeout"],
+            safety=SafetySnapshot(**safety) if safety else None, protect_last_completed=params["protect_last_completed"]))
+
+
+def present(service, params):
+    options = PresentOptions(retention=params["retention"], retention_match=params["retention_match"],
+                             resume_match=params["resume_match"], protect_last_completed=params["protect_last_completed"],
+                             wait=params["wait"], wait_timeout=params["wait_timeout"])
+    entry = ensure_present(service, [(params["server_id"], params["name"], params["description"])], options)[0]
+    result = entry_result(entry, options, service.check_mode, service.now())
+    del result["server_id"]
+    if result.pop("failed", False):
+        raise TaskFailed(result)
+    return result
+
+
+def absent(service, params):
+    entry = ensure_absent(service, [(params["snapshot_id"], params["server_id"], params["name"])], params["wait"],
+                          params["wait_timeout"])[0]
+    result = absent_result(entry, service.check_mode, service.now())
+    if result.pop("failed", False):
+        raise TaskFailed(result)
+    return result
 
 
 if __name__ == "__main__":

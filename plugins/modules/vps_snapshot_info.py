@@ -109,8 +109,8 @@ snapshots:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vps.cloud.plugins.module_utils.api import vps_argument_spec
-from ansible_collections.vps.cloud.plugins.module_utils.edge import option_problems, run, snapshot_service
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.selection import clean_snapshot
 
 
 def main():
@@ -122,13 +122,16 @@ def main():
         status=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    problems = option_problems(module.params, positive=("server_id", "snapshot_id"))
-    if problems:
-        module.fail_json(msg="; ".join(problems))
-    service = snapshot_service(module)
     params = module.params
-    run(module, lambda: dict(changed=False, snapshots=service.query(
-        server_id=params["server_id"], snapshot_id=params["snapshot_id"], name=params["name"], status=params["status"])))
+    service = snapshot_service(module, option_problems(params, positive=("server_id", "snapshot_id")))
+
+    def query():
+        snapshots = [clean_snapshot(s) for s in service.list(params["server_id"])
+                     if (params["snapshot_id"] is None or s.get("id") == params["snapshot_id"])
+                     and (params["name"] is None or s.get("name") == params["name"])
+                     and (params["status"] is None or s.get("status") == params["status"])]
+        return dict(changed=False, snapshots=snapshots)
+    run(module, query)
 
 
 if __name__ == "__main__":

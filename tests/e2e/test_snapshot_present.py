@@ -1,11 +1,13 @@
-"""vps_snapshot state=present: failures first, then check mode, real, idempotent."""
+"""vps_snapshot state=present through real playbooks: what the simulator's request log shows, and faults.
+
+The rhythm (failure messages, check mode, changed, idempotency, diff, the description warning) is in the
+ansible-test integration target tests/integration/targets/vps_snapshot.
+"""
 
 from conftest import SERVERS, TOKEN, Simulator, calls, run_playbook
 
-SNAPSHOT_KEYS = {"id", "server", "name", "status", "size_mb", "created_at", "description"}
 
-
-def test_failures_are_clear_and_send_nothing(sim, play):
+def test_invalid_options_send_no_request(sim, play):
     run = play([
         {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "has space"}},
         {"vps.cloud.vps_snapshot": {"server_id": 101}},
@@ -13,52 +15,24 @@ def test_failures_are_clear_and_send_nothing(sim, play):
         {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "ok", "wait_timeout": 0}},
     ])
     assert [r["failed"] for r in run.results] == [True] * 4
-    assert "name may contain only ASCII letters" in run[0]["msg"]
-    assert run[1]["msg"] == "state=present needs name"
-    assert "retention must be between 1 and 5" in run[2]["msg"]
-    assert "wait_timeout must be a positive integer" in run[3]["msg"]
     assert calls(sim) == []
 
 
-def test_unknown_server_gives_the_providers_404(sim, play):
-    run = play([{"vps.cloud.vps_snapshot": {"server_id": 999, "name": "x"}}])
-    assert run[0]["failed"] is True
-    assert "HTTP 404" in run[0]["msg"]
-    assert "999" in run[0]["msg"]
-
-
-def test_check_mode_then_create_then_idempotent(sim, play):
+def test_requests_of_check_mode_create_and_idempotent_runs(sim, play):
     task = {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "before-upgrade", "description": "e2e"}}
     check = play([dict(task, check_mode=True)], diff=True)
     assert check[0]["changed"] is True
-    assert check[0]["diff"]["before"] == {}
-    assert check[0]["diff"]["after"]["name"] == "before-upgrade"
     assert calls(sim, "POST") == [] and sim.snapshots() == []
 
     real = play([task], diff=True)
-    snapshot = real[0]["snapshot"]
     assert real[0]["changed"] is True
-    assert set(snapshot) == SNAPSHOT_KEYS
-    assert snapshot["status"] == "completed" and snapshot["size_mb"] > 0
-    assert snapshot["server"] == {"id": 101, "name": "web-01"}
-    assert real[0]["diff"] == {"before": {}, "after": snapshot}
     assert len(calls(sim, "POST")) == 1
 
     sim.clear_log()
     again = play([task, dict(task, check_mode=True)])
     assert again[0]["changed"] is False and again[1]["changed"] is False
-    assert again[0]["snapshot"] == snapshot
     # Idempotent: exactly one request, the filtered list, per task.
     assert [(c["method"], c["query"].get("server_id")) for c in calls(sim)] == [("GET", "101"), ("GET", "101")]
-
-
-def test_different_description_warns_and_keeps(sim, play):
-    play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "keep", "description": "one"}}])
-    run = play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "keep", "description": "two"}}])
-    assert run[0]["changed"] is False
-    assert run[0]["snapshot"]["description"] == "one"
-    assert any("cannot change a description" in w for w in run[0]["warnings"])
-    assert len(sim.snapshots()) == 1
 
 
 def test_at_the_limit_without_retention_fails_before_posting(sim, play):

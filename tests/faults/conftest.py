@@ -21,7 +21,27 @@ for folder in (HERE, os.path.dirname(HERE)):  # fault_harness, and the shared pl
     if folder not in sys.path:
         sys.path.insert(0, folder)
 
-from fault_harness import SERVERS, TALLY, TOKEN, Simulator  # noqa: E402  pylint: disable=wrong-import-position
+from fault_harness import BACKGROUND, SERVERS, TALLY, TOKEN, Simulator  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that judge background runs go last, so that the other tests run while those runs do."""
+    def judges_background(item):
+        return hasattr(getattr(item, "module", None), "start_background")
+    items[:] = [item for item in items if not judges_background(item)] + [item for item in items if judges_background(item)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_runs(request, tmp_path_factory):
+    """Start the long playbook runs of every selected test module that has some (start_background), in the order of
+    the tests, before the first test: they run while the other tests do."""
+    modules = []
+    for item in request.session.items:
+        module = getattr(item, "module", None)
+        if module is not None and hasattr(module, "start_background") and module not in modules:
+            modules.append(module)
+    for module in modules:
+        BACKGROUND.started(module.start_background, tmp_path_factory)
 
 
 @pytest.fixture
@@ -37,8 +57,7 @@ def pytest_terminal_summary(terminalreporter):
     for line in TALLY.lines():
         terminalreporter.write_line(line)
     bad = TALLY.bad()
-    terminalreporter.write_line("invariants (duplicates, unexpected deletions, tracebacks, token leaks, unclear failures all 0): %s"
-                                % ("FAILED %s" % bad if bad else "ok"))
+    terminalreporter.write_line("invariants (%s all 0): %s" % (", ".join(TALLY.MUST_BE_ZERO), "FAILED %s" % bad if bad else "ok"))
 
 
 def pytest_sessionfinish(session):

@@ -12,8 +12,13 @@ is tests/playbook_harness.py, shared with tests/e2e and tests/runner.
 
 from __future__ import annotations
 
+import calendar
+import concurrent.futures
 import json
 import re
+import threading
+import time
+import http.server
 from pathlib import Path
 
 from playbook_harness import Simulator, api_calls, collections_path  # noqa: F401  pylint: disable=unused-import
@@ -38,22 +43,26 @@ class Tally:
     """Session-wide counts printed at the end of the run (conftest.pytest_terminal_summary)."""
 
     FIELDS = ("playbook runs", "module tasks", "successes", "clean failures", "unclear failures",
-              "duplicates", "unexpected deletions", "tracebacks", "token leaks")
-    MUST_BE_ZERO = ("unclear failures", "duplicates", "unexpected deletions", "tracebacks", "token leaks")
+              "duplicates", "unexpected deletions", "unreported deletions", "lost restore points", "tracebacks",
+              "token leaks")
+    MUST_BE_ZERO = ("unclear failures", "duplicates", "unexpected deletions", "unreported deletions", "lost restore points",
+                    "tracebacks", "token leaks")
 
     def __init__(self):
         self.counts = {field: 0 for field in self.FIELDS}
         # The same problems, seen in cases marked xfail for a known bug: reported, not failing the session.
         self.known = {field: 0 for field in self.MUST_BE_ZERO}
         self.known_cases = []
+        self._lock = threading.Lock()  # background runs count too
 
     def add(self, field, count=1, known_bug=None):
-        if known_bug and field in self.known:
-            self.known[field] += count
-            if count and known_bug not in self.known_cases:
-                self.known_cases.append(known_bug)
-        else:
-            self.counts[field] += count
+        with self._lock:
+            if known_bug and field in self.known:
+                self.known[field] += count
+                if count and known_bug not in self.known_cases:
+                    self.known_cases.append(known_bug)
+            else:
+                self.counts[field] += count
 
     def task(self, result, known_bug=None, subjects=None):
         """Count one module task's registered result; returns 'success', 'clean' or 'unclear'.
@@ -86,6 +95,40 @@ class Tally:
 TALLY = Tally()
 
 
+class Background:
+    """Playbook runs started once, at the beginning of the session (conftest.py), and judged by the fixtures that
+    need them: the long runs of the suite wait at the same time instead of one after another.
+
+    A test module offers `start_background(tmp_path_factory)`, which submits its runs and returns handles; its
+    fixture gets the same handles from `started(start_background, tmp_path_factory)`, which calls it only once.
+    """
+
+    def __init__(self, workers=16):
+        self.workers = workers
+        self._pool = None
+        self._started = {}
+        self._lock = threading.Lock()
+
+    def submit(self, unused_label, function, *args):
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="faults-bg")
+        return self._pool.submit(function, *args)
+
+    def started(self, start, *args):
+        key = (start.__module__, start.__qualname__)
+        with self._lock:
+            known = key in self._started
+        if not known:
+            handles = start(*args)
+            with self._lock:
+                self._started.setdefault(key, handles)
+        return self._started[key]
+
+
+BACKGROUND = Background()
+
+
 def is_clear(msg, subjects=None):
     """Non-empty, no Python internals, and names the problem: the given subjects (an option's name, say),
     or else an HTTP status or the operation."""
@@ -105,15 +148,145 @@ def has_traceback(result):
     return "Traceback" in text or "MODULE FAILURE" in text or "Module failed:" in text
 
 
-def control_task(sim, record, label, faults=None, settle=0.0):
-    """A task that ends the previous case and arms `faults` for the next (lookup_plugins/sim_control.py)."""
-    expression = "{{ query('sim_control', root='%s', record='%s', label='%s', faults='%s', settle=%s) }}" % (
-        sim.root_url, record, label, json.dumps(faults or {}), float(settle))
+def control_task(sim, record, label, faults=None, latency=0.0, settings=None, servers=None):
+    """A task that ends the previous case and arms the next (lookup_plugins/sim_control.py).
+
+    `latency`: what the previous case's faults added to each request; the checkpoint waits until none of that
+    case's requests can still be in flight, so that they land in its own log. The next case gets `faults`,
+    provider `settings` (the simulator's own settings come back at every checkpoint), and server statuses
+    `servers` ([{"id", "status", "hold_seconds"?, "then"?}]).
+    """
+    expression = ("{{ query('sim_control', root='%s', record='%s', label='%s', faults='%s', latency=%s, settings='%s', "
+                  "servers='%s') }}" % (sim.root_url, record, label, json.dumps(faults or {}), float(latency),
+                                        json.dumps(settings or {}), json.dumps(servers or [])))
     return {"name": "checkpoint %s" % label, "ansible.builtin.set_fact": {"fault_checkpoint": expression}}
 
 
 def read_checkpoints(record):
     return [json.loads(line) for line in Path(record).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def epoch(iso):
+    """created_at (ISO 8601 UTC, as the simulator writes it) as seconds since the epoch."""
+    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def lost_restore_points(before, after, log, allowed=(), create_seconds=1.0):
+    """Servers that lost their last restore point during a case: [(server_id, why)].
+
+    A server lost it when it had a completed snapshot before the case and has none after it, or when a DELETE
+    took its last completed snapshot at a moment it had no other (replayed from the request log: a snapshot
+    created during the case counts from created_at + `create_seconds` if it ended completed). Deleting a
+    snapshot the case asked to delete (`allowed`, ids) is the user's wish, not a loss.
+    """
+    def completed(snapshots):
+        return dict((s["id"], s["server"]["id"]) for s in snapshots if s["status"] == "completed")
+
+    had, has = completed(before), completed(after)
+    new = [(s["id"], s["server"]["id"], epoch(s["created_at"]) + create_seconds) for s in after
+           if s["status"] == "completed" and s["id"] not in had]
+    losses = []
+    for server_id in sorted(set(had.values())):
+        if server_id not in has.values() and not any(had_id in allowed for had_id, sid in had.items() if sid == server_id):
+            losses.append((server_id, "had a completed snapshot before the case and has none after it"))
+    alive = dict(had)
+    for entry in api_calls(log, "DELETE"):
+        if entry["status"] != 204:
+            continue
+        snapshot_id = int(entry["path"].rstrip("/").split("/")[-1])
+        server_id = alive.pop(snapshot_id, None)
+        if server_id is None or snapshot_id in allowed:
+            continue
+        others = [i for i, sid in alive.items() if sid == server_id]
+        others += [i for i, sid, ready in new if sid == server_id and ready <= entry["time"] and i != snapshot_id]
+        if not others and not any(sid == server_id for sid, dummy in losses):
+            losses.append((server_id, "its last completed snapshot %s was deleted while it was the last one" % snapshot_id))
+    return losses
+
+
+def seed(sim, server_id, specs, spacing=60.0):
+    """Snapshots of `server_id` from `specs`, oldest first, each a name or (name, status): completed, failed or
+    in_progress (stays so for 10 minutes). Returns their ids in order. Exact names go through the simulator's store."""
+    store = sim.store
+    ids = []
+    with store.lock:
+        now = store.clock()
+        for index, spec in enumerate(specs):
+            name, status = (spec, "completed") if isinstance(spec, str) else spec
+            [snapshot_id] = store.add_snapshots(server_id, 1, status="failed" if status == "failed" else "completed",
+                                                name_prefix="seed")
+            snapshot = store.snapshots[snapshot_id]
+            snapshot["name"] = name
+            snapshot["created"] = now - (len(specs) - index) * spacing
+            snapshot["ready"] = now + 600 if status == "in_progress" else snapshot["created"]
+            ids.append(snapshot_id)
+        store._invalidate()  # pylint: disable=protected-access  # the cached newest-first orders
+    return ids
+
+
+def deletions(log):
+    """Ids of the snapshots the provider deleted (DELETE answered 204) in `log`."""
+    return [int(entry["path"].rstrip("/").split("/")[-1]) for entry in api_calls(log, "DELETE") if entry["status"] == 204]
+
+
+def unreported_deletions(log, results, allowed=()):
+    """Snapshots deleted during a case that no task result lists in `pruned`, leaving out those the case asked to
+    delete (`allowed`, ids: state=absent's own target, whose result is the snapshot itself)."""
+    reported = set(allowed)
+    for result in results:
+        for entry in [result] + list(result.get("results") or []):
+            reported.update(s.get("id") for s in entry.get("pruned") or [])
+    return sorted(set(deletions(log)) - reported)
+
+
+class Recorder(http.server.ThreadingHTTPServer):
+    """A loopback HTTP server where requests that should never be sent go: it records each one, tagged by the first
+    segment of its path (api_url http://127.0.0.1:PORT/<tag>/api/v1), and answers at once so that nothing waits
+    on it: an empty list to a GET, a plain refusal (400) to anything else."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.requests = []
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+        self.server_close()
+
+    def url(self, tag):
+        return "http://127.0.0.1:%d/%s/api/v1" % (self.server_address[1], tag)
+
+    def tagged(self, tag):
+        return [r for r in self.requests if r[1].split("/")[1] == tag]
+
+
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+
+    def _answer(self):
+        self.server.requests.append((self.command, self.path))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.command == "GET":
+            status, body = 200, b'{"count": 0, "next": null, "previous": null, "results": []}'
+        else:
+            status, body = 400, b'{"detail": "recorded, not served: this request should never have been sent"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        return
 
 
 def run_playbook(tmp_path, tasks, token=TOKEN, **options):

@@ -18,6 +18,8 @@ from fault_harness import SERVERS, TALLY, TOKEN, Simulator, run_playbook
 CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 INFO = "vps.cloud.vps_snapshot_info"
 
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture(scope="module")
 def tls_sim():

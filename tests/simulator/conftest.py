@@ -12,7 +12,7 @@ for entry in (TOOLS, HERE):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from sim_helpers import TOKEN, Client  # noqa: E402  pylint: disable=wrong-import-position
+from sim_helpers import TOKEN, Client, FakeClock  # noqa: E402  pylint: disable=wrong-import-position
 from vps_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position
 
 
@@ -25,3 +25,20 @@ def sim():
 @pytest.fixture
 def api(sim):
     return Client(sim)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def csim(clock):
+    """A simulator on a fake clock: creations take 10 s, restores 20 s, and time moves only with clock.advance()."""
+    with Simulator(tokens=[TOKEN], create_seconds=10, restore_seconds=20, page_size=3, clock=clock) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def capi(csim):
+    return Client(csim)

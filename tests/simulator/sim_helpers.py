@@ -1,12 +1,69 @@
 """Shared test helpers (imported by the tests; conftest puts this directory on sys.path)."""
 
+import contextlib
+import io
+import json
 import os
+import subprocess
+import sys
+import threading
+import time
 
 import requests
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO, "tools")
 TOKEN = "test-token"
+CREATE = {"server_id": 101, "name": "snap"}
+
+
+def wait_for(check, timeout=5.0, step=0.02):
+    """Poll until check() returns something truthy (async statuses are computed lazily); its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(step)
+
+
+class FakeClock:
+    """An injectable clock (Simulator(clock=...)): time moves only when a test says so."""
+
+    def __init__(self, start=1736942400.0):  # 2025-01-15T12:00:00Z
+        self._lock = threading.Lock()
+        self.now = float(start)
+
+    def __call__(self):
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds):
+        with self._lock:
+            self.now += seconds
+            return self.now
+
+
+def cli_env():
+    return dict(os.environ, PYTHONPATH=TOOLS)
+
+
+def run_cli(*args):
+    """`python -m vps_simulator ARGS` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "vps_simulator", *args], env=cli_env(), capture_output=True,
+                          text=True, timeout=30, check=False)
+
+
+def ctl(sim, *args):
+    """`vps_simulator ctl --url <sim> ARGS` in this process (fast): (exit code, parsed JSON output or text, stderr)."""
+    from vps_simulator import cli  # pylint: disable=import-outside-toplevel
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["ctl", "--url", sim.base_url, *args])
+    text = out.getvalue()
+    return code, json.loads(text) if text.strip() else None, err.getvalue()
 
 
 class Client:

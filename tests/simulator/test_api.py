@@ -5,18 +5,7 @@ import time
 
 import pytest
 
-from sim_helpers import TOKEN, Client
-
-
-def wait_for(check, timeout=5.0, step=0.05):
-    """Poll until check() returns something truthy (async statuses are computed lazily)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
+from sim_helpers import TOKEN, Client, wait_for
 
 
 def snapshot(api, server_id, snapshot_id):
@@ -224,3 +213,59 @@ def test_concurrent_creates_never_exceed_limit(api, sim):
         codes = list(pool.map(create, range(24)))
     assert codes.count(201) == 5 and codes.count(400) == 19
     assert api.get("/snapshots/", params={"server_id": 101}).json()["count"] == 5
+
+
+def _walk(api, sim, params=None):
+    """Every item of a listing, following next; (items, pages)."""
+    items, url, pages = [], sim.base_url + "/snapshots/", 0
+    first = True
+    while url:
+        body = api.get(url, params=params if first else None).json()
+        first = False
+        items.extend(body["results"])
+        url = body["next"]
+        pages += 1
+    return items, pages
+
+
+def test_listing_thousands_sorts_once_and_builds_only_each_page(api, sim, monkeypatch):
+    start = time.monotonic()
+    sim.add_servers(2000, snapshots_per_server=5)
+    assert time.monotonic() - start < 2.0  # 10,000 snapshots seeded
+    sim.set_settings(page_size=500)
+    sorts, views = [], []
+    real_sort, real_view = sim.store._sort_newest_first, sim.store._snapshot_view  # pylint: disable=protected-access
+    monkeypatch.setattr(sim.store, "_sort_newest_first", lambda ids: sorts.append(1) or real_sort(ids))
+    monkeypatch.setattr(sim.store, "_snapshot_view", lambda snap, now: views.append(1) or real_view(snap, now))
+    items, pages = _walk(api, sim)
+    assert pages == 20 and len(items) == 10000 and len({s["id"] for s in items}) == 10000
+    keys = [(s["created_at"], s["id"]) for s in items]
+    assert keys == sorted(keys, reverse=True)
+    assert len(sorts) == 1  # one sort for 20 pages: the order is cached
+    assert len(views) == 10000  # each page computes the statuses of its own items only
+    views.clear()
+    assert api.get("/snapshots/", params={"page": 7}).status_code == 200
+    assert len(views) == 500 and len(sorts) == 1
+    # a creation, a deletion and a seed each invalidate the cached order
+    created = api.post("/snapshots/", json={"server_id": 101, "name": "newest"}).json()
+    assert api.get("/snapshots/").json()["results"][0]["id"] == created["id"] and len(sorts) == 2
+    assert api.delete(f"/snapshots/{created['id']}/").status_code == 204
+    assert created["id"] not in [s["id"] for s in api.get("/snapshots/").json()["results"]] and len(sorts) == 3
+    newest = sim.add_snapshots(101, 1)  # created a minute ago: newer than every seeded one
+    top = api.get("/snapshots/").json()
+    assert top["count"] == 10001 and top["results"][0]["id"] == newest[0] and len(sorts) == 4
+
+
+def test_listing_cache_per_server_follows_changes(api, sim):
+    sim.add_snapshots(101, 2)
+    assert [s["name"] for s in api.get("/snapshots/", params={"server_id": 101}).json()["results"]] == ["bulk-2", "bulk-1"]
+    assert api.get("/snapshots/", params={"server_id": 102}).json()["count"] == 0
+    api.post("/snapshots/", json={"server_id": 102, "name": "fresh"})
+    api.post("/snapshots/", json={"server_id": 101, "name": "fresh"})
+    assert [s["name"] for s in api.get("/snapshots/", params={"server_id": 102}).json()["results"]] == ["fresh"]
+    assert [s["name"] for s in api.get("/snapshots/", params={"server_id": 101}).json()["results"]] == ["fresh", "bulk-2", "bulk-1"]
+    api.delete("/snapshots/801/")
+    assert [s["name"] for s in api.get("/snapshots/", params={"server_id": 101}).json()["results"]] == ["fresh", "bulk-2"]
+    sim.reset(state=True)
+    assert api.get("/snapshots/", params={"server_id": 101}).json()["count"] == 0
+    assert api.get("/snapshots/").json()["count"] == 0

@@ -2,14 +2,14 @@
 
 import threading
 import time
+import types
 
 import pytest
 import requests
 
-from sim_helpers import TOKEN, Client
+import vps_simulator.app
+from sim_helpers import CREATE, TOKEN, Client, wait_for
 from vps_simulator import Simulator
-
-CREATE = {"server_id": 101, "name": "snap"}
 
 
 def test_error_rate_not_applied(api, sim):
@@ -58,16 +58,27 @@ def test_latency(api, sim):
     assert sim.request_log()[-1]["fault"] == "latency"
 
 
-def test_latency_does_not_block_other_requests(sim):
+def test_latency_does_not_block_other_requests(sim, monkeypatch):
     """The server is threaded: a slow request does not delay others."""
+    sleeping, release, slept = threading.Event(), threading.Event(), []
+
+    def held_sleep(seconds):  # the latency sleep: hold the POST until the GET has been answered
+        slept.append(seconds)
+        sleeping.set()
+        release.wait(10)
+
+    monkeypatch.setattr(vps_simulator.app, "time", types.SimpleNamespace(sleep=held_sleep))
     sim.set_faults(latency=1.0, methods=["POST"])
     slow = threading.Thread(target=lambda: Client(sim).post("/snapshots/", json=CREATE))
     slow.start()
-    time.sleep(0.05)
-    start = time.monotonic()
-    assert Client(sim).get("/snapshots/").status_code == 200
-    assert time.monotonic() - start < 0.5
-    slow.join()
+    try:
+        assert sleeping.wait(10)  # the POST is inside the simulator, sleeping
+        assert Client(sim).get("/snapshots/").status_code == 200  # answered while the POST still sleeps
+        assert slow.is_alive() and sim.snapshots() == []
+    finally:
+        release.set()
+        slow.join()
+    assert slept == [1.0] and len(sim.snapshots()) == 1
 
 
 def test_drop_after_post_is_applied(api, sim):
@@ -86,8 +97,8 @@ def test_fail_next(api, sim):
     first = api.post("/snapshots/", json=CREATE).json()
     second = api.post("/snapshots/", json=CREATE).json()
     assert first["status"] == "in_progress"  # the failure shows once creation ends
-    time.sleep(0.3)
-    statuses = {s["id"]: s["status"] for s in sim.snapshots()}
+    statuses = wait_for(lambda: all(s["status"] != "in_progress" for s in sim.snapshots())
+                        and {s["id"]: s["status"] for s in sim.snapshots()})
     assert statuses == {first["id"]: "failed", second["id"]: "completed"}
 
 
@@ -95,8 +106,7 @@ def test_fail_next_not_used_by_rejected_create(api, sim):
     sim.set_faults(fail_next=1)
     assert api.post("/snapshots/", json={"server_id": 999, "name": "x"}).status_code == 404
     api.post("/snapshots/", json=CREATE)
-    time.sleep(0.3)
-    assert sim.snapshots()[0]["status"] == "failed"
+    assert wait_for(lambda: sim.snapshots()[0]["status"] != "in_progress" and sim.snapshots()[0]["status"]) == "failed"
 
 
 def test_truncated(api, sim):

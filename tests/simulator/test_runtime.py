@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from sim_helpers import TOKEN, TOOLS, Client
+from sim_helpers import TOKEN, Client, FakeClock, cli_env, run_cli
 from vps_simulator import Simulator
 
 
@@ -87,20 +87,23 @@ def test_servers_argument_and_page_size():
 
 
 def test_time_scale_durations():
-    # 3-10 min times 0.001 = 0.18-0.6 s
-    with Simulator(tokens=[TOKEN], time_scale=0.001) as sim:
+    # 3-10 min times 0.001 = 0.18-0.6 s; 5-15 min times 0.001 = 0.3-0.9 s (on a fake clock)
+    clock = FakeClock()
+    with Simulator(tokens=[TOKEN], time_scale=0.001, clock=clock) as sim:
         api = Client(sim)
         sid = api.post("/snapshots/", json={"server_id": 101, "name": "x"}).json()["id"]
+        clock.advance(0.179)
         assert sim.snapshots()[0]["status"] == "in_progress"
-        time.sleep(0.7)
+        clock.advance(0.422)
         assert sim.snapshots()[0]["status"] == "completed"
         assert api.post(f"/snapshots/{sid}/restore/").status_code == 200
+        clock.advance(0.299)
+        assert api.get("/servers/101/").json()["status"] == "restoring"
+        clock.advance(0.602)
+        assert api.get("/servers/101/").json()["status"] == "running"
 
 
-def _cli(*args, **kwargs):
-    env = dict(os.environ, PYTHONPATH=TOOLS)
-    return subprocess.run([sys.executable, "-m", "vps_simulator", *args], env=env, capture_output=True, text=True,
-                          timeout=30, check=False, **kwargs)
+_cli = run_cli
 
 
 def _serve(tmp_path, *options):
@@ -108,7 +111,7 @@ def _serve(tmp_path, *options):
     url_file = tmp_path / "url"
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-m", "vps_simulator", "serve", "--url-file", str(url_file)] + list(options),
-        env=dict(os.environ, PYTHONPATH=TOOLS), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 15
     while not url_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -117,7 +120,8 @@ def _serve(tmp_path, *options):
 
 def test_cli_serve_and_ctl(tmp_path):
     proc, base = _serve(tmp_path, "--port", "0", "--token", "cli-token", "--create-seconds", "0", "--page-size", "2",
-                        "--rate-limit-burst", "1")
+                        "--rate-limit-burst", "1", "--after-restore", "stopped", "--server-restore-detail",
+                        "--create-seconds-by-server", "103=7.5")
     try:
         assert base.startswith("http://127.0.0.1:") and base.endswith("/api/v1")
         auth = {"Authorization": "Bearer cli-token"}
@@ -136,6 +140,8 @@ def test_cli_serve_and_ctl(tmp_path):
         assert _cli("ctl", "--url", base, "seed", "--servers", "3", "--snapshots-per-server", "5").returncode == 0
         state = json.loads(_cli("ctl", "--url", base, "state").stdout)
         assert len(state["snapshots"]) == 16 and state["servers"][1]["status"] == "stopped"
+        assert state["settings"]["after_restore"] == "stopped" and state["settings"]["server_restore_detail"] is True
+        assert state["settings"]["create_seconds_by_server"] == {"103": 7.5}
         log = _cli("ctl", "--url", base, "log")
         assert log.returncode == 0 and "cli-token" not in log.stdout
         assert json.loads(log.stdout)[-1]["path"] == "/api/v1/snapshots/"

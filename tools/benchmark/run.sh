@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The performance benchmark: real ansible-playbook runs against the loopback simulator, one table.
+# The performance benchmark: real ansible-playbook runs against the loopback simulator, and a model of what would take hours.
 # Usage: bash tools/benchmark/run.sh [--quick]
-#   full run (about 15 minutes on 2 cores): writes docs/performance.md, docs/performance.png and tools/benchmark/results.json
-#   --quick (about 1-2 minutes): small sizes, 60 s polling skipped; writes under $VPS_LAYOUT_ROOT/bench-quick/ instead
+#   full run (about 50 minutes on 2 cores): writes docs/performance.md, docs/performance.png and tools/benchmark/results.json
+#   --quick (a few minutes): small fleets and 8 s creations; writes under $VPS_LAYOUT_ROOT/bench-quick/ instead
+# Set VPS_LAYOUT_ROOT to lay the collection out away from other runs (default: ${TMPDIR:-/tmp}/vps-cloud-layout).
 set -euo pipefail
 # shellcheck disable=SC1091
 . "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"

@@ -1,8 +1,10 @@
 """Flask application: the provider's Snapshots API under /api/v1 plus the /_sim control API.
 
-Edge faults (latency, 429, 502/503, HTML proxy errors) run before routing and
-authentication, as a proxy in front of the real service would; body faults and
-dropped connections run after the real handler, so the request is applied.
+Edge faults (latency, 429, 502/503, HTML proxy errors) and the provider's rate limit
+(a token bucket, a setting) run before routing and authentication, as a proxy in front
+of the real service would; body faults and dropped connections run after the real
+handler, so the request is applied. restore_refused and create_busy are decided by the
+store, at the point where the request would otherwise be applied.
 """
 
 import hmac
@@ -30,6 +32,8 @@ HTML_ERROR = """<html>
 </body>
 </html>
 """
+# Per-server options of bulk seeding (POST /_sim/seed with "servers").
+SEED_SERVER_OPTIONS = ("create_seconds", "create_spread", "restore_seconds", "restore_spread", "after_restore")
 EDGE_ERRORS = {502: "Bad Gateway: the upstream server is unavailable.", 503: "Service temporarily unavailable, try again later."}
 
 
@@ -98,7 +102,7 @@ def _authorised(tokens):
 
 
 def create_app(sim):
-    """Build the Flask app around a simulator (needs .store, .faults, .log, .tokens, .page_size)."""
+    """Build the Flask app around a simulator (needs .store, .faults, .limiter, .log, .tokens, .page_size)."""
     app = Flask("vps_simulator")
     app.json.sort_keys = False  # keep the contract's field order
     store, faults = sim.store, sim.faults
@@ -115,7 +119,12 @@ def create_app(sim):
             g.faults.append("latency")
             time.sleep(latency)
         early = None
-        if faults.take("rate_limit_burst", method, path):
+        # The provider's own rate limit (a setting) comes first: a throttled request takes no token.
+        if (wait := sim.limiter.take()) is not None:
+            g.faults.append("rate_limited")
+            early = _json({"detail": f"Request was throttled. Expected available in {wait} seconds."}, 429,
+                          {"Retry-After": str(wait)})
+        elif faults.take("rate_limit_burst", method, path):
             g.faults.append("rate_limit")
             retry = faults.retry_after
             early = _json({"detail": f"Request was throttled. Expected available in {retry:g} seconds."}, 429,
@@ -193,16 +202,18 @@ def create_app(sim):
             page = int(request.args.get("page", "1"))
         except ValueError:
             page = 0
-        items = store.list_snapshots(server_id)
         size = sim.page_size
-        pages = max(1, math.ceil(len(items) / size))
+        # Only this page's views are built (from a cached newest-first order); an
+        # out-of-range page is an empty slice, answered 404 below.
+        count, results = store.list_page(server_id, max(0, page - 1) * size, size)
+        pages = max(1, math.ceil(count / size))
         if not 1 <= page <= pages:
             return _json({"detail": "Invalid page."}, 404)
         return _json({
-            "count": len(items),
+            "count": count,
             "next": _page_url(page + 1) if page < pages else None,
             "previous": _page_url(page - 1) if page > 1 else None,
-            "results": items[(page - 1) * size:page * size],
+            "results": results,
         })
 
     @app.post(API + "/snapshots/")
@@ -213,7 +224,7 @@ def create_app(sim):
         errors = _validate_create(body)
         if errors:
             return _json(errors, 400)
-        failed = []
+        failed, busy = [], []
 
         def fail():
             # Consulted by the store only once the snapshot will really be created,
@@ -221,11 +232,20 @@ def create_app(sim):
             failed.append(faults.take("fail_next", request.method, request.path))
             return failed[-1]
 
+        def refuse_busy():
+            # Consulted only when the server exists and is running or stopped.
+            busy.append(faults.take("create_busy", request.method, request.path))
+            return busy[-1]
+
         try:
-            snap = store.create_snapshot(body["server_id"], body["name"], body.get("description", ""), fail=fail)
+            snap = store.create_snapshot(body["server_id"], body["name"], body.get("description", ""), fail=fail,
+                                         busy=refuse_busy)
         except NotFound as exc:
             return _json({"detail": str(exc)}, 404)
         except Rejected as exc:
+            if any(busy):
+                g.faults.append("create_busy")
+                g.applied = False
             return _json({"error": str(exc)}, 400)
         if any(failed):
             g.faults.append("fail_next")
@@ -233,11 +253,21 @@ def create_app(sim):
 
     @app.post(API + "/snapshots/<int:snapshot_id>/restore/")
     def restore_snapshot(snapshot_id):
+        refused = []
+
+        def refuse():
+            # Consulted only when the restore would otherwise start.
+            refused.append(faults.take("restore_refused", request.method, request.path))
+            return refused[-1]
+
         try:
-            snap, server = store.restore(snapshot_id)
+            snap, server = store.restore(snapshot_id, refuse=refuse)
         except NotFound as exc:
             return _json({"detail": str(exc)}, 404)
         except Rejected as exc:
+            if any(refused):
+                g.faults.append("restore_refused")
+                g.applied = False
             return _json({"error": str(exc)}, 400)
         return _json({
             "status": "success",
@@ -286,10 +316,20 @@ def register_control(app, sim):
                 return _json({"detail": str(exc)}, 400)
         return _json(sim.faults.describe())
 
+    @app.route(CONTROL + "/settings", methods=["GET", "POST"])
+    def control_settings():
+        if request.method == "POST":
+            try:
+                sim.set_settings(**body_or_empty())
+            except ValueError as exc:
+                return _json({"detail": str(exc)}, 400)
+        return _json(sim.settings())
+
     @app.post(CONTROL + "/reset")
     def control_reset():
         body = body_or_empty()
-        sim.reset(state=bool(body.get("state", False)), log=bool(body.get("log", False)))
+        sim.reset(state=bool(body.get("state", False)), log=bool(body.get("log", False)),
+                  settings=bool(body.get("settings", False)))
         return _json({"ok": True})
 
     @app.get(CONTROL + "/state")
@@ -304,9 +344,12 @@ def register_control(app, sim):
             body = body_or_empty()
             if not isinstance(body.get("status"), str):
                 return _json({"detail": "status (string) is required"}, 400)
-            return _json(store.set_server_status(server_id, body["status"], name=body.get("name")))
+            return _json(store.set_server_status(server_id, body["status"], name=body.get("name"),
+                                                 hold_seconds=body.get("hold_seconds"), then=body.get("then")))
         except NotFound as exc:
             return _json({"detail": str(exc)}, 404)
+        except ValueError as exc:
+            return _json({"detail": str(exc)}, 400)
 
     @app.post(CONTROL + "/seed")
     def control_seed():
@@ -316,8 +359,9 @@ def register_control(app, sim):
             if "server_id" in body:
                 ids = store.add_snapshots(int(body["server_id"]), int(body.get("count", 1)), status=status)
                 return _json({"snapshot_ids": ids, "count": len(ids)}, 201)
+            per_server = {k: body[k] for k in SEED_SERVER_OPTIONS if body.get(k) is not None}
             ids = store.add_servers(int(body.get("servers", 0)), int(body.get("snapshots_per_server", 0)), status=status,
-                                    start_id=body.get("start_id"))
+                                    start_id=body.get("start_id"), **per_server)
             return _json({"server_ids": ids, "count": len(ids)}, 201)
         except NotFound as exc:
             return _json({"detail": str(exc)}, 404)

@@ -10,7 +10,8 @@ import re
 import threading
 
 # "Next N matching requests/responses" faults.
-COUNTERS = ("rate_limit_burst", "drop_after_post", "fail_next", "truncated", "non_json", "html_error")
+COUNTERS = ("rate_limit_burst", "drop_after_post", "fail_next", "truncated", "non_json", "html_error",
+            "restore_refused", "create_busy")
 # Continuous faults.
 LEVELS = ("error_rate", "latency")
 # Plain settings (not scoped).

@@ -3,7 +3,11 @@
 Everything lives in memory behind one lock; when a state file is given every
 change is also written through to SQLite so a restarted simulator resumes.
 Statuses are computed lazily from timestamps on read, so no background
-threads are needed to move a snapshot from in_progress to completed.
+threads are needed to move a snapshot from in_progress to completed, or a
+server from restoring (or a held status such as stopping) to its next status.
+
+A server record is {id, name, status, until, then, restoring_from}: `status`
+holds until the epoch `until` (None: for good), then the server is `then`.
 """
 
 import json
@@ -13,6 +17,8 @@ import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
+
+from . import settings as settings_mod
 
 FIRST_SNAPSHOT_ID = 801
 SNAPSHOT_LIMIT = 5
@@ -33,7 +39,8 @@ DEFAULT_SERVERS = [
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS servers (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, restore_until REAL);
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, restore_until REAL,
+    then_status TEXT, restoring_from TEXT);
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY, server_id INTEGER NOT NULL, name TEXT NOT NULL,
     description TEXT NOT NULL, created REAL NOT NULL, ready REAL NOT NULL,
@@ -47,6 +54,20 @@ class NotFound(Exception):
 
 class Rejected(Exception):
     """The request is valid but the provider refuses it (400 with {"error": ...})."""
+
+
+SERVER_COLUMNS = ("id", "name", "status", "restore_until", "then_status", "restoring_from")
+RESTORE_REFUSED_MESSAGE = "Restores are not available for this server's plan."
+
+
+def busy_message(status):
+    """400 answer to a creation while the server is in a transitional state."""
+    return f"Server is busy (status: {status}); a snapshot can be taken when it is running or stopped."
+
+
+def not_restorable_message(status):
+    """400 answer to a restore while the server is neither running nor stopped."""
+    return f"Server is not in a valid state for restoration (status: {status})."
 
 
 def iso(ts):
@@ -72,24 +93,34 @@ def normalise_server(raw):
     """Validate one seed entry and return a fresh internal server record."""
     if not isinstance(raw, dict) or "id" not in raw or "name" not in raw:
         raise ValueError(f"seed server needs id and name: {raw!r}")
-    return {"id": int(raw["id"]), "name": str(raw["name"]), "status": str(raw.get("status", "running")), "restore_until": None}
+    return new_server(int(raw["id"]), str(raw["name"]), str(raw.get("status", "running")))
+
+
+def new_server(server_id, name, status="running"):
+    return {"id": server_id, "name": name, "status": status, "until": None, "then": None, "restoring_from": None}
 
 
 class Store:
     """Thread-safe provider state; all public methods take the lock."""
 
     def __init__(self, servers=None, time_scale=1.0, create_seconds=None, restore_seconds=None,
-                 state_file=None, random_seed=None, clock=time.time):
+                 state_file=None, random_seed=None, clock=time.time, **settings):
         self.lock = threading.RLock()
         self.clock = clock
-        self.time_scale = float(time_scale)
-        self.create_seconds = create_seconds
-        self.restore_seconds = restore_seconds
+        self.random_seed = random_seed
+        # Provider settings (see settings.py): attributes of the same names.
+        for name, value in settings_mod.STORE_DEFAULTS.items():
+            setattr(self, name, value.copy() if isinstance(value, dict) else value)
+        self.configure(time_scale=time_scale, create_seconds=create_seconds, restore_seconds=restore_seconds,
+                       **settings)
         self._rng = random.Random(random_seed)
         self._seed = [normalise_server(s) for s in (DEFAULT_SERVERS if servers is None else servers)]
         self.servers = {}
         self.snapshots = {}
         self._by_server = {}  # server id -> set of snapshot ids, so the limit check is O(1)
+        # Cached newest-first orders (lists of snapshot ids): None / missing = to be rebuilt.
+        self._order_all = None
+        self._order_by_server = {}
         self.next_id = FIRST_SNAPSHOT_ID
         self._db = None
         self._state_file = state_file
@@ -99,6 +130,23 @@ class Store:
                 return
         self.reset()
 
+    # -- settings -------------------------------------------------------------
+    def configure(self, **settings):
+        """Change store settings (names from settings.STORE_DEFAULTS); validated first, then all applied."""
+        unknown = set(settings) - set(settings_mod.STORE_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown store setting(s): {', '.join(sorted(unknown))}")
+        parsed = settings_mod.parse(settings)
+        with self.lock:
+            for name, value in parsed.items():
+                setattr(self, name, value)
+
+    def settings(self):
+        """A copy of the store's settings (dicts copied under the lock: bulk seeding may add to them)."""
+        with self.lock:
+            values = {name: getattr(self, name) for name in settings_mod.STORE_DEFAULTS}
+            return {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+
     # -- persistence -------------------------------------------------------
     def _load(self):
         """Load a previous run from SQLite; False when the file holds nothing yet."""
@@ -106,16 +154,28 @@ class Store:
         if row is None:
             return False
         self.next_id = int(row[0])
-        for sid, name, status, until in self._db.execute("SELECT id, name, status, restore_until FROM servers"):
-            self.servers[sid] = {"id": sid, "name": name, "status": status, "restore_until": until}
+        for sid, name, status, until, then, origin in self._db.execute(f"SELECT {', '.join(SERVER_COLUMNS)} FROM servers"):
+            server = new_server(sid, name, status)
+            server["until"] = until
+            # Files written before holds existed only had restores: they end running.
+            server["then"] = then if then is not None or until is None else "running"
+            server["restoring_from"] = json.loads(origin) if origin else None
+            self.servers[sid] = server
         cols = ("id", "server_id", "name", "description", "created", "ready", "outcome", "size_mb")
         for row in self._db.execute(f"SELECT {', '.join(cols)} FROM snapshots"):
             self._index(dict(zip(cols, row)))
+        self._invalidate()
         return True
 
     def _connect(self):
         self._db = sqlite3.connect(str(self._state_file), check_same_thread=False)
         self._db.executescript(SCHEMA)
+        # State files from before holds: add the new columns.
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(servers)")}
+        with self._db:
+            for column in ("then_status", "restoring_from"):
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE servers ADD COLUMN {column} TEXT")
 
     def _persist(self, servers=(), snapshots=(), deleted=(), wipe=False):
         if not self._state_file:
@@ -126,8 +186,10 @@ class Store:
             if wipe:
                 self._db.execute("DELETE FROM servers")
                 self._db.execute("DELETE FROM snapshots")
-            self._db.executemany("INSERT OR REPLACE INTO servers VALUES (?, ?, ?, ?)",
-                                 [(s["id"], s["name"], s["status"], s["restore_until"]) for s in servers])
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO servers ({', '.join(SERVER_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                [(s["id"], s["name"], s["status"], s["until"], s["then"],
+                  json.dumps(s["restoring_from"]) if s["restoring_from"] else None) for s in servers])
             self._db.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                  [(s["id"], s["server_id"], s["name"], s["description"], s["created"], s["ready"],
                                    s["outcome"], s["size_mb"]) for s in snapshots])
@@ -141,23 +203,74 @@ class Store:
                 self._db = None
 
     # -- helpers -----------------------------------------------------------
-    def _duration(self, fixed, span):
+    def duration(self, kind, server_id):
+        """Seconds a creation ("create") or restore ("restore") of this server takes.
+
+        Precedence: <kind>_seconds_by_server, then <kind>_spread (drawn once per server
+        from random_seed), then the fixed <kind>_seconds, then the provider's range
+        times time_scale (drawn per operation).
+        """
+        by_server = getattr(self, f"{kind}_seconds_by_server")
+        if server_id in by_server:
+            return float(by_server[server_id])
+        spread = getattr(self, f"{kind}_spread")
+        if spread is not None:
+            return settings_mod.draw(spread, kind, server_id, self.random_seed)
+        fixed = getattr(self, f"{kind}_seconds")
         if fixed is not None:
             return float(fixed)
-        return self._rng.uniform(*span) * self.time_scale
+        return self._rng.uniform(*(CREATE_RANGE if kind == "create" else RESTORE_RANGE)) * self.time_scale
 
     def _index(self, snap):
         self.snapshots[snap["id"]] = snap
         self._by_server.setdefault(snap["server_id"], set()).add(snap["id"])
 
-    def _server_status(self, server, now):
-        # A restore ends on its own: past restore_until the server is running again.
-        if server["status"] == "restoring" and server["restore_until"] is not None and now >= server["restore_until"]:
-            return "running"
+    def _invalidate(self, server_ids=None):
+        """Forget the cached orders (all of them, or the global one and these servers')."""
+        self._order_all = None
+        if server_ids is None:
+            self._order_by_server = {}
+        else:
+            for server_id in server_ids:
+                self._order_by_server.pop(server_id, None)
+
+    def _sort_newest_first(self, ids):
+        """The only full sort: created_at desc, then id desc (called once per cache rebuild)."""
+        snaps = self.snapshots
+        return sorted(ids, key=lambda i: (snaps[i]["created"], i), reverse=True)
+
+    def _ordered(self, server_id):
+        if server_id is None:
+            if self._order_all is None:
+                self._order_all = self._sort_newest_first(self.snapshots)
+            return self._order_all
+        order = self._order_by_server.get(server_id)
+        if order is None:
+            order = self._order_by_server[server_id] = self._sort_newest_first(self._by_server.get(server_id, ()))
+        return order
+
+    def _creating(self, server_id, now):
+        """True while a snapshot of this server is in progress."""
+        snaps = self.snapshots
+        return any(now < snaps[i]["ready"] for i in self._by_server.get(server_id, ()))
+
+    def _base_status(self, server, now):
+        # A timed status (restore or hold) ends on its own: past `until` the server is `then`.
+        if server["until"] is not None and now >= server["until"]:
+            return server["then"] or "running"
         return server["status"]
 
-    def _server_view(self, server, now):
-        return {"id": server["id"], "name": server["name"], "status": self._server_status(server, now)}
+    def _server_status(self, server, now):
+        status = self._base_status(server, now)
+        if self.snapshotting_during_create and status in RESTORABLE_SERVER_STATUSES and self._creating(server["id"], now):
+            return "snapshotting"
+        return status
+
+    def _server_view(self, server, now, detail=False):
+        view = {"id": server["id"], "name": server["name"], "status": self._server_status(server, now)}
+        if detail and self.server_restore_detail and view["status"] == "restoring" and server["restoring_from"]:
+            view["restoring_from"] = dict(server["restoring_from"])
+        return view
 
     def _snapshot_view(self, snap, now):
         server = self.servers.get(snap["server_id"], {"id": snap["server_id"], "name": ""})
@@ -186,38 +299,50 @@ class Store:
             self.servers = {s["id"]: dict(s) for s in self._seed}
             self.snapshots = {}
             self._by_server = {}
+            self._invalidate()
             self.next_id = FIRST_SNAPSHOT_ID
             self._persist(servers=self.servers.values(), wipe=True)
 
     def get_server(self, server_id):
+        """GET /servers/{id}/: {id, name, status}, plus restoring_from with server_restore_detail."""
         with self.lock:
             server = self.servers.get(server_id)
             if server is None:
                 raise NotFound("Server not found.")
-            return self._server_view(server, self.clock())
+            return self._server_view(server, self.clock(), detail=True)
 
     def list_snapshots(self, server_id=None):
         """All snapshots (or one server's), newest first: created_at desc, then id desc."""
+        return self.list_page(server_id)[1]
+
+    def list_page(self, server_id=None, offset=0, limit=None):
+        """(count, views of [offset, offset + limit)) newest first; only the page's statuses are computed."""
         with self.lock:
             now = self.clock()
-            if server_id is None:
-                snaps = list(self.snapshots.values())
-            else:
-                snaps = [self.snapshots[i] for i in self._by_server.get(server_id, ())]
-            snaps.sort(key=lambda s: (s["created"], s["id"]), reverse=True)
-            return [self._snapshot_view(s, now) for s in snaps]
+            order = self._ordered(server_id)
+            end = len(order) if limit is None else offset + limit
+            return len(order), [self._snapshot_view(self.snapshots[i], now) for i in order[offset:end]]
 
-    def create_snapshot(self, server_id, name, description="", fail=False):
+    def create_snapshot(self, server_id, name, description="", fail=False, busy=False):
+        """Start a creation. `fail`/`busy` (bool or callable) are consulted only when the creation
+        would otherwise go ahead: fail makes it end failed, busy refuses it as if the server were snapshotting."""
         with self.lock:
-            if server_id not in self.servers:
+            server = self.servers.get(server_id)
+            if server is None:
                 raise NotFound("Server not found.")
+            now = self.clock()
+            status = self._server_status(server, now)
+            if status not in RESTORABLE_SERVER_STATUSES:
+                raise Rejected(busy_message(status))
+            if busy() if callable(busy) else busy:
+                raise Rejected(busy_message("snapshotting"))
             # The limit counts every snapshot of the server, whatever its status.
             if len(self._by_server.get(server_id, ())) >= SNAPSHOT_LIMIT:
                 raise Rejected(f"Snapshot limit reached: at most {SNAPSHOT_LIMIT} snapshots per server. Delete an old snapshot first.")
-            now = self.clock()
-            ready = now + self._duration(self.create_seconds, CREATE_RANGE)
+            ready = now + self.duration("create", server_id)
             failed = fail() if callable(fail) else fail
             snap = self._new_snapshot(server_id, name, description, now, ready, "failed" if failed else "completed")
+            self._invalidate([server_id])
             self._persist(snapshots=[snap])
             return self._snapshot_view(snap, now)
 
@@ -227,10 +352,15 @@ class Store:
             if snap is None:
                 raise NotFound("Snapshot not found.")
             self._by_server.get(snap["server_id"], set()).discard(snapshot_id)
+            self._invalidate([snap["server_id"]])
             self._persist(deleted=[snapshot_id])
 
-    def restore(self, snapshot_id):
-        """Start a restore; returns (snapshot view, server view)."""
+    def restore(self, snapshot_id, refuse=False):
+        """Start a restore; returns (snapshot view, server view).
+
+        `refuse` (bool or callable) is consulted only when the restore would otherwise
+        start; when true the restore is refused for a reason unrelated to the server's state.
+        """
         with self.lock:
             snap = self.snapshots.get(snapshot_id)
             if snap is None:
@@ -244,28 +374,46 @@ class Store:
                 raise NotFound("Server not found.")
             status = self._server_status(server, now)
             if status not in RESTORABLE_SERVER_STATUSES:
-                raise Rejected(f"Server is not in a state that allows a restore (status: {status}).")
+                raise Rejected(not_restorable_message(status))
+            if refuse() if callable(refuse) else refuse:
+                raise Rejected(RESTORE_REFUSED_MESSAGE)
             # The provider stops the server, then restores; we show only "restoring".
             server["status"] = "restoring"
-            server["restore_until"] = now + self._duration(self.restore_seconds, RESTORE_RANGE)
+            server["until"] = now + self.duration("restore", server["id"])
+            server["then"] = self.after_restore_by_server.get(server["id"], self.after_restore)
+            server["restoring_from"] = {"id": view["id"], "name": view["name"], "created_at": view["created_at"]}
             self._persist(servers=[server])
             return view, self._server_view(server, now)
 
     # -- simulator controls --------------------------------------------------
-    def set_server_status(self, server_id, status, name=None):
-        """Force a server's status; creates the server when name is given."""
+    def set_server_status(self, server_id, status, name=None, hold_seconds=None, then=None):
+        """Force a server's status; creates the server when name is given.
+
+        With hold_seconds the status lasts that long, then the server is `then`
+        (default running); without it the status stays until changed.
+        """
+        if not isinstance(status, str) or not status:
+            raise ValueError("status must be a non-empty string")
+        if then is not None and (not isinstance(then, str) or not then):
+            raise ValueError("then must be a non-empty string")
+        if then is not None and hold_seconds is None:
+            raise ValueError("then needs hold_seconds")
+        hold = None if hold_seconds is None else settings_mod.number("hold_seconds", hold_seconds)
         with self.lock:
             server = self.servers.get(server_id)
             if server is None:
                 if name is None:
                     raise NotFound("Server not found.")
-                server = self.servers[server_id] = {"id": server_id, "name": name, "status": status, "restore_until": None}
-            server["status"] = str(status)
-            server["restore_until"] = None
+                server = self.servers[server_id] = new_server(server_id, str(name), status)
+            now = self.clock()
+            server["status"] = status
+            server["until"] = None if hold is None else now + hold
+            server["then"] = None if hold is None else (then or "running")
+            server["restoring_from"] = None
             if name is not None:
-                server["name"] = name
+                server["name"] = str(name)
             self._persist(servers=[server])
-            return self._server_view(server, self.clock())
+            return self._server_view(server, now, detail=True)
 
     def add_snapshots(self, server_id, count, status="completed", name_prefix="bulk"):
         """Bulk seeding for benchmarks; bypasses the per-server limit. Returns the new ids."""
@@ -273,6 +421,7 @@ class Store:
             if server_id not in self.servers:
                 raise NotFound("Server not found.")
             made = self._make_snapshots(server_id, count, status, name_prefix)
+            self._invalidate([server_id])
             self._persist(snapshots=made)
             return [s["id"] for s in made]
 
@@ -284,36 +433,68 @@ class Store:
         for i in range(int(count)):
             # Spread creation times in the past (one minute apart) so ordering is stable.
             created = now - (int(count) - i) * 60.0
-            ready = now + self._duration(self.create_seconds, CREATE_RANGE) if status == "in_progress" else created
+            ready = now + self.duration("create", server_id) if status == "in_progress" else created
             outcome = "failed" if status == "failed" else "completed"
             made.append(self._new_snapshot(server_id, f"{name_prefix}-{i + 1}", "", created, ready, outcome))
         return made
 
-    def add_servers(self, count, snapshots_per_server=0, status="completed", name_prefix="bench", start_id=None):
-        """Add `count` running servers, each with N snapshots. Returns the new server ids."""
+    def add_servers(self, count, snapshots_per_server=0, status="completed", name_prefix="bench", start_id=None,
+                    create_seconds=None, create_spread=None, restore_seconds=None, restore_spread=None,
+                    after_restore=None):
+        """Add `count` running servers, each with N snapshots. Returns the new server ids.
+
+        create_seconds / restore_seconds (fixed) or create_spread / restore_spread ((min, max),
+        drawn per server from random_seed) and after_restore give the new servers their own
+        durations and after-restore status: they are written into the *_by_server settings.
+        """
         if status not in SNAPSHOT_STATUSES:
             raise ValueError(f"status must be one of {SNAPSHOT_STATUSES}")
+        per_server = settings_mod.parse({k: v for k, v in (
+            ("create_seconds", create_seconds), ("create_spread", create_spread), ("restore_seconds", restore_seconds),
+            ("restore_spread", restore_spread)) if v is not None})
+        if after_restore is not None:
+            per_server["after_restore"] = settings_mod.parse({"after_restore": after_restore})["after_restore"]
         with self.lock:
             first = int(start_id) if start_id is not None else max(self.servers, default=0) + 1
             ids = list(range(first, first + int(count)))
             clash = [i for i in ids if i in self.servers]
             if clash:
                 raise ValueError(f"server ids already exist: {clash[:5]}")
+            for sid in ids:
+                for kind in ("create", "restore"):
+                    if per_server.get(f"{kind}_seconds") is not None:
+                        getattr(self, f"{kind}_seconds_by_server")[sid] = per_server[f"{kind}_seconds"]
+                    elif per_server.get(f"{kind}_spread") is not None:
+                        getattr(self, f"{kind}_seconds_by_server")[sid] = settings_mod.draw(
+                            per_server[f"{kind}_spread"], kind, sid, self.random_seed)
+                if "after_restore" in per_server:
+                    self.after_restore_by_server[sid] = per_server["after_restore"]
             new, snaps = [], []
             for sid in ids:
-                server = self.servers[sid] = {"id": sid, "name": f"{name_prefix}-{sid}", "status": "running", "restore_until": None}
+                server = self.servers[sid] = new_server(sid, f"{name_prefix}-{sid}")
                 new.append(server)
                 snaps.extend(self._make_snapshots(sid, snapshots_per_server, status, "snap"))
+            self._invalidate(ids)
             # One transaction for the whole batch: 10,000 rows stay well under a second.
             self._persist(servers=new, snapshots=snaps)
             return ids
 
+    def holds(self):
+        """Servers whose status is timed (a hold or a restore) and not over yet."""
+        with self.lock:
+            now = self.clock()
+            return [{"id": s["id"], "status": s["status"], "then": s["then"], "until": iso(s["until"]),
+                     "seconds_left": round(s["until"] - now, 3)}
+                    for s in sorted(self.servers.values(), key=lambda s: s["id"])
+                    if s["until"] is not None and now < s["until"]]
+
     def dump(self):
-        """Everything, for GET /_sim/state."""
+        """Everything, for GET /_sim/state (servers with their current, lazily computed statuses)."""
         with self.lock:
             now = self.clock()
             return {
-                "servers": [self._server_view(s, now) for s in sorted(self.servers.values(), key=lambda s: s["id"])],
+                "servers": [self._server_view(s, now, detail=True) for s in sorted(self.servers.values(), key=lambda s: s["id"])],
                 "snapshots": [self._snapshot_view(s, now) for s in sorted(self.snapshots.values(), key=lambda s: s["id"])],
                 "next_id": self.next_id,
+                "holds": self.holds(),
             }

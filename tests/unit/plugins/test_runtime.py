@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""meta/runtime.yml agrees with the modules the collection ships."""
+"""meta/runtime.yml agrees with the modules the collection ships and the ansible-core it promises."""
 
 from __future__ import annotations
 
 import os
+import re
 
 import yaml
 
@@ -30,11 +31,13 @@ def test_root_is_the_collection():
     assert shipped_modules()  # an empty list would make the group test pass vacuously
 
 
-def test_requires_ansible():
-    assert runtime()["requires_ansible"] == ">=2.18.0"
+def test_requires_ansible_is_what_the_readme_promises():
+    with open(os.path.join(ROOT, "README.md")) as handle:
+        promised = re.search(r"Requires ansible-core (\d+\.\d+) or later", handle.read()).group(1)
+    assert runtime()["requires_ansible"] == ">=%s.0" % promised
 
 
-def test_action_group_lists_exactly_the_modules():
+def test_the_action_group_lists_every_module_once():
     group = runtime()["action_groups"]["vps"]
     assert len(group) == len(set(group))
     assert sorted(group) == shipped_modules()

@@ -8,7 +8,9 @@
 Not part of the collection's plugins: tools/benchmark/bench.py enables it with
 ANSIBLE_CALLBACK_PLUGINS and ANSIBLE_CALLBACKS_ENABLED=bench_timer, and names the output
 file in BENCH_TIMER_OUT. Times are time.time() in the controller process, so they compare
-directly with the simulator's request log (same clock, same machine).
+directly with the simulator's request log (same clock, same machine). Each result is kept as a
+short summary (changed, failed, the snapshot's id, name and status, a batch's per-host entries and
+its request counts), which the fleet benchmark compares between the per-host and the batch path.
 """
 
 from __future__ import annotations
@@ -24,10 +26,30 @@ name: bench_timer
 type: aggregate
 short_description: Record task and per-host result times for the vps.cloud benchmark
 description:
-  - Writes the start time of every task and the start and end time of every host's run of it to the file named by E(BENCH_TIMER_OUT).
+  - Writes the start time of every task and the start and end time of every host's run of it to the file named by E(BENCH_TIMER_OUT),
+    with a summary of each result (changed, failed, the snapshot, a batch's per-host entries and request counts).
 requirements:
   - E(BENCH_TIMER_OUT) names the output file.
 """
+
+
+def _snapshot(snapshot):
+    snapshot = snapshot if isinstance(snapshot, dict) else {}
+    return dict(id=snapshot.get("id"), name=snapshot.get("name"), status=snapshot.get("status"))
+
+
+def summary(result):
+    """What the benchmark compares of a result: changed, the snapshot, a batch's per-host entries and request counts."""
+    out = dict(changed=bool(result.get("changed")), failed=bool(result.get("failed")), msg=str(result.get("msg") or "")[:300])
+    if "snapshot" in result:
+        out["snapshot"] = _snapshot(result["snapshot"])
+    if isinstance(result.get("requests"), dict):
+        out["requests"] = result["requests"]
+    if isinstance(result.get("results"), list):
+        out["results"] = [dict(host=r.get("host"), server_id=r.get("server_id"), changed=bool(r.get("changed")),
+                               failed=bool(r.get("failed")), snapshot=_snapshot(r.get("snapshot")))
+                          for r in result["results"] if isinstance(r, dict)]
+    return out
 
 
 class CallbackModule(CallbackBase):
@@ -61,6 +83,7 @@ class CallbackModule(CallbackBase):
         record = self._task(result._task)["hosts"].setdefault(result._host.get_name(), {})  # pylint: disable=protected-access
         record["end"] = now
         record["outcome"] = outcome
+        record["result"] = summary(result._result)  # pylint: disable=protected-access
 
     def v2_runner_on_ok(self, result):
         self._done(result, "ok")

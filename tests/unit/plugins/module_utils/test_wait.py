@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Unit tests for module_utils/wait.py with a fake clock and a fake sleep: nothing really sleeps."""
+"""Unit tests for module_utils/wait.py (the poll schedule and wait_for) with a fake clock and a fake sleep: nothing really sleeps."""
 
 from __future__ import annotations
 
@@ -12,18 +12,14 @@ import itertools
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.vps.cloud.plugins.module_utils.wait import (
-    POLL_CAP,
-    POLL_INITIAL,
-    POLL_JITTER,
-    VpsWaitTimeout,
-    poll_intervals,
-    wait_for,
-)
+from ansible_collections.vps.cloud.plugins.module_utils.wait import VpsWaitTimeout, poll_intervals, wait_for
 
 FAST = settings(max_examples=80, deadline=None, database=None)
 DRAWS = st.lists(st.floats(min_value=0.0, max_value=1.0, exclude_max=True), min_size=1, max_size=20)
-# The interval ceilings: doubling from POLL_INITIAL, then held at POLL_CAP.
+# What the README promises: intervals from 2 s doubling to a 15 s cap, shortened by at most 10% below the cap.
+POLL_CAP = 15.0
+POLL_JITTER = 0.1
+# The interval ceilings: doubling from 2 s, then held at the cap.
 CEILINGS = [2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0]
 
 
@@ -92,18 +88,57 @@ def test_without_check_first_a_done_state_still_waits_one_interval():
     assert fake.events == ["sleep", "check"]
 
 
-def test_timeout_message_names_what_the_time_and_how_to_resume():
+ADVICE = "The operation goes on at the provider: rerun the task to resume waiting, or raise wait_timeout."
+
+
+def test_timeout_message_names_what_the_time_the_last_status_and_the_advice():
     fake = FakeTime()
     check = fake.checker([(False, None, "in_progress")])
     what = "snapshot before-update (id 802) on server 12345 to complete"
     with pytest.raises(VpsWaitTimeout) as info:
-        wait_for(check, 30, what, status="queued", clock=fake.clock, sleep=fake.sleep, intervals=iter([10.0] * 10))
+        wait_for(check, 30, what, status="queued", clock=fake.clock, sleep=fake.sleep, intervals=iter([10.0] * 10),
+                 advice=ADVICE)
     assert str(info.value) == (
         "Timed out after 30s (wait_timeout=30) waiting for snapshot before-update (id 802) on server 12345 to complete; "
-        "last seen status: in_progress. The operation goes on at the provider: rerun the task to resume waiting, or raise wait_timeout.")
+        "last seen status: in_progress. " + ADVICE)
     # Checks at 10, 20 and at the deadline itself.
     assert fake.sleeps == [10.0, 10.0, 10.0]
     assert fake.events.count("check") == 3
+
+
+@pytest.mark.parametrize("advice", [None, ""])
+def test_timeout_message_without_advice_ends_with_the_status(advice):
+    fake = FakeTime()
+    check = fake.checker([(False, None, "in_progress")])
+    with pytest.raises(VpsWaitTimeout) as info:
+        wait_for(check, 4, "x", clock=fake.clock, sleep=fake.sleep, intervals=iter([4.0]), advice=advice)
+    assert str(info.value) == "Timed out after 4s (wait_timeout=4) waiting for x; last seen status: in_progress."
+
+
+def test_timeout_message_names_the_users_wait_timeout_when_given():
+    """When `timeout` is only what is left of the user's wait_timeout, the message names the user's value."""
+    fake = FakeTime()
+    with pytest.raises(VpsWaitTimeout) as info:
+        wait_for(fake.checker([(False, None, "restoring")]), 30, "x", clock=fake.clock, sleep=fake.sleep,
+                 intervals=iter([30.0]), limit=600)
+    assert str(info.value) == "Timed out after 30s (wait_timeout=600) waiting for x; last seen status: restoring."
+
+
+def test_the_status_defaults_to_unknown():
+    fake = FakeTime()
+    with pytest.raises(VpsWaitTimeout) as info:
+        wait_for(fake.checker([(False, None, "never used")]), 0, "x", clock=fake.clock, sleep=fake.sleep)
+    assert str(info.value) == "Timed out after 0s (wait_timeout=0) waiting for x; last seen status: unknown."
+    assert fake.events == []
+
+
+def test_waits_with_the_default_schedule_when_none_is_given():
+    fake = FakeTime()
+    check = fake.checker([(False, None, "in_progress")] * 5 + [(True, "done", "completed")])
+    assert wait_for(check, 600, "x", clock=fake.clock, sleep=fake.sleep) == "done"
+    assert len(fake.sleeps) == 6
+    for interval, ceiling in zip(fake.sleeps, [2.0, 4.0, 8.0, 15.0, 15.0, 15.0]):
+        assert ceiling * 0.9 <= interval <= ceiling
 
 
 def test_timeout_message_keeps_the_initial_status_when_nothing_was_checked():
@@ -143,7 +178,16 @@ def test_time_spent_in_checks_counts_against_the_deadline():
 
 def test_default_intervals_with_no_jitter_are_the_ceilings():
     assert list(itertools.islice(poll_intervals(rand=lambda: 0.0), len(CEILINGS))) == CEILINGS
-    assert (POLL_INITIAL, POLL_CAP, POLL_JITTER) == (2.0, 15.0, 0.1)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(initial=1.0, factor=3.0, cap=10.0, jitter=0.0), [1.0, 3.0, 9.0, 10.0, 10.0]),
+    (dict(initial=5.0, factor=2.0, cap=5.0), [5.0, 5.0, 5.0, 5.0, 5.0]),
+    (dict(initial=7.0, factor=2.0, cap=5.0), [5.0, 5.0, 5.0, 5.0, 5.0]),
+    (dict(initial=1.0, factor=2.0, cap=6.0, jitter=0.5), [0.5, 1.0, 2.0, 6.0, 6.0]),
+])
+def test_poll_intervals_options(kwargs, expected):
+    assert list(itertools.islice(poll_intervals(rand=lambda: 1.0, **kwargs), 5)) == expected
 
 
 def jittered_bounds(ceiling):

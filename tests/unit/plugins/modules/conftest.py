@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.vps.cloud.plugins.module_utils import api, edge, snapshots
+from ansible_collections.vps.cloud.plugins.module_utils import client, module_boundary, service
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import VirtualTime, run_module
 
 
@@ -22,10 +22,11 @@ def _no_real_sleep(seconds):
 
 @pytest.fixture(autouse=True)
 def vtime(monkeypatch):
-    """Inject the virtual clock where the edge builds the client and the service; forbid the real sleep."""
+    """Inject the virtual clock where the module boundary builds the client and the service; forbid the real sleep."""
     clock = VirtualTime()
-    monkeypatch.setattr(edge, "VpsClient", functools.partial(api.VpsClient, sleep=clock.sleep))
-    monkeypatch.setattr(edge, "SnapshotService", functools.partial(snapshots.SnapshotService, sleep=clock.sleep, clock=clock.monotonic))
+    monkeypatch.setattr(module_boundary, "VpsClient", functools.partial(client.VpsClient, sleep=clock.sleep, clock=clock.monotonic))
+    monkeypatch.setattr(module_boundary, "SnapshotService", functools.partial(
+        service.SnapshotService, sleep=clock.sleep, clock=clock.monotonic, now=clock.time))
     monkeypatch.setattr(time, "sleep", _no_real_sleep)
     return clock
 

@@ -3,53 +3,51 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+"""vps_snapshot_info and vps_server_info: they only read."""
+
 from __future__ import annotations
 
 import pytest
 import responses
 
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.vps.cloud.plugins.module_utils import edge
-from ansible_collections.vps.cloud.plugins.modules import vps_snapshot_info
+from ansible_collections.vps.cloud.plugins.modules import vps_server_info, vps_snapshot_info
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
-    CONTRACT_FIELDS,
-    SERVER_ID,
-    TOKEN,
-    add_list,
-    clean,
-    sent,
-    snap,
-    url,
+    CONTRACT_FIELDS, LIST, LIST_ALL, SERVER, SERVER_ID, add_list, add_server, clean, sent, server_view, snap, url,
 )
 
 OLD = snap(798, "weekly-2025-01-08", created_at="2025-01-08T12:00:00Z", description="Weekly snapshot")
 MID = snap(801, "pre-migration", created_at="2025-01-15T18:30:00Z", description="Before major migration")
 NEW = snap(802, "before-update", status="in_progress", created_at="2025-01-16T16:15:00Z")
 OTHER = snap(900, "pre-migration", created_at="2025-01-10T09:00:00Z", server_id=777)
+# Same time, so the later id comes first.
+TWIN = snap(803, "twin", created_at="2025-01-08T12:00:00Z")
 
 
-def test_lists_every_snapshot_newest_first_with_contract_fields_only(rsps, run):
-    add_list(rsps, [OLD, NEW, OTHER, MID], server_id=None)
+# vps_snapshot_info ----------------------------------------------------------------------------------------------------
 
-    result = run(vps_snapshot_info, {})
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_lists_every_snapshot_newest_first_with_contract_fields_only(rsps, run, check_mode):
+    add_list(rsps, [OLD, NEW, TWIN, OTHER, MID], server_id=None)
+
+    result = run(vps_snapshot_info, {}, check_mode=check_mode)
 
     assert result["rc"] == 0
     assert result["changed"] is False
-    assert result["snapshots"] == [clean(NEW), clean(MID), clean(OTHER), clean(OLD)]
+    assert result["snapshots"] == [clean(NEW), clean(MID), clean(OTHER), clean(TWIN), clean(OLD)]
     for item in result["snapshots"]:
         assert set(item) == CONTRACT_FIELDS
         assert set(item["server"]) == {"id", "name"}
-    assert sent(rsps) == [("GET", "/snapshots/")]
+    assert sent(rsps) == [LIST_ALL]
 
 
-def test_server_id_is_sent_as_query_parameter(rsps, run):
+def test_server_id_is_sent_as_a_query_parameter(rsps, run):
     add_list(rsps, [MID, OLD], server_id=SERVER_ID)
 
     result = run(vps_snapshot_info, {"server_id": SERVER_ID})
 
     assert result["snapshots"] == [clean(MID), clean(OLD)]
-    assert sent(rsps) == [("GET", "/snapshots/?server_id=12345")]
+    assert sent(rsps) == [LIST]
 
 
 @pytest.mark.parametrize("filters, expected", [
@@ -61,6 +59,8 @@ def test_server_id_is_sent_as_query_parameter(rsps, run):
     ({"status": "in_progress"}, [NEW]),
     ({"status": "failed"}, []),
     ({"name": "pre-migration", "status": "completed", "snapshot_id": 900}, [OTHER]),
+    ({"name": "pre-migration", "status": "in_progress"}, []),
+    ({"name": "before-update", "snapshot_id": 801}, []),
 ])
 def test_client_side_filters(rsps, run, filters, expected):
     add_list(rsps, [OLD, MID, NEW, OTHER], server_id=None)
@@ -69,7 +69,7 @@ def test_client_side_filters(rsps, run, filters, expected):
 
     assert result["rc"] == 0
     assert result["snapshots"] == [clean(s) for s in expected]
-    assert sent(rsps) == [("GET", "/snapshots/")]
+    assert sent(rsps) == [LIST_ALL]
 
 
 def test_follows_pagination_to_the_end(rsps, run):
@@ -82,28 +82,7 @@ def test_follows_pagination_to_the_end(rsps, run):
     result = run(vps_snapshot_info, {"server_id": SERVER_ID})
 
     assert result["snapshots"] == [clean(NEW), clean(MID), clean(OLD)]
-    assert sent(rsps) == [("GET", "/snapshots/?server_id=12345"),
-                          ("GET", "/snapshots/?page=2&server_id=12345"),
-                          ("GET", "/snapshots/?page=3&server_id=12345")]
-
-
-def test_sends_the_bearer_token(rsps, run):
-    add_list(rsps, [], server_id=None)
-
-    run(vps_snapshot_info, {})
-
-    assert rsps.calls[0].request.headers["Authorization"] == "Bearer %s" % TOKEN
-
-
-def test_check_mode_reads_all_the_same(rsps, run):
-    add_list(rsps, [MID], server_id=SERVER_ID)
-
-    result = run(vps_snapshot_info, {"server_id": SERVER_ID}, check_mode=True)
-
-    assert result["rc"] == 0
-    assert result["changed"] is False
-    assert result["snapshots"] == [clean(MID)]
-    assert sent(rsps) == [("GET", "/snapshots/?server_id=12345")]
+    assert sent(rsps) == [LIST, ("GET", "/snapshots/?page=2&server_id=12345"), ("GET", "/snapshots/?page=3&server_id=12345")]
 
 
 @pytest.mark.parametrize("status, body, words", [
@@ -111,20 +90,21 @@ def test_check_mode_reads_all_the_same(rsps, run):
     (500, {"error": "database is down"}, "database is down"),
     (403, {"name": ["not allowed"]}, "name: not allowed"),
 ])
-def test_api_error_fails_with_status_and_provider_words(rsps, run, status, body, words):
+def test_an_api_error_fails_with_the_status_and_the_provider_words(rsps, run, status, body, words):
     add_list(rsps, [], server_id=None, status=status, body=body)
 
-    result = run(vps_snapshot_info, {})
+    result = run(vps_snapshot_info, {"api_retries": 0})
 
     assert result["rc"] == 1
     assert result["failed"] is True
     assert result["msg"] == "Could not list snapshots: %s (HTTP %s on GET snapshots/)" % (words, status)
-    assert result["failure"] == {"status": status, "message": words, "method": "GET", "path": "snapshots/"}
+    assert result["failure"] == {"status": status, "message": words, "method": "GET", "path": "snapshots/",
+                                 "url": "https://api.vps.test/api/v1/snapshots/"}
     assert "snapshots" not in result
-    assert sent(rsps) == [("GET", "/snapshots/")]
+    assert sent(rsps) == [LIST_ALL]
 
 
-def test_html_error_page_surfaces_its_text(rsps, run):
+def test_an_html_error_page_surfaces_its_text(rsps, run):
     rsps.add(responses.GET, url("snapshots/"), body="<html><body><h1>403 Forbidden</h1></body></html>", status=403,
              content_type="text/html")
 
@@ -134,12 +114,47 @@ def test_html_error_page_surfaces_its_text(rsps, run):
     assert result["msg"] == "Could not list snapshots: 403 Forbidden (HTTP 403 on GET snapshots/)"
 
 
+@pytest.mark.parametrize("api_url, hint", [
+    ("https://api.vps.test/api/v1", ""),
+    ("https://api.vps.test/api", ": api_url (https://api.vps.test/api) must be the API's base URL up to and including its "
+                                 "version, such as https://admin.vps.org/api/v1"),
+])
+def test_a_404_on_the_listing_names_the_url_and_where_the_api_usually_lives(rsps, run, api_url, hint):
+    rsps.add(responses.GET, api_url + "/snapshots/", json={"detail": "Not found."}, status=404)
+
+    result = run(vps_snapshot_info, {"api_url": api_url})
+
+    assert result["msg"] == ("Could not list snapshots: Not found. (HTTP 404 on GET snapshots/). The API answered 404 for "
+                             "%s/snapshots/%s" % (api_url, hint))
+
+
+@pytest.mark.parametrize("results, message", [
+    (["not-an-object", 3], "the API's list holds 2 entries this module cannot read, such as an entry that is not an object "
+                           "('not-an-object')"),
+    ([{"id": "1", "name": "x", "status": "completed", "server": {"id": 1}}],
+     "the API's list holds 1 entries this module cannot read, such as an entry without an integer id ('1')"),
+    ([{"id": 1, "name": "x", "server": {"id": 1}}],
+     "the API's list holds 1 entries this module cannot read, such as snapshot 1 without a name or status"),
+    ([{"id": 1, "name": "x", "status": "completed", "server": "web-01"}],
+     "the API's list holds 1 entries this module cannot read, such as snapshot 1 without its server's id"),
+    ("a string", "the API answered a list request without a 'results' list (HTTP None on GET snapshots/)"),
+])
+def test_entries_unlike_the_contract_fail_clearly(rsps, run, results, message):
+    body = {"count": 1, "next": None, "previous": None, "results": results} if isinstance(results, list) else results
+    rsps.add(responses.GET, url("snapshots/"), json=body)
+
+    result = run(vps_snapshot_info, {"name": "x"})
+
+    assert result["failed"] is True
+    assert result["msg"].startswith("Could not list snapshots: " + message.split(" (HTTP")[0])
+    assert "Traceback" not in result["msg"]
+
+
 @pytest.mark.parametrize("args, message", [
     ({"server_id": 0}, "server_id must be a positive integer, got 0"),
     ({"snapshot_id": -4}, "snapshot_id must be a positive integer, got -4"),
-    ({"api_timeout": 0}, "api_timeout must be a positive number of seconds, got 0"),
-    ({"api_url": "ftp://x"}, "api_url must be an http:// or https:// URL such as https://admin.vps.org/api/v1, got 'ftp://x'"),
-    ({"api_url": "not a url"}, "api_url must be an http:// or https:// URL such as https://admin.vps.org/api/v1, got 'not a url'"),
+    ({"server_id": True}, "server_id must be a positive integer, got True"),
+    ({"server_id": 0, "snapshot_id": 0}, "server_id must be a positive integer, got 0; snapshot_id must be a positive integer, got 0"),
 ])
 def test_bad_input_fails_before_any_request(rsps, run, args, message):
     result = run(vps_snapshot_info, args)
@@ -149,33 +164,88 @@ def test_bad_input_fails_before_any_request(rsps, run, args, message):
     assert sent(rsps) == []
 
 
-def test_token_is_masked_in_invocation(rsps, run):
-    add_list(rsps, [], server_id=None)
-
-    result = run(vps_snapshot_info, {})
-
-    assert result["invocation"]["module_args"]["api_token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+# vps_server_info ------------------------------------------------------------------------------------------------------
 
 
-def test_requests_missing_gives_the_standard_message(rsps, run, monkeypatch):
-    monkeypatch.setattr(edge, "HAS_REQUESTS", False)
-
-    result = run(vps_snapshot_info, {})
-
-    assert result["failed"] is True
-    assert result["msg"] == missing_required_lib("requests")
-    assert sent(rsps) == []
-
-
-@pytest.mark.parametrize("results, message", [
-    (["not-an-object", 3], "Could not list snapshots: the API's list holds 2 entries that are not objects, such as 'not-an-object'"),
-    ([{"id": 1, "name": "x", "server": "web-01"}], "The API answered with data this module cannot read (AttributeError: "),
+@pytest.mark.parametrize("status, state", [
+    ("running", "stable"), ("stopped", "stable"), ("restoring", "restoring"), ("stopping", "busy"), ("migrating", "busy"),
 ])
-def test_entries_unlike_the_contract_fail_clearly(rsps, run, results, message):
-    rsps.add(responses.GET, url("snapshots/"), json={"count": len(results), "next": None, "previous": None, "results": results})
+def test_server_info_reads_the_server_and_classifies_its_status(rsps, run, status, state):
+    add_server(rsps, status)
 
-    result = run(vps_snapshot_info, {"name": "x"})
+    result = run(vps_server_info, {"server_id": SERVER_ID}, check_mode=status == "stopped")
+
+    assert result["rc"] == 0
+    assert result["changed"] is False
+    assert result["server"] == server_view(status)
+    assert result["state"] == state
+    assert sent(rsps) == [SERVER]
+
+
+def test_server_info_waits_until_the_server_is_idle(rsps, run, vtime):
+    add_server(rsps, "restoring")
+    add_server(rsps, "restoring")
+    add_server(rsps, "stopping")
+    add_server(rsps, "running")
+
+    result = run(vps_server_info, {"server_id": SERVER_ID, "wait": True})
+
+    assert result["rc"] == 0
+    assert result["changed"] is False
+    assert result["server"] == server_view("running")
+    assert result["state"] == "stable"
+    assert sent(rsps) == [SERVER] * 4
+    assert len(vtime.sleeps) == 3
+
+
+def test_server_info_without_wait_never_waits(rsps, run, vtime):
+    add_server(rsps, "restoring")
+
+    result = run(vps_server_info, {"server_id": SERVER_ID})
+
+    assert result["state"] == "restoring"
+    assert vtime.sleeps == []
+
+
+@pytest.mark.parametrize("args, waited", [({"wait_timeout": 20}, 20), ({}, 1800)], ids=["wait_timeout", "default"])
+def test_server_info_wait_timeout_says_a_rerun_is_safe(rsps, run, vtime, args, waited):
+    add_server(rsps, "restoring")
+    start = vtime.now
+
+    result = run(vps_server_info, dict(args, server_id=SERVER_ID, wait=True))
 
     assert result["failed"] is True
-    assert result["msg"].startswith(message)
-    assert "Traceback" not in result["msg"]
+    assert result["msg"] == ("Timed out after %ds (wait_timeout=%d) waiting for server 12345 to be running or stopped; last seen "
+                             "status: restoring. Rerunning this task is safe: it only reads, and never starts or stops "
+                             "anything." % (waited, waited))
+    assert vtime.now - start == waited
+
+
+@pytest.mark.parametrize("http_status, tail", [
+    (404, ". The API answered 404 for https://api.vps.test/api/v1/servers/12345/. Either server 12345 does not exist, "
+          "or the API does not offer GET /servers/{id}/, which the provider does not document."),
+    (405, ""),
+    (403, ""),
+])
+def test_server_info_for_a_missing_server_or_endpoint_fails_with_the_status(rsps, run, http_status, tail):
+    add_server(rsps, http_status=http_status, body={"detail": "No."})
+
+    result = run(vps_server_info, {"server_id": SERVER_ID})
+
+    assert result["failed"] is True
+    assert result["msg"] == "Could not read server 12345: No. (HTTP %s on GET servers/12345/)%s" % (http_status, tail)
+    assert result["failure"]["status"] == http_status
+    assert sent(rsps) == [SERVER]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"server_id": 0}, "server_id must be a positive integer, got 0"),
+    ({"server_id": SERVER_ID, "wait_timeout": 0}, "wait_timeout must be a positive integer, got 0"),
+    ({}, "missing required arguments: server_id"),
+])
+def test_server_info_bad_input_fails_before_any_request(rsps, run, args, message):
+    result = run(vps_server_info, args)
+
+    assert result["failed"] is True
+    assert result["msg"] == message
+    assert sent(rsps) == []

@@ -1,0 +1,535 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The transport: HTTP client for the provider's API, its retries and pacing, and the send-once protocol for POSTs.
+
+Private to this collection: the interface may change without notice. Nothing here knows about
+snapshots' meaning or calls exit_json/fail_json; errors are raised as VpsApiError.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import os
+import random
+import re
+import threading
+import time
+import traceback
+from urllib.parse import urlsplit, urlunsplit
+
+from ansible_collections.vps.cloud.plugins.module_utils.wait import VpsWaitTimeout, wait_for
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised through missing_required_lib
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+DEFAULT_API_URL = "https://admin.vps.org/api/v1"
+RETRYABLE_STATUSES = frozenset((429, 502, 503, 504))
+# 502/503 come from a gateway in front of the service: the request never reached it, so even a POST
+# may be sent again once a look shows it was not applied.
+REFUSED_BY_GATEWAY = frozenset((502, 503))
+# The longest a single Retry-After is honoured; longer ones are capped so a task never sleeps for hours.
+MAX_RETRY_AFTER = 120.0
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+# A request that timed out is tried once more at most, whatever api_retries says: an API that accepts
+# connections and does not answer within api_timeout twice is not about to, and the task must not stay
+# silent for minutes. Worst case of one call: 2 x api_timeout plus one backoff.
+TIMEOUT_RETRIES = 1
+MAX_PAGES = 10000
+ERROR_TEXT_LIMIT = 300
+API_TIMEOUT_RANGE = (1, 3600)
+API_RETRIES_RANGE = (0, 20)
+# Seconds to keep looking for a POST that got no answer, at least.
+MIN_GRACE = 10
+
+
+class VpsApiError(Exception):
+    """Any failed API call: carries the HTTP status (None without a response), the provider's words and the URL."""
+
+    def __init__(self, message, status=None, method=None, path=None, url=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.path = path
+        self.url = url
+
+    def __str__(self):
+        where = " on %s %s" % (self.method, self.path) if self.method else ""
+        if self.status is None:
+            return "%s%s" % (self.message, where)
+        return "%s (HTTP %s%s)" % (self.message, self.status, where)
+
+    def to_failure(self):
+        """Structured payload for fail_json(failure=...)."""
+        return dict(status=self.status, message=self.message, method=self.method, path=self.path, url=self.url)
+
+
+class VpsAmbiguousError(VpsApiError):
+    """A request that changes state may or may not have been applied (timeout, dropped connection, 5xx, unreadable body)."""
+
+
+class VpsConfigError(ValueError):
+    """Bad client options, such as an api_url that is not an http(s) URL."""
+
+
+def client_option_problems(api_url, api_token, timeout, retries, validate_certs=True, ca_path=None):
+    """Every problem with the client's options, each naming the option; the one place they are checked."""
+    problems = []
+    if not isinstance(api_url, str) or not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", api_url, re.IGNORECASE) \
+            or not _hostname(api_url):
+        problems.append("api_url must be an http:// or https:// URL such as %s, got %r" % (DEFAULT_API_URL, api_url))
+    token = api_token.strip() if isinstance(api_token, str) else ""
+    # A token with whitespace or control characters makes requests raise an error that quotes the header.
+    if not re.match(r"^[\x21-\x7e]+$", token):
+        problems.append("api_token must be a non-empty string of printable ASCII characters without spaces")
+    low, high = API_TIMEOUT_RANGE
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not low <= timeout <= high:
+        problems.append("api_timeout must be between %d and %d seconds, got %r" % (low, high, timeout))
+    low, high = API_RETRIES_RANGE
+    if isinstance(retries, bool) or not isinstance(retries, int) or not low <= retries <= high:
+        problems.append("api_retries must be between %d and %d, got %r" % (low, high, retries))
+    if validate_certs and ca_path and not os.path.isfile(ca_path):
+        problems.append("ca_path %s does not exist or is not a file; give the path of a PEM bundle of CA certificates" % ca_path)
+    return problems
+
+
+def error_text(response):
+    """The provider's own words from an error response, whatever the body's shape."""
+    body = response.text or ""
+    try:
+        data = json.loads(body) if body.strip() else None
+    except ValueError:
+        data = None
+    text = _text_from_json(data) if data is not None else _text_from_markup(body)
+    if not text:
+        text = response.reason or "no details given"
+    return text[:ERROR_TEXT_LIMIT]
+
+
+def _text_from_json(data):
+    if isinstance(data, dict):
+        for key in ("detail", "error", "message", "non_field_errors"):
+            if key in data and data[key]:
+                return _text_from_json(data[key])
+        # Per-field validation errors: {"name": ["..."], "server_id": ["..."]}
+        return "; ".join("%s: %s" % (key, _text_from_json(value)) for key, value in sorted(data.items()))
+    if isinstance(data, list):
+        return " ".join(_text_from_json(item) for item in data)
+    return str(data)
+
+
+def _text_from_markup(body):
+    # An HTML page from a proxy: keep its visible text, collapsed.
+    body = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", body)
+    text = re.sub(r"(?s)<[^>]*>", " ", body)
+    return " ".join(text.split())
+
+
+def retry_after_seconds(response, now=time.time):
+    """Seconds a 429/503 asks us to wait, from Retry-After as seconds or an HTTP date; None if absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - now()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP, rand=random.random):
+    """Jittered exponential backoff: uniform in [half, full] of min(cap, base * 2**attempt)."""
+    ceiling = min(cap, base * (2 ** attempt))
+    return ceiling * (0.5 + 0.5 * rand())
+
+
+def is_loopback(host):
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _hostname(url):
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def without_credentials(url):
+    """A URL with any user:password removed, safe to show (also a proxy given without a scheme, as requests accepts)."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = "[%s]" % host  # IPv6
+    if parts.port:
+        host = "%s:%s" % (host, parts.port)
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class Pacer:
+    """Spaces the requests of every thread of one client, and makes a 429's Retry-After hold them all.
+
+    A rate-limited provider is one budget shared by the whole task, so:
+    - a Retry-After, from any thread, holds every thread until it has passed, not only the one that got it;
+    - `rate` (requests per second) paces requests in advance, about one second's worth at once (GCRA);
+    - without a `rate` from the user, the pace is learnt as TCP learns a window: a slow start at
+      INITIAL_RATE that doubles every second without a 429, so that parallel requests do not all run
+      into a limit at once; after a 429, half the pace, growing by one request per second each second
+      and halved again at the next 429 (additive increase, multiplicative decrease). A batch settles
+      just under the provider's limit instead of running into it over and over.
+    """
+
+    WINDOW = 2.0
+    MIN_RATE = 0.5
+    INITIAL_RATE = 4.0
+
+    def __init__(self, rate=None, clock=time.monotonic, sleep=time.sleep):
+        self.learns = rate is None
+        self.rate = self.INITIAL_RATE if self.learns else rate
+        self.slow_start = self.learns
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._resume_at = float("-inf")
+        self._theoretical = float("-inf")
+        self._recent = []
+
+    def hold(self, seconds):
+        """Nobody sends before `seconds` from now."""
+        with self._lock:
+            self._resume_at = max(self._resume_at, self.clock() + seconds)
+
+    def accepted(self):
+        """A request got an answer other than 429."""
+        with self._lock:
+            now = self.clock()
+            self._recent = [t for t in self._recent if t > now - self.WINDOW] + [now]
+            if self.learns:
+                # Slow start: +1 per answer doubles the pace each second; then +1 request per second each second.
+                self.rate += 1.0 if self.slow_start else 1.0 / self.rate
+
+    def rate_limited(self, retry_after):
+        """The provider answered 429: everyone holds for `retry_after` seconds (if given), and a learnt pace halves."""
+        with self._lock:
+            now = self.clock()
+            if retry_after is not None:
+                self._resume_at = max(self._resume_at, now + retry_after)
+            if self.learns:
+                seen = len([t for t in self._recent if t > now - self.WINDOW]) / self.WINDOW
+                # Half of what was really getting through, or of the pace, whichever is lower.
+                self.rate = max(self.MIN_RATE, min(self.rate, max(seen, 2 * self.MIN_RATE)) / 2.0)
+                self.slow_start = False
+
+    def wait_turn(self):
+        """Sleep until this thread may send."""
+        while True:
+            with self._lock:
+                now = self.clock()
+                ready = self._resume_at
+                if self.rate:
+                    interval = 1.0 / self.rate
+                    ready = max(ready, self._theoretical - max(0.0, 1.0 - interval))
+                if now >= ready:
+                    if self.rate:
+                        self._theoretical = max(self._theoretical, now) + interval
+                    return
+                delay = ready - now
+            self.sleep(delay)
+
+
+class VpsClient:
+    """requests Sessions (one per thread) with the bearer token; JSON in and out; retries where retrying is safe."""
+
+    def __init__(self, api_url, api_token, timeout=30, retries=5, validate_certs=True, ca_path=None,
+                 sleep=time.sleep, clock=time.monotonic, session=None, rate=None):
+        problems = client_option_problems(api_url, api_token, timeout, retries, validate_certs, ca_path)
+        if problems:
+            raise VpsConfigError("; ".join(problems))
+        self.base_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.sleep = sleep
+        self.pacer = Pacer(rate, clock=clock, sleep=sleep)
+        self.warnings = []
+        self.requests_sent = 0
+        self.rate_limited = 0
+        self._counter_lock = threading.Lock()
+        parts = urlsplit(self.base_url)
+        if parts.scheme.lower() == "http" and not is_loopback(parts.hostname or ""):
+            self.warnings.append("api_url uses plain http:// to %s, which is not loopback: the API token travels unencrypted. "
+                                 "Use https://." % parts.hostname)
+        self._headers = {"Authorization": "Bearer %s" % api_token.strip(), "Accept": "application/json",
+                         "User-Agent": "vps.cloud-ansible-collection"}
+        self._verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        self._shared_session = session
+        self._local = threading.local()
+
+    @property
+    def session(self):
+        """This thread's Session (an injected one is shared by every thread)."""
+        if self._shared_session is not None:
+            return self._shared_session
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers.update(self._headers)
+            session.verify = self._verify
+        return session
+
+    def url_for(self, path):
+        """Absolute URL for an API path; every documented path ends with a slash."""
+        if not path.endswith("/"):
+            path += "/"
+        return self.base_url + "/" + path.lstrip("/")
+
+    # Public verbs -----------------------------------------------------------------
+
+    def get(self, path, params=None):
+        return self._request("GET", self.url_for(path), params=params, path=path)
+
+    def get_all(self, path, params=None, on_page=None):
+        """Every item of a paginated list, following `next` until it is null.
+
+        `on_page(page)` sees each page; if it returns False, reading stops there and None is returned.
+        """
+        items = []
+        url, seen = self.url_for(path), set()
+        while url:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise VpsApiError("the API's pagination loops back to a page already read (%s)" % url, method="GET", path=path)
+            seen.add(url)
+            page = self._request("GET", url, params=params, path=path)
+            if isinstance(page, list):  # an unpaginated list is tolerated
+                return items + page
+            if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+                raise VpsApiError("the API answered a list request without a 'results' list", method="GET", path=path,
+                                  url=url)
+            if on_page and on_page(page) is False:
+                return None
+            items.extend(page["results"])
+            url = page.get("next")
+            if url:
+                self._check_same_origin(url, path)
+            params = None  # `next` carries the query string already
+        return items
+
+    def delete(self, path):
+        """DELETE; returns True if deleted, False if it was already gone (404)."""
+        try:
+            self._request("DELETE", self.url_for(path), path=path)
+        except VpsApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def post(self, path, payload=None):
+        """POST that creates or starts something: re-sent only when the request surely was not applied.
+
+        Raises VpsAmbiguousError when it may have been applied; see send_once() for what to do then.
+        """
+        return self._request("POST", self.url_for(path), json_body=payload, path=path)
+
+    # Plumbing ----------------------------------------------------------------------
+
+    def _check_same_origin(self, url, path):
+        theirs, ours = urlsplit(url), urlsplit(self.base_url)
+        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+            raise VpsApiError("the API's next page points to another origin (%s://%s); refusing to send the token there"
+                              % (theirs.scheme, theirs.hostname), method="GET", path=path)
+
+    def _send(self, method, url, params, json_body, idempotent):
+        self.pacer.wait_turn()
+        with self._counter_lock:
+            self.requests_sent += 1
+        # verify given per request: session.verify alone loses to REQUESTS_CA_BUNDLE in the environment.
+        return self.session.request(method, url, params=params, json=json_body, timeout=self.timeout,
+                                    allow_redirects=idempotent, verify=self._verify)
+
+    def _request(self, method, url, params=None, json_body=None, path=None):
+        idempotent = method in ("GET", "DELETE")
+        attempt = timeouts = 0
+        shown = without_credentials(url)
+        while True:
+            try:
+                response = self._send(method, url, params, json_body, idempotent)
+            except requests.exceptions.SSLError as exc:
+                raise VpsApiError(self._tls_message(exc), method=method, path=path, url=shown)
+            except requests.exceptions.ProxyError as exc:
+                raise VpsApiError(self._proxy_message(url, exc), method=method, path=path, url=shown)
+            except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+                timed_out = isinstance(exc, requests.exceptions.Timeout)
+                if isinstance(exc, requests.exceptions.ConnectTimeout):
+                    # Never reached the server: safe to re-send, even a POST.
+                    error = VpsApiError("timed out connecting to %s after %ss: %s" % (self._host(), self.timeout, _reason(exc)),
+                                        method=method, path=path, url=shown)
+                else:
+                    kind = "no answer within api_timeout=%ss" % self.timeout if timed_out else "connection failed"
+                    message = "%s talking to %s: %s" % (kind, self._host(), _reason(exc))
+                    if not idempotent:
+                        raise VpsAmbiguousError(message, method=method, path=path, url=shown)
+                    error = VpsApiError(message, method=method, path=path, url=shown)
+                if timed_out:
+                    timeouts += 1
+                if timeouts > min(self.retries, TIMEOUT_RETRIES) or attempt >= self.retries:
+                    raise error
+                attempt = self._pause(attempt)
+                continue
+            except requests.exceptions.RequestException as exc:
+                raise VpsApiError("request failed: %s" % _reason(exc), method=method, path=path, url=shown)
+            except OSError as exc:
+                # requests raises a bare OSError for an unusable CA bundle, before anything is sent.
+                raise VpsApiError("could not prepare the request: %s" % _reason(exc), method=method, path=path, url=shown)
+
+            status = response.status_code
+            if status == 429:
+                with self._counter_lock:
+                    self.rate_limited += 1
+                self.pacer.rate_limited(retry_after_seconds(response))
+            else:
+                self.pacer.accepted()
+            if status in RETRYABLE_STATUSES:
+                # 429 means "not processed": always safe. A 5xx may hide an applied POST.
+                if idempotent or status == 429:
+                    if attempt < self.retries:
+                        attempt = self._pause(attempt, retry_after_seconds(response))
+                        continue
+                else:
+                    raise VpsAmbiguousError(error_text(response), status=status, method=method, path=path, url=shown)
+            if 300 <= status < 400:
+                # Redirects of GET/DELETE are followed; a POST is never re-sent elsewhere (a 303 may follow an applied one).
+                error = VpsAmbiguousError if not idempotent else VpsApiError
+                raise error("the API answered with a redirect to %s; set api_url to the address the API is served from"
+                            % response.headers.get("Location", "nowhere"), status=status, method=method, path=path, url=shown)
+            if status >= 400:
+                raise VpsApiError(error_text(response), status=status, method=method, path=path, url=shown)
+            try:
+                return self._decode(response, method, path, idempotent, shown)
+            except VpsAmbiguousError:
+                raise
+            except VpsApiError:
+                # A truncated or garbled body on a read is a passing fault: reading again is safe.
+                if attempt < self.retries:
+                    attempt = self._pause(attempt)
+                    continue
+                raise
+
+    @staticmethod
+    def _decode(response, method, path, idempotent, shown):
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            snippet = " ".join(_text_from_markup(response.text).split())[:80]
+            message = "the API answered HTTP %s with a body that is not valid JSON (%r)" % (response.status_code, snippet)
+            error = VpsApiError if idempotent else VpsAmbiguousError
+            raise error(message, status=response.status_code, method=method, path=path, url=shown)
+
+    def _pause(self, attempt, retry_after=None):
+        """Wait before attempt `attempt` + 1: the backoff, or the provider's Retry-After if that is longer.
+
+        A Retry-After also holds every other thread of this client (Pacer.rate_limited, for 429s; hold, for 503s).
+        """
+        delay = backoff_delay(attempt)
+        if retry_after is not None:
+            self.pacer.hold(retry_after)
+        if retry_after is None or delay > retry_after:
+            self.sleep(delay)
+        return attempt + 1
+
+    def _host(self):
+        return urlsplit(self.base_url).netloc.rsplit("@", 1)[-1]
+
+    def _tls_message(self, exc):
+        reason = _reason(exc)
+        if re.search(r"wrong version number|record layer failure|unknown protocol|packet length too long|http request", reason,
+                     re.IGNORECASE):
+            return ("%s does not answer TLS on that port (%s): api_url says https://, but the server seems to speak plain "
+                    "HTTP there. Check the port, or use http:// for a local test endpoint" % (self._host(), reason))
+        return ("TLS certificate verification failed for %s: %s. Give the CA bundle in ca_path, or set validate_certs=false "
+                "for a test endpoint" % (self._host(), reason))
+
+    def _proxy_message(self, url, exc):
+        proxies = requests.utils.get_environ_proxies(url)
+        proxy = requests.utils.select_proxy(url, proxies) if proxies else None
+        scheme = urlsplit(url).scheme.upper()
+        named = without_credentials(proxy) if proxy else "the configured proxy"
+        return ("could not reach %s through the proxy %s (from the %s_PROXY or ALL_PROXY environment variable): %s. "
+                "Fix the proxy, or add the API's host to NO_PROXY" % (self._host(), named, scheme, _reason(exc)))
+
+
+def send_once(send, look, what, retries, grace, sleep=time.sleep, clock=time.monotonic):
+    """`send()` a POST that must not be applied twice; after an ambiguous failure, `look()` before anything else.
+
+    Returns the answer, or what `look()` found. After a gateway 502/503 the request never reached the
+    service: one look after a backoff, and if nothing happened it is sent again, at most `retries` times.
+    After anything else ambiguous (no answer, a 504, an unreadable answer) it may be applied late, so
+    `look()` is repeated for `grace` seconds and the POST is never sent again. Re-raises the
+    VpsAmbiguousError when nothing was found.
+    """
+    attempt = 0
+    while True:
+        try:
+            return send()
+        except VpsAmbiguousError as exc:
+            if exc.status in REFUSED_BY_GATEWAY:
+                sleep(backoff_delay(attempt))
+                found = look()
+            else:
+                def check():
+                    result = look()
+                    return result is not None, result, "not seen yet"
+                try:
+                    found = wait_for(check, grace, what, check_first=True, clock=clock, sleep=sleep)
+                except VpsWaitTimeout:
+                    found = None
+            if found is not None:
+                return found
+            if exc.status not in REFUSED_BY_GATEWAY or attempt >= retries:
+                raise
+            attempt += 1
+
+
+def _reason(exc):
+    """The innermost reason of a requests/urllib3 exception, without pool and object reprs."""
+    inner, seen = exc, set()
+    while id(inner) not in seen:
+        seen.add(id(inner))
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((arg for arg in getattr(inner, "args", ()) if isinstance(arg, BaseException)), None)
+        if nested is None:
+            break
+        inner = nested
+    strings = [arg for arg in getattr(inner, "args", ()) if isinstance(arg, str)]
+    text = strings[-1] if strings else str(inner)
+    # Some errors carry only the flattened text: "Pool(...): Max retries ... (Caused by X('<obj>: reason'))".
+    caused = re.search(r"\(Caused by \w+\(['\"]?(?:<[^>]*>: )?(.*?)['\"]?\)\)\s*$", text)
+    if caused:
+        text = caused.group(1)
+    text = re.sub(r"^\s*HTTPS?ConnectionPool\([^)]*\):\s*", "", text)
+    text = re.sub(r"^<[^>]*>:\s*", "", text)
+    return " ".join(text.split())[:ERROR_TEXT_LIMIT] or type(inner).__name__

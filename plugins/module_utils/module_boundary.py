@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The module boundary: options in, a SnapshotService out; results and errors back to Ansible.
+
+Private to this collection. The only place that calls exit_json or fail_json. An error of ours
+(a bug) is reported as ours, never blamed on the user or the provider, with the traceback kept for -vvv.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.vps.cloud.plugins.module_utils.client import (
+    DEFAULT_API_URL,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    VpsClient,
+    client_option_problems,
+)
+from ansible_collections.vps.cloud.plugins.module_utils.selection import MAX_SNAPSHOTS_PER_SERVER, name_problem, pattern_problem
+from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, SnapshotService, TaskFailed
+
+CONCURRENCY_RANGE = (1, 64)
+
+
+def vps_argument_spec():
+    """The options every module shares (documented in doc_fragments/api.py)."""
+    return dict(
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["VPS_API_URL"])),
+        api_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["VPS_API_TOKEN"])),
+        api_timeout=dict(type="int", default=30),
+        api_retries=dict(type="int", default=5),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path", fallback=(env_fallback, ["VPS_CA_PATH"])),
+    )
+
+
+def parallel_argument_spec():
+    """The options of the modules that work on many servers at once (documented in doc_fragments/batch.py)."""
+    return dict(
+        concurrency=dict(type="int", default=8),
+        requests_per_second=dict(type="float"),
+    )
+
+
+def selection_argument_spec():
+    """How a creation makes room and keeps its snapshots (documented in doc_fragments/selection.py)."""
+    return dict(
+        retention=dict(type="int"),
+        retention_match=dict(type="str", default="*"),
+        resume_match=dict(type="str"),
+        protect_last_completed=dict(type="bool", default=True),
+    )
+
+
+def option_problems(params, positive=(), names=(), patterns=(), at_least_zero=()):
+    """Messages naming each option whose value is out of range; all checked before any request."""
+    problems = client_option_problems(params["api_url"], params["api_token"], params["api_timeout"], params["api_retries"],
+                                      params["validate_certs"], params["ca_path"])
+    for option in positive:
+        problems += _number_problems(option, params.get(option), 1)
+    for option in at_least_zero:
+        problems += _number_problems(option, params.get(option), 0)
+    for option in names:
+        if params.get(option) is not None and name_problem(params[option]):
+            problems.append("%s %s" % (option, name_problem(params[option])))
+    for option in patterns:
+        if params.get(option) is not None and pattern_problem(params[option]):
+            problems.append("%s %s" % (option, pattern_problem(params[option])))
+    retention = params.get("retention")
+    if retention is not None and not 1 <= retention <= MAX_SNAPSHOTS_PER_SERVER:
+        problems.append("retention must be between 1 and %d (the provider's limit per server), got %s"
+                        % (MAX_SNAPSHOTS_PER_SERVER, retention))
+    if "concurrency" in params:
+        low, high = CONCURRENCY_RANGE
+        if not low <= params["concurrency"] <= high:
+            problems.append("concurrency must be between %d and %d, got %s" % (low, high, params["concurrency"]))
+        rate = params.get("requests_per_second")
+        if rate is not None and not rate > 0:
+            problems.append("requests_per_second must be a positive number, got %s" % rate)
+    return problems
+
+
+def _number_problems(option, value, lowest):
+    # Ansible's int type lets a boolean through as 0 or 1; neither is a count or an id.
+    if value is not None and (isinstance(value, bool) or value < lowest):
+        kind = "a positive integer" if lowest == 1 else "0 or more"
+        return ["%s must be %s, got %s" % (option, kind, value)]
+    return []
+
+
+def fail_on(module, problems):
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+
+
+def snapshot_service(module, problems=()):
+    """A SnapshotService for the module's options, or fail_json naming every bad option."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    params = module.params
+    fail_on(module, list(problems))
+    client = VpsClient(params["api_url"], params["api_token"], timeout=params["api_timeout"], retries=params["api_retries"],
+                       validate_certs=params["validate_certs"], ca_path=params["ca_path"],
+                       rate=params.get("requests_per_second"))
+    for warning in client.warnings:
+        module.warn(warning)
+    return SnapshotService(client, check_mode=module.check_mode, warn=module.warn, concurrency=params.get("concurrency") or 1)
+
+
+def run(module, operation):
+    """Run `operation()` and exit with its result, or fail with what went wrong and what was changed before."""
+    try:
+        result = operation()
+    except TaskFailed as exc:
+        _fail(module, exc.result)
+    except SnapshotError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
+    except Exception as exc:  # pylint: disable=broad-except  # a bug of ours: say so, never blame the input or the API
+        module.fail_json(msg="Internal error in the vps.cloud collection (a bug in the collection, not a problem with your input "
+                             "or the provider's API): %s: %s. Please report it with the output of -vvv, which shows where it "
+                             "happened." % (type(exc).__name__, exc), exception=traceback.format_exc())
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+def _fail(module, result):
+    result = dict(result)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    result.pop("failed", None)
+    module.fail_json(**result)

@@ -1,0 +1,424 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""state=present for one server (vps_snapshot) or many at once (vps_snapshot_batch). Private to this collection.
+
+One engine serves both, so a batch gives every server exactly the guarantees of the single module:
+1. read every server's snapshots (one account-wide listing for many servers);
+2. plan each server with selection.plan_present (reuse, create after the deletions the limit forces, or refuse);
+3. create, at most `concurrency` servers at a time: check the server before deleting anything, delete
+   as little as the limit forces, POST once (never twice after an ambiguous failure), and when the
+   server is busy, wait until it is idle and POST again;
+4. wait once for all: each poll is one listing covering every snapshot still in progress; two runs
+   that created the same name converge on the lowest id;
+5. apply retention on each server once its snapshot has completed.
+Every change is recorded per server, so a failure still reports what it deleted or created.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.vps.cloud.plugins.module_utils.selection import (
+    COMPLETED,
+    MAX_SNAPSHOTS_PER_SERVER,
+    CREATE,
+    IN_PROGRESS,
+    REFUSE,
+    REUSE,
+    clean_snapshot,
+    converged,
+    describe,
+    is_failed,
+    is_working,
+    plan_present,
+    plan_retention,
+)
+from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError
+
+RESUME_ADVICE = ("The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot and "
+                 "never takes another), or raise wait_timeout.")
+PRUNED_HEADER = "snapshots pruned by retention"
+# Polls in a row whose listing may fail (each after the client's own retries) before a server's wait gives up.
+POLL_FAILURES_TOLERATED = 3
+
+
+class PresentOptions:
+    """The options of state=present that apply to every server of the task."""
+
+    def __init__(self, retention=None, retention_match="*", resume_match=None, protect_last_completed=True, wait=True,
+                 wait_timeout=1800, protected_ids=()):
+        self.retention = retention
+        self.retention_match = retention_match
+        self.resume_match = resume_match
+        self.protect_last_completed = protect_last_completed
+        self.wait = wait
+        self.wait_timeout = wait_timeout
+        self.protected_ids = set(protected_ids)
+
+
+class ServerEntry:
+    """One server's snapshot request, progress and outcome."""
+
+    def __init__(self, server_id, name, description=None):
+        self.server_id = server_id
+        self.name = name
+        self.description = description
+        self.changes = Changes()
+        self.listing = []
+        self.plan = None
+        self.before = None
+        self.snapshot = None
+        self.own_ids = set()
+        self.preview = []
+        self.error = None
+        self.warnings = []
+
+    @property
+    def active(self):
+        return self.error is None
+
+    def fail(self, error):
+        if self.error is None:
+            self.error = error
+
+    def note(self, message):
+        self.warnings.append(message)
+
+
+def ensure_present(service, requests, options):
+    """Ensure a snapshot for every (server_id, name, description) of `requests`; returns the ServerEntry of each."""
+    entries = prepare(service, requests, options)
+    carry_out(service, entries, options, service.clock() + options.wait_timeout)
+    return entries
+
+
+def prepare(service, requests, options):
+    """Read and plan, changing nothing: each entry's `plan` says what carry_out() will do, or `error` why not."""
+    entries = [ServerEntry(*request) for request in requests]
+    listings = service.listings([e.server_id for e in entries])
+    for entry in entries:
+        listing = listings[entry.server_id]
+        if isinstance(listing, BaseException):
+            if not isinstance(listing, SnapshotError):
+                raise listing
+            entry.fail(listing)
+            continue
+        entry.listing = listing
+        _plan(entry, options)
+    return entries
+
+
+def carry_out(service, entries, options, deadline):
+    """Do what the plans say (in check mode, only preview it) before `deadline` (a service.clock() time)."""
+    if service.check_mode:
+        _settle(service.parallel([e for e in entries if e.active], lambda e: _preview(service, e, options)))
+        return
+    _settle(service.parallel([e for e in entries if e.active], lambda e: _realise(service, e, options, deadline)))
+    if options.wait:
+        _await(service, [e for e in entries if e.active and is_working(e.snapshot)], deadline, options.wait_timeout)
+    _settle(service.parallel([e for e in entries if e.active], lambda e: _retain(service, e, options)))
+
+
+def _settle(outcomes):
+    """Per-server failures are already recorded on their entry; anything else is a bug and must surface."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, SnapshotError):
+            raise outcome
+
+
+def _plan(entry, options):
+    entry.plan = plan_present(entry.listing, entry.server_id, entry.name, options.retention, options.retention_match,
+                              options.resume_match, options.protect_last_completed, options.protected_ids)
+    for note in entry.plan.notes:
+        entry.note(note)
+    if entry.plan.action == REFUSE:
+        entry.fail(SnapshotError(entry.plan.problem, snapshot=clean_snapshot(entry.plan.snapshot),
+                                 snapshots=[clean_snapshot(s) for s in entry.listing]))
+    elif entry.plan.action == REUSE:
+        entry.before = entry.snapshot = entry.plan.snapshot
+        description = entry.snapshot.get("description") or ""
+        if entry.description is not None and entry.description != description and entry.snapshot.get("name") == entry.name:
+            entry.note("Snapshot %r already exists with description %r; the API cannot change a description, so it is left as "
+                       "it is." % (entry.name, description))
+
+
+# Check mode --------------------------------------------------------------------------------------
+
+
+def _preview(service, entry, options):
+    try:
+        if entry.plan.action == CREATE:
+            # Check mode tells the truth about a server that does not exist, wherever the API can tell.
+            service.server_presence(entry.server_id)
+            entry.snapshot = _planned(entry)
+        entry.preview = list(entry.plan.deletions) + plan_retention(
+            [s for s in entry.listing if s not in entry.plan.deletions], _as_completed(entry.snapshot), options.retention,
+            options.retention_match, options.protect_last_completed, options.protected_ids)
+    except SnapshotError as exc:
+        entry.fail(exc)
+        raise
+
+
+def _planned(entry):
+    return dict(id=None, server=dict(id=entry.server_id, name=_server_name(entry.listing)), name=entry.name, status=IN_PROGRESS,
+                size_mb=None, created_at=None, description=entry.description)
+
+
+def _as_completed(snapshot):
+    """The snapshot as retention will see it once completed: completed, and the newest of its server."""
+    return dict(snapshot, status=COMPLETED, created_at=snapshot.get("created_at") or "9999-12-31T23:59:59Z")
+
+
+# Real runs ---------------------------------------------------------------------------------------
+
+
+def _realise(service, entry, options, deadline):
+    try:
+        if entry.plan.action == CREATE:
+            _create(service, entry, options, deadline)
+    except SnapshotError as exc:
+        entry.fail(exc)
+        raise
+
+
+def _create(service, entry, options, deadline):
+    if entry.plan.deletions:
+        # Delete as late as possible: first make sure the server exists and is idle.
+        server = service.server_presence(entry.server_id)
+        if server is None and _created_without_room(service, entry):
+            return
+        if service.is_busy(server):
+            service.wait_until_idle(entry.server_id, deadline - service.clock(), server, limit=options.wait_timeout)
+            entry.listing = service.list(entry.server_id)
+            _plan(entry, options)
+            if not entry.active:
+                raise entry.error
+            if entry.plan.action != CREATE:
+                return
+        for snapshot in entry.plan.deletions:
+            service.delete(snapshot, entry.changes)
+        deleted = set(s.get("id") for s in entry.plan.deletions)
+        entry.listing = [s for s in entry.listing if s.get("id") not in deleted]
+    retried_when_idle = False
+    while True:
+        try:
+            created = service.create(entry.server_id, entry.name, entry.description, entry.changes)
+        except SnapshotError as exc:
+            status = (exc.details.get("failure") or {}).get("status")
+            if status == 404:
+                raise SnapshotError("Server %s does not exist: the API answered the creation of snapshot %r with HTTP 404 (%s)."
+                                    % (entry.server_id, entry.name, exc.details["failure"].get("message")), **exc.details)
+            if status != 400:
+                raise
+            waited = _waited_while_busy(service, entry, deadline, exc, options.wait_timeout)
+            # Another run may have taken the same snapshot meanwhile (and the last free slot with it): settle on it.
+            entry.listing = service.list(entry.server_id)
+            winner = converged(entry.listing, entry.server_id, entry.name)
+            if winner is not None:
+                entry.snapshot = winner
+                entry.note("The provider refused the creation (%s), but another run had just created snapshot %r on server %s "
+                           "(id %s): this task settles on it." % (exc.details["failure"].get("message"), entry.name,
+                                                                  entry.server_id, winner.get("id")))
+                return
+            # A server idle again by the time it is read may have been busy when it refused: one more try, no more.
+            if waited or (not retried_when_idle and len(entry.listing) < MAX_SNAPSHOTS_PER_SERVER):
+                retried_when_idle = retried_when_idle or not waited
+                continue
+            raise
+        entry.snapshot = created
+        entry.own_ids.add(created.get("id"))
+        entry.listing = [s for s in entry.listing if s.get("id") != created.get("id")] + [created]
+        return
+
+
+def _created_without_room(service, entry):
+    """Where the server cannot be read, ask the provider itself before deleting anything: a POST at the limit is refused
+    (HTTP 400, not applied) for a server that exists, and HTTP 404 for one that does not. True if it was created anyway
+    (a slot had just been freed)."""
+    try:
+        created = service.create(entry.server_id, entry.name, entry.description, entry.changes)
+    except SnapshotError as exc:
+        status = (exc.details.get("failure") or {}).get("status")
+        if status == 404:
+            raise SnapshotError("Server %s does not exist: the API answered the creation of snapshot %r with HTTP 404 (%s). "
+                                "Nothing was deleted." % (entry.server_id, entry.name, exc.details["failure"].get("message")),
+                                **exc.details)
+        if status != 400:
+            raise
+        return False
+    entry.snapshot = created
+    entry.own_ids.add(created.get("id"))
+    entry.listing = entry.listing + [created]
+    return True
+
+
+def _waited_while_busy(service, entry, deadline, refusal, wait_timeout):
+    """After a 400: if the server is busy, wait until it is idle and say so; False when it is not (or cannot be read)."""
+    try:
+        server = service.get_server(entry.server_id)
+    except SnapshotError:
+        return False
+    if not service.is_busy(server):
+        return False
+    remaining = deadline - service.clock()
+    try:
+        service.wait_until_idle(entry.server_id, remaining, server, limit=wait_timeout)
+    except SnapshotError as exc:
+        raise SnapshotError("Server %s refused snapshot %r while %s (%s), and was still busy when wait_timeout ran out: %s "
+                            "Nothing was created." % (entry.server_id, entry.name, server.get("status"), refusal.details.get(
+                                "failure", {}).get("message"), exc.message), **refusal.details)
+    entry.note("Server %s was %s and refused the snapshot; it was taken once the server was idle." % (
+        entry.server_id, server.get("status")))
+    return True
+
+
+def _await(service, pending, deadline, wait_timeout):
+    """Wait once for every snapshot still in progress: each poll is one listing covering them all.
+
+    A poll whose listing fails (after the client's own retries) is not the end: the snapshots go on at the
+    provider, so the wait goes on, until POLL_FAILURES_TOLERATED polls in a row have failed for a server.
+    """
+    pending = list(pending)
+    failures = {}
+
+    def check():
+        listings = service.listings([e.server_id for e in pending])
+        for entry in list(pending):
+            listing = listings[entry.server_id]
+            if isinstance(listing, SnapshotError):
+                failures[entry.server_id] = failures.get(entry.server_id, 0) + 1
+                if failures[entry.server_id] >= POLL_FAILURES_TOLERATED:
+                    entry.fail(SnapshotError("%s (%d polls in a row failed). %s" % (
+                        listing.message, failures[entry.server_id], RESUME_ADVICE), **listing.details))
+            else:
+                failures[entry.server_id] = 0
+                entry.listing = listing
+                _follow(service, entry)
+            if not entry.active or not is_working(entry.snapshot):
+                pending.remove(entry)
+        return not pending, None, _statuses(pending)
+
+    if not pending:
+        return
+    first = pending[0]
+    if len(pending) == 1:
+        what = "snapshot %s (id %s) on server %s to complete" % (first.snapshot.get("name"), first.snapshot.get("id"), first.server_id)
+    else:
+        what = "%d snapshots on %d servers to complete" % (len(pending), len(pending))
+    try:
+        service.wait(check, deadline - service.clock(), what, _statuses(pending), advice=RESUME_ADVICE, limit=wait_timeout)
+    except SnapshotError as exc:
+        for entry in pending:
+            entry.fail(SnapshotError(exc.message if len(pending) == 1 else "%s Snapshot %s on server %s was still %s." % (
+                exc.message, entry.snapshot.get("name"), entry.server_id, entry.snapshot.get("status")),
+                snapshot=clean_snapshot(entry.snapshot)))
+
+
+def _follow(service, entry):
+    """Bring one server's snapshot up to date from a fresh listing; converge with a racing run."""
+    mine = entry.snapshot
+    current = next((s for s in entry.listing if s.get("id") == mine.get("id")), None)
+    if current is not None and is_failed(current):
+        entry.snapshot = current
+        message = "Snapshot %s on server %s ended %s, so it is no restore point. Delete it (state: absent, snapshot_id: %s) " \
+                  "and try again." % (describe(current), entry.server_id, current.get("status"), current.get("id"))
+        entry.fail(SnapshotError(message, snapshot=clean_snapshot(current)))
+        return
+    winner = converged(entry.listing, entry.server_id, mine.get("name"))
+    if winner is not None and winner.get("id") != mine.get("id"):
+        if current is not None and mine.get("id") in entry.own_ids:
+            # Another run created the same name at the same moment: the lower id wins, ours goes.
+            try:
+                service.delete(current, entry.changes)
+            except SnapshotError as exc:
+                entry.fail(exc)
+                return
+            entry.note("Another run created snapshot %r on server %s at the same moment; both settle on the older one (id %s), "
+                       "and this task deleted its own (id %s)." % (mine.get("name"), entry.server_id, winner.get("id"), mine.get("id")))
+        current = winner
+    if current is None:
+        entry.fail(SnapshotError("Snapshot %s (id %s) disappeared from server %s while waiting for it to complete."
+                                 % (mine.get("name"), mine.get("id"), entry.server_id)))
+        return
+    entry.snapshot = current
+
+
+def _statuses(entries):
+    statuses = sorted(set(str(e.snapshot.get("status")) for e in entries if e.snapshot))
+    return ", ".join(statuses) or "none pending"
+
+
+def _retain(service, entry, options):
+    """Retention, once the snapshot has completed; without a wait it is left to a later run that waits."""
+    if options.retention is None:
+        return
+    try:
+        doomed = plan_retention(entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match,
+                                options.protect_last_completed, options.protected_ids)
+        if not doomed:
+            return
+        if is_working(entry.snapshot):
+            entry.note("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(doomed))
+            return
+        for snapshot in doomed:
+            service.delete(snapshot, entry.changes)
+    except SnapshotError as exc:
+        entry.fail(exc)
+        raise
+
+
+# Results -----------------------------------------------------------------------------------------
+
+
+def entry_result(entry, options, check_mode, now):
+    """The result of one server: what a vps_snapshot task returns, or one element of a batch's `results`."""
+    snapshot = clean_snapshot(entry.snapshot)
+    pruned = [clean_snapshot(s) for s in entry.preview] if check_mode else list(entry.changes.deleted)
+    would_change = check_mode and entry.error is None and (entry.plan.action == CREATE or bool(pruned))
+    changed = bool(entry.changes) or would_change
+    result = dict(changed=changed, server_id=entry.server_id, snapshot=snapshot,
+                  created=bool(snapshot) and snapshot.get("id") in entry.own_ids)
+    if options.retention is not None or pruned:
+        result["pruned"] = pruned
+    before = clean_snapshot(entry.before)
+    diff = dict(before=before, after=snapshot)
+    if pruned:
+        listing = "".join("%s\n" % describe(s, now) for s in (entry.preview if check_mode else entry.changes.deleted))
+        diff = [diff, dict(before_header=PRUNED_HEADER, after_header=PRUNED_HEADER, before=listing, after="")]
+    result["diff"] = diff
+    if entry.warnings:
+        result["warnings"] = list(entry.warnings)
+    if entry.error is not None:
+        result.update(entry.error.details)
+        result["snapshot"] = snapshot or result.get("snapshot", {})
+        result["failed"] = True
+        result["msg"] = _with_changes(entry.error.message, entry.changes, now)
+    else:
+        result["msg"] = _success_message(entry, snapshot, pruned, check_mode, now)
+    return result
+
+
+def _with_changes(message, changes, now):
+    summary = changes.summary(now)
+    return "%s Before this failure the task made changes: %s" % (message, summary) if summary else message
+
+
+def _success_message(entry, snapshot, pruned, check_mode, now):
+    if check_mode:
+        head = ("Would take snapshot %r of server %s" % (entry.name, entry.server_id) if entry.plan.action == CREATE
+                else "Snapshot %s of server %s exists" % (describe(snapshot), entry.server_id))
+        tail = "; would delete %s" % "; ".join(describe(s, now) for s in pruned) if pruned else ""
+        return "Check mode: %s%s." % (head, tail)
+    verb = "Took" if entry.own_ids and snapshot.get("id") in entry.own_ids else "Ensured"
+    head = "%s snapshot %s of server %s" % (verb, describe(snapshot), entry.server_id)
+    tail = "; deleted %s" % "; ".join(describe(s, now) for s in entry.changes.deleted) if entry.changes.deleted else ""
+    return head + tail + "."
+
+
+def _server_name(snapshots):
+    for snapshot in snapshots:
+        name = (snapshot.get("server") or {}).get("name")
+        if name:
+            return name
+    return None

@@ -1,0 +1,314 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""state=restored, and following a server's state (vps_server_info). Private to this collection.
+
+A restore overwrites the server and cannot be undone, so it is started at most once per task:
+- the server already restoring: the task joins that restore (no second one), unless the API names
+  another snapshot as its source, in which case it waits for it to end and then restores;
+- the server busy (stopping, starting, snapshotting, any status not known to be stable): the task
+  waits until it is running or stopped, within wait_timeout, then restores once;
+- a 400 refusal while the server is busy is waited out the same way; any other 400 fails at once;
+- with a safety snapshot, the server's current state is snapshotted (and waited for) first, so that
+  the restore itself can be undone;
+- a task that timed out is never the way to keep waiting: a rerun after the restore ended would start
+  another. vps.cloud.vps_server_info with wait follows a restore without touching it.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.vps.cloud.plugins.module_utils.absent import find_target
+from ansible_collections.vps.cloud.plugins.module_utils.present import REUSE, PresentOptions, carry_out, entry_result, prepare
+from ansible_collections.vps.cloud.plugins.module_utils.selection import (
+    BUSY,
+    RESTORING,
+    STABLE,
+    clean_server,
+    clean_snapshot,
+    describe,
+    describe_all,
+    is_completed,
+    name_matches,
+    newest_completed_matching,
+    server_kind,
+)
+from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed
+
+
+def follow_advice(server_id):
+    return ("The restore goes on at the provider. Do not rerun this task to keep waiting: once the restore has ended, a rerun "
+            "would start another one. Follow it with vps.cloud.vps_server_info (server_id: %s, wait: true), which only reads."
+            % server_id)
+
+
+class SafetySnapshot:
+    """The optional snapshot of the server's current state taken before a restore."""
+
+    def __init__(self, name, description=None, retention=None, retention_match="*"):
+        self.name = name
+        self.description = description
+        self.retention = retention
+        self.retention_match = retention_match
+
+
+class RestoreTask:
+    """One restore: what it restores from, what it saw and changed."""
+
+    def __init__(self, service, wait, wait_timeout, protect_last_completed=True):
+        self.service = service
+        self.wait = wait
+        self.wait_timeout = wait_timeout
+        self.protect_last_completed = protect_last_completed
+        self.deadline = service.clock() + wait_timeout
+        self.changes = Changes()
+        self.snapshot = None
+        self.server_before = None
+        self.server = None
+        self.safety = None
+        self.safety_entry = None
+        self.joined = False
+        self.warnings = []
+
+    def remaining(self):
+        return self.deadline - self.service.clock()
+
+    # Steps ---------------------------------------------------------------------------
+
+    def resolve(self, snapshot_id=None, server_id=None, name=None, name_match=None):
+        """The completed snapshot to restore from; SnapshotError naming what was wrong otherwise."""
+        service = self.service
+        listing = service.list(server_id)
+        if name_match is not None:
+            snapshot = newest_completed_matching(listing, name_match)
+            if snapshot is None:
+                matching = [s for s in listing if name_matches(s, name_match)]
+                raise SnapshotError("No completed snapshot of server %s matches %r, so there is nothing to restore from%s." % (
+                    server_id, name_match, (" (matching, none completed: %s)" % describe_all(matching)) if matching else ""),
+                    snapshots=[clean_snapshot(s) for s in matching])
+        else:
+            snapshot = find_target(listing, snapshot_id, server_id, name, account=service.list)
+            if snapshot is None:
+                what = "id %s" % snapshot_id if snapshot_id is not None else "named %r" % name
+                where = " on server %s" % server_id if server_id is not None else ""
+                raise SnapshotError("No snapshot %s exists%s, so there is nothing to restore from." % (what, where))
+        if not is_completed(snapshot):
+            raise SnapshotError("Snapshot %s is %s; only a completed snapshot can be restored."
+                                % (describe(snapshot), snapshot.get("status")), snapshot=clean_snapshot(snapshot))
+        self.snapshot = snapshot
+        return snapshot
+
+    def look_at_server(self):
+        """The server before the restore; without wait, a missing GET /servers/{id}/ leaves its status unknown."""
+        server_id = self.snapshot["server"]["id"]
+        try:
+            server = self.service.get_server(server_id)
+        except SnapshotError as exc:
+            status = (exc.details.get("failure") or {}).get("status")
+            if status not in (404, 405):
+                raise
+            if self.wait:
+                raise SnapshotError("The API has no usable GET /servers/%s/ (HTTP %s), so the server's restore cannot be watched. "
+                                    "Set wait: false to start the restore without waiting for it." % (server_id, status),
+                                    failure=exc.details.get("failure"))
+            self.warnings.append("The API has no usable GET /servers/%s/ (HTTP %s), so the restore starts without checking "
+                                 "whether one is already under way." % (server_id, status))
+            server = dict(self.snapshot.get("server") or {}, status=None)
+        self.server_before = self.server = server
+        return server
+
+    def joins_running_restore(self):
+        """Whether the server is already restoring from this snapshot (or from one the API does not name)."""
+        if server_kind(self.server.get("status")) != RESTORING:
+            return False
+        source = self.server.get("restoring_from")
+        source_id = source.get("id") if isinstance(source, dict) else None
+        if source_id is None:
+            self.warnings.append(
+                "Server %s was already restoring, from a snapshot the API does not name. This task started no second restore "
+                "and followed that one; if it was not from snapshot %s, restore again once it has ended."
+                % (self.server["id"], describe(self.snapshot)))
+            return True
+        return source_id == self.snapshot.get("id")
+
+    def wait_until_idle(self, reason):
+        if server_kind(self.server.get("status")) in (BUSY, RESTORING):
+            try:
+                self.server = self.service.wait_until_idle(self.server["id"], self.remaining(), self.server,
+                                                           limit=self.wait_timeout)
+            except SnapshotError as exc:
+                raise SnapshotError("%s No restore was started. %s" % (exc.message, reason))
+
+    def take_safety_snapshot(self, safety):
+        """Snapshot the server's current state and wait for it, before anything is restored."""
+        # The wait shares this task's deadline (carry_out below); wait_timeout is what messages name.
+        options = PresentOptions(retention=safety.retention, retention_match=safety.retention_match,
+                                 protect_last_completed=self.protect_last_completed, wait=True,
+                                 wait_timeout=self.wait_timeout, protected_ids=[self.snapshot.get("id")])
+        entry = prepare(self.service, [(self.server["id"], safety.name, safety.description)], options)[0]
+        self.safety, self.safety_entry = safety, entry
+        if entry.active and entry.plan.action == REUSE and is_completed(entry.snapshot):
+            entry.fail(SnapshotError(
+                "The safety snapshot name %r is taken by snapshot %s, which holds an older state of the server, not its state "
+                "now. Give the safety snapshot a new name (a timestamp in it, say) so that this restore can be undone."
+                % (safety.name, describe(entry.snapshot))))
+        if entry.active:
+            carry_out(self.service, [entry], options, self.deadline)
+        return entry
+
+    def start(self):
+        """POST the restore once; a refusal while the server is busy is waited out, any other fails at once.
+
+        A refusal because the server is now restoring, from this snapshot or one the API does not name (another
+        run started the same restore between this task's look and its POST), is joined: `joined` becomes true
+        and nothing more is sent.
+        """
+        while True:
+            try:
+                answer = self.service.start_restore(self.snapshot, self.changes)
+                break
+            except SnapshotError as exc:
+                if (exc.details.get("failure") or {}).get("status") != 400:
+                    raise
+                refusal = SnapshotError("The provider refused the restore of server %s from snapshot %s: %s" % (
+                    self.snapshot["server"]["id"], describe(self.snapshot), exc.details["failure"].get("message")),
+                    failure=exc.details.get("failure"))
+                try:
+                    current = self.service.get_server(self.snapshot["server"]["id"])
+                except SnapshotError:
+                    raise refusal
+                if server_kind(current.get("status")) not in (BUSY, RESTORING):
+                    raise refusal
+                self.server = current
+                if self.joins_running_restore():
+                    self.joined = True
+                    return self.server
+                self.wait_until_idle("The provider refused the restore while the server was %s." % current.get("status"))
+        reported = answer.get("server") if isinstance(answer.get("server"), dict) else {}
+        self.server = dict(self.server, **reported)
+        if server_kind(self.server.get("status")) == STABLE:
+            self.server["status"] = RESTORING  # accepted: whatever it showed before, it is restoring now
+        return self.server
+
+    def wait_restored(self):
+        server_id = self.snapshot["server"]["id"]
+        self.server = self.service.wait_until_idle(server_id, self.remaining(), self.server, advice=follow_advice(server_id),
+                                                   limit=self.wait_timeout,
+                                                   what="server %s to finish restoring from snapshot %s" % (
+                                                       server_id, describe(self.snapshot)))
+        return self.server
+
+    # Result --------------------------------------------------------------------------
+
+    def result(self, check_mode, now):
+        restored_from = dict((key, self.snapshot.get(key)) for key in ("id", "name", "created_at")) if self.snapshot else {}
+        server = clean_server(self.server)
+        before = dict(server=clean_server(self.server_before)) if self.server_before else {}
+        after = dict(server=server, restored_from=restored_from)
+        result = dict(changed=bool(self.changes) or (check_mode and not self.joined), snapshot=clean_snapshot(self.snapshot),
+                      server=server)
+        if self.joined:
+            after = dict(server=server)
+        if self.safety_entry is not None:
+            safety = entry_result(self.safety_entry, PresentOptions(retention=self.safety.retention), check_mode, now)
+            result["safety_snapshot"] = safety["snapshot"]
+            if "pruned" in safety:
+                result["pruned"] = safety["pruned"]
+            after["safety_snapshot"] = safety["snapshot"]
+        result["diff"] = dict(before=before, after=after)
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        return result
+
+
+def ensure_restored(service, snapshot_id=None, server_id=None, name=None, name_match=None, wait=True, wait_timeout=1800,
+                    safety=None, protect_last_completed=True):
+    task = RestoreTask(service, wait, wait_timeout, protect_last_completed)
+    try:
+        return _restore(task, snapshot_id, server_id, name, name_match, safety)
+    except SnapshotError as exc:
+        result = task.result(service.check_mode, service.now()) if task.snapshot else {}
+        result.update(exc.details)
+        summary = task.changes.summary(service.now())
+        if task.safety_entry is not None:
+            summary = " ".join(part for part in (task.safety_entry.changes.summary(service.now()), summary) if part)
+        result.update(failed=True, changed=bool(task.changes) or bool(task.safety_entry and task.safety_entry.changes),
+                      msg=exc.message + (" Before this failure the task made changes: %s" % summary if summary else ""))
+        raise TaskFailed(result)
+
+
+def _restore(task, snapshot_id, server_id, name, name_match, safety):
+    service = task.service
+    task.resolve(snapshot_id, server_id, name, name_match)
+    task.look_at_server()
+    if task.joins_running_restore():
+        task.joined = True
+        if task.wait:
+            task.wait_restored()
+        return _finish(task, "Server %s was already restoring; this task followed that restore and started none." % (
+            task.server["id"]))
+    if service.check_mode:
+        if task.server.get("status") is not None:
+            task.server = dict(task.server, status=RESTORING)
+        if safety is not None:
+            task.take_safety_snapshot(safety)
+            _raise_if_failed(task.safety_entry)
+        return _finish(task, "Check mode: would restore server %s from snapshot %s%s." % (
+            task.snapshot["server"]["id"], describe(task.snapshot),
+            ", after waiting until it is idle" if service.is_busy(task.server_before) else ""))
+    task.wait_until_idle("The server stayed busy.")
+    if safety is not None:
+        _raise_if_failed(task.take_safety_snapshot(safety))
+        if task.server.get("status") is not None:
+            # Taking the snapshot may have kept the server busy for a moment: look again just before restoring.
+            task.server = service.get_server(task.server["id"])
+            task.wait_until_idle("The server stayed busy after the safety snapshot.")
+    task.start()
+    if task.wait:
+        task.wait_restored()
+    if task.joined:
+        return _finish(task, "Server %s was already restoring when this task asked (another run's restore?); this task followed "
+                             "that restore and started none." % task.server["id"])
+    return _finish(task, "Restored server %s from snapshot %s%s." % (
+        task.snapshot["server"]["id"], describe(task.snapshot),
+        "" if task.wait else " (started; not waited for)"))
+
+
+def _raise_if_failed(entry):
+    if entry.error is not None:
+        # The safety snapshot's own details name it `snapshot`; in a restore's result that key is the snapshot restored from.
+        details = dict(entry.error.details)
+        details.pop("snapshot", None)
+        raise SnapshotError("No restore was started: the safety snapshot could not be taken. %s" % entry.error.message, **details)
+
+
+def _finish(task, message):
+    now = task.service.now()
+    result = task.result(task.service.check_mode, now)
+    if task.safety_entry is not None:
+        safety = task.safety_entry
+        if task.service.check_mode:
+            message += " Would first take safety snapshot %r%s." % (task.safety.name, "".join(
+                "; would delete %s" % describe(s, now) for s in safety.preview))
+        else:
+            message += " Safety snapshot taken first: %s." % describe(safety.snapshot)
+            if safety.changes.deleted:
+                message += " Its retention deleted %s." % "; ".join(describe(s, now) for s in safety.changes.deleted)
+    result["msg"] = message
+    return result
+
+
+def server_info(service, server_id, wait=False, wait_timeout=1800):
+    """A server's state; with wait, once it is running or stopped (for example at the end of a restore)."""
+    try:
+        server = service.get_server(server_id)
+    except SnapshotError as exc:
+        if (exc.details.get("failure") or {}).get("status") == 404:
+            raise SnapshotError("%s. Either server %s does not exist, or the API does not offer GET /servers/{id}/, which the "
+                                "provider does not document." % (exc.message, server_id), **exc.details)
+        raise
+    if wait:
+        server = service.wait_until_idle(server_id, wait_timeout, server, advice=(
+            "Rerunning this task is safe: it only reads, and never starts or stops anything."))
+    return dict(changed=False, server=clean_server(server), state=server_kind(server.get("status")))

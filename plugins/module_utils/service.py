@@ -1,0 +1,338 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The snapshot resource on top of the client: reading, writing, and a record of every change made.
+
+Private to this collection. Every request that changes something goes through a SnapshotService
+method that records it in a Changes journal, so that a task that fails half-way still reports what
+it created, deleted or restored. Errors are raised as SnapshotError; the module boundary turns them
+into fail_json.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+from ansible_collections.vps.cloud.plugins.module_utils.client import MIN_GRACE, REFUSED_BY_GATEWAY, VpsAmbiguousError, VpsApiError, send_once
+from ansible_collections.vps.cloud.plugins.module_utils.selection import (
+    BUSY,
+    RESTORING,
+    STABLE,
+    clean_snapshot,
+    converged,
+    describe,
+    newest_first,
+    server_id_of,
+    server_kind,
+    snapshot_shape_problem,
+)
+from ansible_collections.vps.cloud.plugins.module_utils.wait import VpsWaitTimeout, wait_for
+
+SNAPSHOTS_PATH = "snapshots/"
+
+
+class SnapshotError(Exception):
+    """A failure to report to the user; `details` become extra keys of the failed result."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class TaskFailed(Exception):
+    """A task failed after it may have changed things: `result` is the whole failed result (msg, changed, pruned...)."""
+
+    def __init__(self, result):
+        super().__init__(result.get("msg"))
+        self.result = result
+
+
+class Changes:
+    """What one task (or one server of a batch) changed at the provider, for its result whether it succeeds or fails."""
+
+    def __init__(self):
+        self.created = []
+        self.deleted = []
+        self.restored = []
+
+    def __bool__(self):
+        return bool(self.created or self.deleted or self.restored)
+
+    def summary(self, now=None):
+        """A sentence naming every change, or ''."""
+        parts = []
+        if self.created:
+            parts.append("created %s" % "; ".join(describe(s) for s in self.created))
+        if self.deleted:
+            parts.append("deleted %s" % "; ".join(describe(s, now) for s in self.deleted))
+        if self.restored:
+            parts.append("started the restore of server %s" % "; ".join(
+                "%s from snapshot %s" % (server_id_of(s), describe(s)) for s in self.restored))
+        return ("It " + ", and ".join(parts) + ".") if parts else ""
+
+
+class SnapshotService:
+    """Snapshot operations on top of a VpsClient, one request at a time or many in parallel."""
+
+    def __init__(self, client, check_mode=False, warn=None, sleep=time.sleep, clock=time.monotonic, now=time.time,
+                 concurrency=1):
+        self.client = client
+        self.check_mode = check_mode
+        self.warn = warn or (lambda message: None)
+        self.sleep = sleep
+        self.clock = clock
+        self.now = now
+        self.concurrency = max(1, concurrency)
+        # Pages of the last account-wide listing, once known: decides how the next listing is made.
+        self.account_pages = None
+
+    # Reading -----------------------------------------------------------------------
+
+    def list(self, server_id=None, worth_reading=None):
+        """Every snapshot (of one server, or of the account), newest first, each checked for the contract's shape.
+
+        `worth_reading(first_page)` may return False to give up after the first page: list() then returns None.
+        """
+        params = {"server_id": server_id} if server_id is not None else None
+        pages = []
+
+        def on_page(page):
+            pages.append(page)
+            return worth_reading(page) if worth_reading and len(pages) == 1 else True
+        try:
+            snapshots = self.client.get_all(SNAPSHOTS_PATH, params, on_page=on_page)
+        except VpsApiError as exc:
+            raise SnapshotError("Could not list snapshots: %s%s" % (exc, self._url_hint(exc)), failure=exc.to_failure())
+        if snapshots is None:
+            return None
+        if server_id is None:
+            self.account_pages = max(1, len(pages))
+        problems = [problem for problem in (snapshot_shape_problem(item) for item in snapshots) if problem]
+        if problems:
+            raise SnapshotError("Could not list snapshots: the API's list holds %d entries this module cannot read, such as %s"
+                                % (len(problems), problems[0]))
+        return newest_first(snapshots)
+
+    def listings(self, server_ids):
+        """{server_id: its snapshots, or the SnapshotError that reading them raised}, from the fewest requests.
+
+        Several servers are read from one account-wide listing (its pages), unless the account has more
+        pages than there are servers to read, as its first page tells (count / page length) or a previous
+        account listing showed: then each server is read on its own, as a single server always is.
+        """
+        server_ids = sorted(set(server_ids))
+        if not server_ids:
+            return {}
+
+        def worth_reading(first_page):
+            results, count = first_page.get("results") or [], first_page.get("count")
+            if isinstance(count, int) and not isinstance(count, bool) and results:
+                pages = -(-count // len(results))
+                if pages > len(server_ids):
+                    self.account_pages = pages
+                    return False
+            return True
+
+        everything = None
+        if len(server_ids) > 1 and (self.account_pages is None or self.account_pages <= len(server_ids)):
+            try:
+                everything = self.list(worth_reading=worth_reading)
+            except SnapshotError as exc:
+                return dict((server_id, exc) for server_id in server_ids)
+        if everything is None:
+            return dict(zip(server_ids, self.parallel(server_ids, self.list)))
+        grouped = dict((server_id, []) for server_id in server_ids)
+        for snapshot in everything:
+            if server_id_of(snapshot) in grouped:
+                grouped[server_id_of(snapshot)].append(snapshot)
+        return grouped
+
+    def find_by_id(self, snapshot_id, server_id=None):
+        """The snapshot with this id (of `server_id` when given), or None."""
+        return next((s for s in self.list(server_id) if s.get("id") == snapshot_id), None)
+
+    def get_server(self, server_id):
+        """The server as the API shows it; SnapshotError with the HTTP status in `failure` otherwise."""
+        try:
+            server = self.client.get("servers/%s/" % server_id)
+        except VpsApiError as exc:
+            raise SnapshotError("Could not read server %s: %s%s" % (server_id, exc, self._url_hint(exc)), failure=exc.to_failure())
+        if not isinstance(server, dict) or not isinstance(server.get("status"), str):
+            raise SnapshotError("Could not read server %s: the API answered GET servers/%s/ without a status (%r)"
+                                % (server_id, server_id, server))
+        return server
+
+    def server_presence(self, server_id):
+        """The server, or None where the API offers no usable GET /servers/{id}/; SnapshotError if it does not exist.
+
+        A 404 is ambiguous: the server may be missing, or the endpoint (which the provider does not document)
+        may not exist. Another server of the account is read: if that works, the endpoint exists and this
+        server does not (snapshots may outlive their server, so listed ones prove nothing).
+        """
+        try:
+            return self.get_server(server_id)
+        except SnapshotError as exc:
+            status = (exc.details.get("failure") or {}).get("status")
+            if status not in (404, 405):
+                raise
+            if status == 404 and self._endpoint_offered(server_id):
+                raise SnapshotError("Server %s does not exist: GET servers/%s/ answered HTTP 404, while other servers of the "
+                                    "account can be read. Check server_id." % (server_id, server_id),
+                                    failure=exc.details.get("failure"))
+            self.warn("The API has no usable GET /servers/%s/ (HTTP %s), so whether server %s exists and is idle could not be "
+                      "checked beforehand." % (server_id, status, server_id))
+            return None
+
+    def _endpoint_offered(self, server_id):
+        """Whether GET /servers/{id}/ works for another server of the account (one page of the listing is enough)."""
+        try:
+            page = self.client.get(SNAPSHOTS_PATH)
+        except VpsApiError:
+            return False
+        items = page.get("results") if isinstance(page, dict) else page
+        others = sorted(set(server_id_of(s) for s in items or () if isinstance(s, dict)) - {server_id, None})
+        if not others:
+            return False
+        try:
+            self.client.get("servers/%s/" % others[0])
+        except VpsApiError:
+            return False
+        return True
+
+    # Writing -----------------------------------------------------------------------
+
+    def delete(self, snapshot, changes):
+        """Delete one snapshot and record it; a 404 means someone else deleted it first (recorded as gone, not ours)."""
+        try:
+            deleted = self.client.delete("snapshots/%s/" % snapshot.get("id"))
+        except VpsApiError as exc:
+            raise SnapshotError("Could not delete snapshot %s: %s" % (describe(snapshot), exc), failure=exc.to_failure())
+        if deleted:
+            changes.deleted.append(clean_snapshot(snapshot))
+        return deleted
+
+    def create(self, server_id, name, description, changes):
+        """POST one snapshot, never twice: after an ambiguous failure, look for it by name first."""
+        payload = {"server_id": server_id, "name": name}
+        if description is not None:
+            payload["description"] = description
+
+        def send():
+            created = self.client.post(SNAPSHOTS_PATH, payload)
+            if not isinstance(created, dict) or isinstance(created.get("id"), bool) or not isinstance(created.get("id"), int):
+                # An empty or id-less 2xx body: it was probably created, but which one is unknown.
+                raise VpsAmbiguousError("the API answered the creation without the new snapshot's id", method="POST",
+                                        path=SNAPSHOTS_PATH)
+            return created
+
+        def look():
+            return converged(self.list(server_id), server_id, name)
+
+        try:
+            created = self.send_once(send, look, "snapshot %r to appear on server %s" % (name, server_id))
+        except VpsAmbiguousError as exc:
+            if exc.status not in REFUSED_BY_GATEWAY:
+                raise SnapshotError(
+                    "Could not confirm whether snapshot %r was created on server %s: %s. It is not listed even after waiting; "
+                    "rerun the task: it finds the snapshot if the API created it late, and creates it otherwise."
+                    % (name, server_id, exc), failure=exc.to_failure())
+            raise SnapshotError("Could not create snapshot %r on server %s: %s. It does not exist on the server; rerun the task."
+                                % (name, server_id, exc), failure=exc.to_failure())
+        except VpsApiError as exc:
+            raise SnapshotError("Could not create snapshot %r on server %s: %s" % (name, server_id, exc), failure=exc.to_failure())
+        changes.created.append(clean_snapshot(created))
+        return created
+
+    def start_restore(self, snapshot, changes):
+        """POST the restore once: after an ambiguous failure, the server's status says whether it started."""
+        server_id = server_id_of(snapshot)
+        path = "snapshots/%s/restore/" % snapshot.get("id")
+
+        def send():
+            try:
+                return self.client.post(path) or {}
+            except VpsAmbiguousError as exc:
+                if exc.status is not None and 200 <= exc.status < 300:
+                    return dict(server=dict(status=RESTORING))  # accepted, only the body was unreadable
+                raise
+
+        def look():
+            server = self.get_server(server_id)
+            return dict(server=server) if server_kind(server.get("status")) == RESTORING else None
+
+        try:
+            answer = self.send_once(send, look, "server %s to show a restore under way" % server_id)
+        except VpsAmbiguousError as exc:
+            if exc.status not in REFUSED_BY_GATEWAY:
+                raise SnapshotError(
+                    "Could not confirm whether the restore of server %s from snapshot %s started: %s. The server does not show "
+                    "'restoring'. Look at the server before restoring again (vps.cloud.vps_server_info), so that it is not "
+                    "restored twice." % (server_id, describe(snapshot), exc), failure=exc.to_failure())
+            raise SnapshotError("Could not start the restore of server %s from snapshot %s: %s"
+                                % (server_id, describe(snapshot), exc), failure=exc.to_failure())
+        except VpsApiError as exc:
+            raise SnapshotError("Could not restore server %s from snapshot %s: %s" % (server_id, describe(snapshot), exc),
+                                failure=exc.to_failure())
+        changes.restored.append(clean_snapshot(snapshot))
+        return answer if isinstance(answer, dict) else {}
+
+    def send_once(self, send, look, what):
+        return send_once(send, look, what, retries=self.client.retries, grace=max(2 * self.client.timeout, MIN_GRACE),
+                         sleep=self.sleep, clock=self.clock)
+
+    # Waiting -----------------------------------------------------------------------
+
+    def wait(self, check, timeout, what, status, check_first=False, advice=None, limit=None):
+        try:
+            return wait_for(check, max(0, timeout), what, status=status, check_first=check_first, clock=self.clock,
+                            sleep=self.sleep, advice=advice, limit=limit)
+        except VpsWaitTimeout as exc:
+            raise SnapshotError(str(exc))
+
+    def wait_until_idle(self, server_id, timeout, server=None, advice=None, what=None, limit=None):
+        """The server once it is neither busy nor restoring (running or stopped), within `timeout` seconds."""
+        def check():
+            current = self.get_server(server_id)
+            return server_kind(current.get("status")) == STABLE, current, current.get("status")
+
+        if server is not None and server_kind(server.get("status")) == STABLE:
+            return server
+        status = server.get("status") if server else "unknown"
+        return self.wait(check, timeout, what or "server %s to be running or stopped" % server_id, status,
+                         check_first=server is None, advice=advice, limit=limit)
+
+    def is_busy(self, server):
+        return server is not None and server_kind(server.get("status")) in (BUSY, RESTORING)
+
+    # Parallel work -----------------------------------------------------------------
+
+    def parallel(self, items, work):
+        """[work(item) for item in items], at most `concurrency` at a time; an exception is returned in its place."""
+        items = list(items)
+        if self.concurrency == 1 or len(items) <= 1:
+            return [_outcome(work, item) for item in items]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.concurrency, len(items))) as pool:
+            return list(pool.map(lambda item: _outcome(work, item), items))
+
+    # Messages ----------------------------------------------------------------------
+
+    def _url_hint(self, exc):
+        """For a 404 on the listing: the full URL, and where the API usually lives."""
+        if exc.status != 404:
+            return ""
+        hint = ". The API answered 404 for %s" % (exc.url or self.client.url_for(exc.path or SNAPSHOTS_PATH))
+        if not self.client.base_url.rstrip("/").split("/")[-1].startswith("v"):
+            hint += ": api_url (%s) must be the API's base URL up to and including its version, such as %s" % (
+                self.client.base_url, "https://admin.vps.org/api/v1")
+        return hint
+
+
+def _outcome(work, item):
+    try:
+        return work(item)
+    except Exception as exc:  # pylint: disable=broad-except  # handed back to the caller, who re-raises or reports it
+        return exc

@@ -1,0 +1,241 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vps_snapshot_batch
+short_description: Take or delete snapshots of many VPS servers in one task, waiting once for all
+version_added: 0.2.0
+description:
+  - Ensures a snapshot for every server of O(servers) or O(snapshots) (O(state=present)), or deletes the snapshots given
+    (O(state=absent)), in one task run once on the controller.
+  - Per server, O(state=present) gives exactly the guarantees of M(vps.cloud.vps_snapshot) with
+    O(vps.cloud.vps_snapshot#module:state=present). It is idempotent, waits for a snapshot still in progress rather than
+    taking another, keeps to the provider's limit of 5 per server, applies O(retention) with the same selection rules,
+    never sends two POSTs after an ambiguous failure, and supports check mode and diff.
+  - Creations and deletions run at most O(concurrency) servers at a time. All requests share one pace
+    (O(requests_per_second)), and a C(Retry-After) from the provider holds every request of the batch, not only the one that got it.
+  - The wait is shared, a whole batch waits about one creation time. Each poll is one listing of the account
+    (followed across its pages) that covers every snapshot still in progress, instead of one request per server.
+  - One server failing never stops the others. Every server ends with its own entry in RV(results), and the task fails
+    naming the servers that failed.
+  - Restores are not batched. The API has no listing of servers to follow many restores with, so restore per host with
+    M(vps.cloud.vps_snapshot) and bound their number with the C(throttle) keyword.
+author:
+  - vps.cloud maintainers (@vps-cloud)
+extends_documentation_fragment:
+  - vps.cloud.api
+  - vps.cloud.batch
+  - vps.cloud.selection
+  - vps.cloud.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  state:
+    description:
+      - V(present) ensures one snapshot per server.
+      - V(absent) deletes the snapshots given, if they exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  servers:
+    description:
+      - The servers, as a mapping of inventory host to server id (the usual way, see the examples), or a list of server ids.
+      - Each gets a snapshot named O(name) with O(description) (O(state=present)), or loses its snapshot named O(name)
+        (O(state=absent)).
+      - Two hosts with the same server id share one snapshot.
+    type: raw
+  name:
+    description:
+      - With O(servers), the snapshot's name on every server. ASCII letters, digits, hyphens and underscores.
+    type: str
+  description:
+    description:
+      - With O(servers) and O(state=present), free text stored with each new snapshot.
+    type: str
+  snapshots:
+    description:
+      - Instead of O(servers), one entry per snapshot, each with its own name.
+      - With O(state=present) each entry needs C(server_id) and C(name); two different names for one server in one batch are refused.
+      - With O(state=absent) each entry needs C(snapshot_id), or C(server_id) and C(name).
+    type: list
+    elements: dict
+    suboptions:
+      server_id:
+        description:
+          - The server's id.
+        type: int
+      name:
+        description:
+          - The snapshot's name.
+        type: str
+      snapshot_id:
+        description:
+          - With O(state=absent), the id of the snapshot to delete.
+        type: int
+      description:
+        description:
+          - Free text stored with a new snapshot.
+        type: str
+      host:
+        description:
+          - A label of yours, usually the inventory host, returned in the entry's result and as the key of RV(by_host).
+        type: str
+  snapshot_ids:
+    description:
+      - With O(state=absent), instead of O(servers) and O(name), the ids of the snapshots to delete.
+    type: list
+    elements: int
+  wait:
+    description:
+      - Wait until every snapshot is completed (O(state=present)), or gone (O(state=absent)).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How long to wait for all of them, in seconds of wall clock.
+      - After a timeout the snapshots go on at the provider, and rerunning the task resumes waiting for the same ones.
+    type: int
+    default: 1800
+notes:
+  - Run it once for the whole play (C(run_once=true)) on the controller (C(delegate_to=localhost)), with the servers
+    mapped from C(hostvars); see the examples.
+  - With C(run_once), a failed task fails every host of the batch. Let the task carry on (C(ignore_errors=true)) and fail
+    each host on its own entry of RV(by_host), as the examples and the vps.cloud.snapshot_guard role do.
+seealso:
+  - module: vps.cloud.vps_snapshot
+  - module: vps.cloud.vps_snapshot_prune
+"""
+
+EXAMPLES = r"""
+- name: Snapshot every web server at once, waiting once for all
+  hosts: webservers
+  gather_facts: false
+  module_defaults:
+    group/vps.cloud.vps:
+      api_token: "{{ vault_vps_api_token }}"
+  tasks:
+    - name: One task on the controller for the hosts of this batch (each host's vps_server_id from the inventory)
+      vps.cloud.vps_snapshot_batch:
+        servers: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'vps_server_id'))) }}"
+        name: pre-upgrade
+        retention: 3
+        retention_match: "pre-upgrade*"
+      run_once: true
+      delegate_to: localhost
+      register: batch
+      ignore_errors: true
+
+    - name: Fail the hosts whose snapshot could not be taken, and only those
+      ansible.builtin.fail:
+        msg: "{{ batch.by_host[inventory_hostname].msg }}"
+      when: batch.by_host[inventory_hostname].failed | default(false)
+
+- name: Each server with its own name
+  vps.cloud.vps_snapshot_batch:
+    api_token: "{{ vault_vps_api_token }}"
+    snapshots:
+      - {server_id: 101, name: before-kernel, host: web-1}
+      - {server_id: 103, name: before-postgres-17, host: db-1}
+    concurrency: 4
+    requests_per_second: 5
+  delegate_to: localhost
+
+- name: Delete the snapshots the batch took, all at once
+  vps.cloud.vps_snapshot_batch:
+    api_token: "{{ vault_vps_api_token }}"
+    state: absent
+    snapshot_ids: "{{ batch.results | map(attribute='snapshot.id') | list }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One entry per entry of O(snapshots), in the same order.
+    - With O(state=present), each has C(server_id), C(host), C(changed), C(created), C(snapshot) (as M(vps.cloud.vps_snapshot) returns it),
+      C(pruned) (when O(retention) is set or anything was deleted), C(msg), C(diff), and C(failed) with the reason when that
+      server failed.
+    - With O(state=absent), each has C(changed), C(snapshot) (the one deleted, empty when there was none), C(msg) and C(failed).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"server_id": 101, "host": "web-1", "changed": true, "msg": "Took snapshot before-upgrade (id 802, completed, ...)",
+            "snapshot": {"id": 802, "name": "before-upgrade", "status": "completed"}}]
+by_host:
+  description: The entries of RV(results) that have a C(host), by host.
+  returned: always
+  type: dict
+  sample: {"web-1": {"server_id": 101, "changed": true, "snapshot": {"id": 802}}}
+failed_servers:
+  description: The ids of the servers whose entry failed.
+  returned: always
+  type: list
+  elements: int
+  sample: [102]
+requests:
+  description: How many HTTP requests the task sent, and how many of them the provider answered 429.
+  returned: always
+  type: dict
+  sample: {"sent": 27, "rate_limited": 0}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_absent, batch_present, batch_requests
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
+    option_problems,
+    parallel_argument_spec,
+    run,
+    selection_argument_spec,
+    snapshot_service,
+    vps_argument_spec,
+)
+
+
+def main():
+    argument_spec = vps_argument_spec()
+    argument_spec.update(parallel_argument_spec())
+    argument_spec.update(selection_argument_spec())
+    argument_spec.update(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        servers=dict(type="raw"),
+        name=dict(type="str"),
+        description=dict(type="str"),
+        snapshots=dict(type="list", elements="dict", options=dict(
+            server_id=dict(type="int"),
+            name=dict(type="str"),
+            snapshot_id=dict(type="int"),
+            description=dict(type="str"),
+            host=dict(type="str"),
+        )),
+        snapshot_ids=dict(type="list", elements="int"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_one_of=[("servers", "snapshots", "snapshot_ids")],
+        mutually_exclusive=[("servers", "snapshots", "snapshot_ids")],
+        required_by={"servers": "name"},
+    )
+    params = module.params
+    problems = option_problems(params, positive=("wait_timeout",), names=("name",), patterns=("retention_match", "resume_match"))
+    requests, more = batch_requests(params)
+    service = snapshot_service(module, problems + more)
+    if params["state"] == "present":
+        run(module, lambda: batch_present(service, requests, params))
+    else:
+        run(module, lambda: batch_absent(service, requests, params))
+
+
+if __name__ == "__main__":
+    main()

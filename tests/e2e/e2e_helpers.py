@@ -1,0 +1,196 @@
+"""Helpers of the module-level e2e tests (test_data_safety, test_restore_safety, test_busy_servers, test_batch, ...).
+
+Seeding with exact names, statuses and ages goes through the simulator's store (its Python API only
+seeds "bulk-N" names); everything else a test looks at is what the provider saw (the request log)
+and what the user sees (the registered results).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+
+from conftest import api_calls, run_playbook
+
+SNAP = "vps.cloud.vps_snapshot"
+INFO = "vps.cloud.vps_snapshot_info"
+SERVER_INFO = "vps.cloud.vps_server_info"
+BATCH = "vps.cloud.vps_snapshot_batch"
+PRUNE = "vps.cloud.vps_snapshot_prune"
+
+
+def seed(sim, server_id, specs, spacing=60.0, days_old=0.0):
+    """Snapshots of `server_id` from `specs`, oldest first: each a name or (name, status), status one of
+    completed, failed, in_progress (an in-progress one stays so for 10 minutes). Returns their ids, in order.
+
+    The i-th of n is created (n - i) x `spacing` seconds ago, plus `days_old` days.
+    """
+    store = sim.store
+    ids = []
+    with store.lock:
+        now = store.clock()
+        for index, spec in enumerate(specs):
+            name, status = (spec, "completed") if isinstance(spec, str) else spec
+            [snapshot_id] = store.add_snapshots(server_id, 1, status="failed" if status == "failed" else "completed",
+                                                name_prefix="seed")
+            snapshot = store.snapshots[snapshot_id]
+            snapshot["name"] = name
+            snapshot["created"] = now - (len(specs) - index) * spacing - days_old * 86400
+            snapshot["ready"] = now + 600 if status == "in_progress" else snapshot["created"]
+            ids.append(snapshot_id)
+        store._invalidate()  # pylint: disable=protected-access  # the cached newest-first orders
+    return ids
+
+
+def remove_server(sim, server_id):
+    """The server is gone at the provider (GET /servers/{id}/ and POST answer 404), its snapshots still listed."""
+    with sim.store.lock:
+        del sim.store.servers[server_id]
+
+
+def names(snapshots):
+    return sorted(s["name"] for s in snapshots)
+
+
+def of_server(sim, server_id):
+    return [s for s in sim.snapshots() if s["server"]["id"] == server_id]
+
+
+def writes(sim):
+    """(method, path) of every POST and DELETE the provider saw, in order."""
+    return [(c["method"], c["path"]) for c in api_calls(sim.request_log()) if c["method"] in ("POST", "DELETE")]
+
+
+def restore_posts(sim, applied_only=False):
+    return [c for c in api_calls(sim.request_log(), "POST") if c["path"].endswith("/restore/")
+            and (not applied_only or c["status"] == 200)]
+
+
+def creation_posts(sim, applied_only=False):
+    return [c for c in api_calls(sim.request_log(), "POST") if c["path"].endswith("/snapshots/")
+            and (not applied_only or c["status"] == 201)]
+
+
+def deletes(sim):
+    return list(api_calls(sim.request_log(), "DELETE"))
+
+
+def deleted_ids(sim):
+    return [int(c["path"].rstrip("/").split("/")[-1]) for c in deletes(sim) if c["status"] == 204]
+
+
+# A task run by the playbook itself, right before the task under test: no guess at how long ansible takes to start.
+_POST = ("import os, sys, urllib.request\n"
+         "headers = {'Content-Type': 'application/json'}\n"
+         "if sys.argv[3] == 'api':\n"
+         "    headers['Authorization'] = 'Bearer ' + os.environ['VPS_API_TOKEN']\n"
+         "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers=headers)\n"
+         "urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10).read()\n")
+
+
+def hold_task(sim, server_id, status, hold_seconds=None, then=None):
+    """A task that sets the server's status (for hold_seconds, then `then`) through the simulator's control API."""
+    body = dict(status=status)
+    if hold_seconds is not None:
+        body.update(hold_seconds=hold_seconds, then=then or "running")
+    return {"name": "server %s is %s" % (server_id, status), "ansible.builtin.command": {
+        "argv": [sys.executable, "-c", _POST, "%s/_sim/servers/%s" % (sim.root_url, server_id), json.dumps(body), "control"]}}
+
+
+def restore_task(sim, snapshot_id):
+    """A task that starts a restore straight through the API (someone else's restore), the token from the environment."""
+    return {"name": "someone else restores from %s" % snapshot_id, "ansible.builtin.command": {
+        "argv": [sys.executable, "-c", _POST, "%s/snapshots/%s/restore/" % (sim.base_url, snapshot_id), "", "api"]}}
+
+
+def wait_until(condition, timeout=30.0, interval=0.05, what="the condition"):
+    """Poll `condition()` until it is true (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def race(sim, tmp_path, task):
+    """Two playbooks running `task` at the same moment: both wait at a barrier (a file), then run it together.
+    Returns the two registered results."""
+    go = tmp_path / "go"
+    barrier = ("import os, sys, time\nopen(sys.argv[1], 'w').close()\n"
+               "while not os.path.exists(sys.argv[2]):\n    time.sleep(0.01)\n")
+    results = {}
+
+    def racer(label):
+        ready = tmp_path / ("ready-" + label)
+        tasks = [{"ansible.builtin.command": {"argv": [sys.executable, "-c", barrier, str(ready), str(go)]}}, task]
+        results[label] = run_playbook(sim, tmp_path / label, tasks)[1]
+
+    threads = [threading.Thread(target=racer, args=(label,)) for label in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: (tmp_path / "ready-a").exists() and (tmp_path / "ready-b").exists(), timeout=120,
+               what="both playbooks at the barrier")
+    go.touch()
+    for thread in threads:
+        thread.join(timeout=150)
+    assert set(results) == {"a", "b"}, "a playbook did not finish"
+    return results["a"], results["b"]
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never answers: an API whose service hangs.
+
+    Records when the first connection came and when the last one was closed by the client.
+    """
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self.closed = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn, dummy = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted.append(time.monotonic())
+            thread = threading.Thread(target=self._hold, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _hold(self, conn):
+        conn.settimeout(0.2)
+        with conn:
+            while not self.stop.is_set():
+                try:
+                    if conn.recv(65536) == b"":
+                        self.closed.append(time.monotonic())
+                        return
+                except socket.timeout:
+                    continue
+                except OSError:
+                    self.closed.append(time.monotonic())
+                    return
+
+    def __enter__(self):
+        self.threads[0].start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in list(self.threads):
+            thread.join(timeout=2)
+        self.sock.close()

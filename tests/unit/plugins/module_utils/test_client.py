@@ -1,0 +1,1582 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Unit tests for module_utils/client.py: the transport, against `responses` (no network) and a virtual clock."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import threading
+import time
+from unittest import mock
+
+import pytest
+import requests
+from hypothesis import given, settings, strategies as st
+from responses import matchers
+
+from ansible_collections.vps.cloud.plugins.module_utils import client as client_module
+from ansible_collections.vps.cloud.plugins.module_utils.client import (
+    Pacer,
+    VpsAmbiguousError,
+    VpsApiError,
+    VpsClient,
+    VpsConfigError,
+    backoff_delay,
+    client_option_problems,
+    error_text,
+    is_loopback,
+    retry_after_seconds,
+    send_once,
+    without_credentials,
+)
+
+API = "https://api.vps.test/api/v1"
+TOKEN = "tok-Unit-7f3a9c"
+SNAPSHOTS = API + "/snapshots/"
+ONE = SNAPSHOTS + "801/"
+CONNECTION_REFUSED = ("HTTPSConnectionPool(host='api.vps.test', port=443): Max retries exceeded with url: /api/v1/snapshots/ "
+                      "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f00>: "
+                      "Failed to establish a new connection: [Errno 111] Connection refused'))")
+REFUSED_TEXT = "Failed to establish a new connection: [Errno 111] Connection refused"
+CA_FILE = os.path.join(os.path.dirname(__file__), "fixtures", "ca.pem")
+URL_PROBLEM = "api_url must be an http:// or https:// URL such as https://admin.vps.org/api/v1, got %r"
+TOKEN_PROBLEM = "api_token must be a non-empty string of printable ASCII characters without spaces"
+
+FAST = settings(max_examples=60, deadline=None, database=None)
+
+
+def read_timeout():
+    return requests.exceptions.ReadTimeout("Read timed out. (read timeout=30)")
+
+
+def dropped():
+    return requests.exceptions.ConnectionError("Connection aborted.")
+
+
+@pytest.fixture
+def make(vt):
+    """make(api_url=API, token=TOKEN, **options): a VpsClient on the virtual clock."""
+    def factory(api_url=API, token=TOKEN, **kwargs):
+        kwargs.setdefault("sleep", vt.sleep)
+        kwargs.setdefault("clock", vt.monotonic)
+        return VpsClient(api_url, token, **kwargs)
+    return factory
+
+
+@pytest.fixture
+def no_ca_env(monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def assert_no_token(exc):
+    """The token appears in no form of the error: message, repr, args, failure payload."""
+    texts = [str(exc), repr(exc), repr(exc.args)]
+    if isinstance(exc, VpsApiError):
+        texts += [exc.message, repr(exc.to_failure())]
+    for text in texts:
+        assert TOKEN not in text
+        assert "Bearer" not in text
+
+
+def raises(exc_type, call, *args, **kwargs):
+    """Call and return the exception of exactly `exc_type` it raises; every error case checks the token is not in it."""
+    with pytest.raises(exc_type) as info:
+        call(*args, **kwargs)
+    assert info.type is exc_type  # exactly this class, not a subclass such as VpsAmbiguousError
+    assert_no_token(info.value)
+    return info.value
+
+
+def script(rsps, vt, method, url, *answers):
+    """Register one endpoint answering `answers` in turn (the last one repeats); return the virtual times of its calls.
+
+    An answer is an exception to raise, or (status, body) / (status, body, headers) where a dict or list body is JSON.
+    """
+    times = []
+    queue = list(answers)
+
+    def callback(request):
+        times.append(vt.elapsed())
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        status, body = answer[0], answer[1]
+        headers = dict(answer[2]) if len(answer) > 2 else {}
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        return status, headers, body or ""
+
+    rsps.add_callback(method, url, callback=callback)
+    return times
+
+
+# Requests: headers, body, URLs ------------------------------------------------------------------------------------------
+
+def test_get_sends_bearer_token_accepts_json_and_names_the_collection(rsps, make):
+    rsps.get(SNAPSHOTS, json={"count": 0, "results": []})
+    assert make().get("snapshots/") == {"count": 0, "results": []}
+    headers = rsps.calls[0].request.headers
+    assert headers["Authorization"] == "Bearer " + TOKEN
+    assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"] == "vps.cloud-ansible-collection"
+    assert rsps.calls[0].request.body is None
+
+
+def test_post_sends_json_body(rsps, make):
+    payload = {"server_id": 12345, "name": "before-update", "description": "d"}
+    created = {"id": 802, "name": "before-update", "status": "in_progress"}
+    rsps.post(SNAPSHOTS, json=created, status=201, match=[matchers.json_params_matcher(payload)])
+    assert make().post("snapshots/", payload) == created
+    request = rsps.calls[0].request
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Authorization"] == "Bearer " + TOKEN
+
+
+def test_post_without_body_sends_no_body(rsps, make):
+    rsps.post(SNAPSHOTS + "801/restore/", json={"status": "success"})
+    assert make().post("snapshots/801/restore/") == {"status": "success"}
+    assert rsps.calls[0].request.body is None
+
+
+def test_get_params_reach_the_query_string(rsps, make):
+    rsps.get(SNAPSHOTS, json={"results": []}, match=[matchers.query_param_matcher({"server_id": "12345"})])
+    make().get("snapshots/", params={"server_id": 12345})
+    assert rsps.calls[0].request.url == SNAPSHOTS + "?server_id=12345"
+
+
+@pytest.mark.parametrize("path, url", [
+    ("snapshots", SNAPSHOTS),
+    ("snapshots/", SNAPSHOTS),
+    ("/snapshots/", SNAPSHOTS),
+    ("snapshots/801/restore", API + "/snapshots/801/restore/"),
+    ("snapshots/801/restore/", API + "/snapshots/801/restore/"),
+    ("servers/12345/", API + "/servers/12345/"),
+])
+def test_url_for_gives_trailing_slash_paths(make, path, url):
+    assert make().url_for(path) == url
+
+
+@pytest.mark.parametrize("api_url", [API, API + "/", API + "//"])
+def test_api_url_trailing_slashes_are_dropped(make, api_url):
+    client = make(api_url)
+    assert client.base_url == API
+    assert client.url_for("snapshots/") == SNAPSHOTS
+
+
+def test_api_url_without_path(make):
+    assert make("https://api.vps.test/").url_for("snapshots") == "https://api.vps.test/snapshots/"
+
+
+def test_only_slashes_are_stripped_from_api_url_and_paths(make):
+    client = make("https://api.vps.test/X/")
+    assert client.base_url == "https://api.vps.test/X"
+    assert client.url_for("/Xs/1") == "https://api.vps.test/X/Xs/1/"
+
+
+def test_token_surrounding_whitespace_is_stripped(rsps, make):
+    rsps.get(SNAPSHOTS, json={"results": []})
+    make(token=" %s\n" % TOKEN).get("snapshots/")
+    assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + TOKEN
+
+
+# client_option_problems: the one place options are checked -------------------------------------------------------------
+
+def problems(api_url=API, api_token=TOKEN, timeout=30, retries=5, **tls):
+    """client_option_problems for good options but the ones given."""
+    return client_option_problems(api_url, api_token, timeout, retries, **tls)
+
+
+def test_good_options_have_no_problem():
+    assert problems() == []
+
+
+@pytest.mark.parametrize("api_url", [
+    None, "", 5, "api.vps.test/api/v1", "ftp://api.vps.test/api/v1", "https://", "https:///api/v1",
+    "https://api.vps.test/api/v1?x=1", "https://api.vps.test/api#v1", "https://api.vps.test/api v1", " " + API, API + " ",
+    "https://api vps.test/", "https://api.vps.test?x", "https://api.vps.test#f", "xhttps://api.vps.test/api/v1",
+    "https://:8443/api/v1", "http://user@/x", "http://:80/api/v1",
+])
+def test_api_url_shapes_refused(api_url):
+    assert problems(api_url=api_url) == [URL_PROBLEM % (api_url,)]
+
+
+@pytest.mark.parametrize("api_url", [
+    API, "http://127.0.0.1:8765/api/v1", "HTTPS://API.VPS.TEST/API/V1", "https://api.vps.test", "https://api.vps.test/",
+    "https://user:pw@api.vps.test:8443/api/v1", "http://[::1]:8080/api/v1",
+])
+def test_api_url_shapes_accepted(api_url):
+    assert problems(api_url=api_url) == []
+
+
+@pytest.mark.parametrize("token", ["", "   ", None, 5, "tok en", "tok\nen", "tok\ren", "t\u00f6k", TOKEN + "\x00", "\x7f"])
+def test_unusable_token_is_named_without_quoting_it(token):
+    assert problems(api_token=token) == [TOKEN_PROBLEM]
+
+
+@pytest.mark.parametrize("token", ["!", "~", TOKEN, " %s\t" % TOKEN])
+def test_printable_tokens_are_accepted(token):
+    assert problems(api_token=token) == []
+
+
+@pytest.mark.parametrize("timeout", [0, 0.5, 3601, 3600.5, -1, None, True, False, "30", [30]])
+def test_api_timeout_out_of_range_is_named(timeout):
+    assert problems(timeout=timeout) == ["api_timeout must be between 1 and 3600 seconds, got %r" % (timeout,)]
+
+
+@pytest.mark.parametrize("timeout", [1, 1.5, 30, 3600, 3600.0])
+def test_api_timeout_in_range(timeout):
+    assert problems(timeout=timeout) == []
+
+
+@pytest.mark.parametrize("retries", [-1, 21, 2.0, None, True, False, "3"])
+def test_api_retries_out_of_range_is_named(retries):
+    assert problems(retries=retries) == ["api_retries must be between 0 and 20, got %r" % (retries,)]
+
+
+@pytest.mark.parametrize("retries", [0, 1, 20])
+def test_api_retries_in_range(retries):
+    assert problems(retries=retries) == []
+
+
+@pytest.mark.parametrize("ca_path", ["/nonexistent/ca.pem", os.path.dirname(CA_FILE)])
+def test_ca_path_that_is_not_a_file_is_named(ca_path):
+    assert problems(ca_path=ca_path) == [
+        "ca_path %s does not exist or is not a file; give the path of a PEM bundle of CA certificates" % ca_path]
+
+
+@pytest.mark.parametrize("changes", [
+    dict(ca_path=CA_FILE), dict(ca_path=None), dict(ca_path=""),
+    dict(ca_path="/nonexistent/ca.pem", validate_certs=False),
+])
+def test_ca_path_accepted(changes):
+    assert problems(**changes) == []
+
+
+def test_every_problem_is_listed_in_order():
+    assert problems(api_url="ftp://x", api_token="", timeout=0, retries=99, ca_path="/nope") == [
+        URL_PROBLEM % "ftp://x", TOKEN_PROBLEM, "api_timeout must be between 1 and 3600 seconds, got 0",
+        "api_retries must be between 0 and 20, got 99",
+        "ca_path /nope does not exist or is not a file; give the path of a PEM bundle of CA certificates"]
+
+
+def test_the_client_refuses_bad_options_with_every_problem(make):
+    exc = raises(VpsConfigError, make, "ftp://x", timeout=0, retries=99)
+    assert str(exc) == "; ".join([URL_PROBLEM % "ftp://x", "api_timeout must be between 1 and 3600 seconds, got 0",
+                                  "api_retries must be between 0 and 20, got 99"])
+
+
+@pytest.mark.parametrize("token", ["", "tok en", None])
+def test_the_client_refuses_an_unusable_token_without_quoting_it(make, token):
+    assert str(raises(VpsConfigError, make, token=token)) == TOKEN_PROBLEM
+
+
+def test_the_client_refuses_a_missing_ca_path_unless_certificates_are_not_checked(make):
+    exc = raises(VpsConfigError, make, ca_path="/nonexistent/ca.pem")
+    assert str(exc) == "ca_path /nonexistent/ca.pem does not exist or is not a file; give the path of a PEM bundle of CA certificates"
+    assert make(ca_path="/nonexistent/ca.pem", validate_certs=False).session.verify is False
+
+
+# Pagination -------------------------------------------------------------------------------------------------------------
+
+def test_get_all_follows_absolute_next_across_three_pages(rsps, make):
+    page2, page3 = SNAPSHOTS + "?cursor=p2", SNAPSHOTS + "?cursor=p3"
+    rsps.get(SNAPSHOTS, json={"count": 5, "next": page2, "previous": None, "results": [{"id": 1}, {"id": 2}]},
+             match=[matchers.query_param_matcher({"server_id": "12345"})])
+    rsps.get(page2, json={"count": 5, "next": page3, "previous": SNAPSHOTS, "results": [{"id": 3}, {"id": 4}]},
+             match=[matchers.query_param_matcher({"cursor": "p2"})])
+    rsps.get(page3, json={"count": 5, "next": None, "previous": page2, "results": [{"id": 5}]},
+             match=[matchers.query_param_matcher({"cursor": "p3"})])
+    client = make()
+    items = client.get_all("snapshots/", params={"server_id": 12345})
+    assert items == [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}, {"id": 5}]
+    # `params` only on the first page: `next` already carries its query string.
+    assert [call.request.url for call in rsps.calls] == [SNAPSHOTS + "?server_id=12345", page2, page3]
+    assert all(call.request.headers["Authorization"] == "Bearer " + TOKEN for call in rsps.calls)
+    assert client.requests_sent == 3
+
+
+def test_get_all_shows_each_page_to_on_page(rsps, make):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    first = {"count": 3, "next": page2, "results": [{"id": 1}, {"id": 2}]}
+    second = {"count": 3, "next": None, "results": [{"id": 3}]}
+    rsps.get(SNAPSHOTS, json=first)
+    rsps.get(page2, json=second)
+    pages = []
+    assert make().get_all("snapshots/", on_page=pages.append) == [{"id": 1}, {"id": 2}, {"id": 3}]
+    assert pages == [first, second]
+
+
+def test_get_all_retries_a_page_and_names_the_list_when_it_fails(rsps, make, vt):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    rsps.get(SNAPSHOTS, json={"next": page2, "results": [{"id": 1}]}, match=[matchers.query_param_matcher({})])
+    script(rsps, vt, "GET", page2, (503, ""), (500, {"detail": "boom"}))
+    exc = raises(VpsApiError, make().get_all, "snapshots/")
+    assert str(exc) == "boom (HTTP 500 on GET snapshots/)"
+    assert exc.url == SNAPSHOTS
+    assert len(rsps.calls) == 3
+
+
+def test_get_all_stops_when_on_page_says_false(rsps, make):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    rsps.get(SNAPSHOTS, json={"next": page2, "results": [{"id": 1}]})
+    pages = []
+
+    def on_page(page):
+        pages.append(page)
+        return False
+
+    assert make().get_all("snapshots/", on_page=on_page) is None
+    assert len(rsps.calls) == 1  # the next page is not read
+    assert pages == [{"next": page2, "results": [{"id": 1}]}]
+
+
+@pytest.mark.parametrize("answer", [None, True, 0, ""])
+def test_get_all_goes_on_unless_on_page_says_false(rsps, make, answer):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    rsps.get(SNAPSHOTS, json={"next": page2, "results": [{"id": 1}]}, match=[matchers.query_param_matcher({})])
+    rsps.get(page2, json={"next": None, "results": [{"id": 2}]}, match=[matchers.query_param_matcher({"cursor": "p2"})])
+    assert make().get_all("snapshots/", on_page=lambda page: answer) == [{"id": 1}, {"id": 2}]
+
+
+def test_get_all_without_next_key_reads_one_page(rsps, make):
+    rsps.get(SNAPSHOTS, json={"count": 1, "results": [{"id": 7}]})
+    pages = []
+    assert make().get_all("snapshots/", on_page=pages.append) == [{"id": 7}]
+    assert len(rsps.calls) == 1
+    assert pages == [{"count": 1, "results": [{"id": 7}]}]
+
+
+def test_get_all_tolerates_an_unpaginated_list(rsps, make):
+    rsps.get(SNAPSHOTS, json=[{"id": 1}, {"id": 2}])
+    pages = []
+    assert make().get_all("snapshots/", on_page=pages.append) == [{"id": 1}, {"id": 2}]
+    assert pages == []
+
+
+def test_get_all_unpaginated_list_after_a_page_keeps_both(rsps, make):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    rsps.get(SNAPSHOTS, json={"next": page2, "results": [{"id": 1}]})
+    rsps.get(page2, json=[{"id": 2}])
+    assert make().get_all("snapshots/") == [{"id": 1}, {"id": 2}]
+
+
+@pytest.mark.parametrize("body", [{"count": 0}, {"results": "nope"}, {"results": None}, "text", None, 5])
+def test_get_all_without_results_list_is_an_error(rsps, make, body):
+    rsps.get(SNAPSHOTS, json=body)
+    exc = raises(VpsApiError, make().get_all, "snapshots/")
+    assert str(exc) == "the API answered a list request without a 'results' list on GET snapshots/"
+    assert exc.to_failure() == dict(status=None, message="the API answered a list request without a 'results' list",
+                                    method="GET", path="snapshots/", url=SNAPSHOTS)
+
+
+@pytest.mark.parametrize("next_url, origin", [
+    ("https://evil.example/api/v1/snapshots/?cursor=p2", "https://evil.example"),
+    ("http://api.vps.test/api/v1/snapshots/?cursor=p2", "http://api.vps.test"),
+    ("https://api.vps.test:8443/api/v1/snapshots/?cursor=p2", "https://api.vps.test"),
+    ("https://user@api.vps.test/api/v1/snapshots/?cursor=p2", "https://api.vps.test"),
+])
+def test_get_all_refuses_next_to_another_origin(rsps, make, vt, next_url, origin):
+    rsps.get(SNAPSHOTS, json={"next": next_url, "results": [{"id": 1}]})
+    exc = raises(VpsApiError, make().get_all, "snapshots/")
+    assert exc.message == "the API's next page points to another origin (%s); refusing to send the token there" % origin
+    assert (exc.status, exc.method, exc.path) == (None, "GET", "snapshots/")
+    assert len(rsps.calls) == 1  # the other origin never saw a request, so never saw the token
+    assert vt.sleeps == []
+
+
+def test_get_all_detects_a_pagination_loop(rsps, make):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    rsps.get(SNAPSHOTS, json={"next": page2, "results": [{"id": 1}]})
+    rsps.get(page2, json={"next": SNAPSHOTS, "results": [{"id": 2}]})
+    exc = raises(VpsApiError, make().get_all, "snapshots/")
+    assert exc.message == "the API's pagination loops back to a page already read (%s)" % SNAPSHOTS
+    assert (exc.status, exc.method, exc.path) == (None, "GET", "snapshots/")
+    assert len(rsps.calls) == 2
+
+
+def test_get_all_detects_a_page_pointing_at_itself(rsps, make):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    rsps.get(SNAPSHOTS, json={"next": page2, "results": [{"id": 1}]})
+    rsps.get(page2, json={"next": page2, "results": [{"id": 2}]})
+    exc = raises(VpsApiError, make().get_all, "snapshots/")
+    assert exc.message == "the API's pagination loops back to a page already read (%s)" % page2
+    assert len(rsps.calls) == 2
+
+
+def test_get_all_stops_after_the_page_limit(rsps, make, monkeypatch):
+    """An API that hands out new pages forever is stopped at the page limit (here lowered to 3) rather than read forever."""
+    monkeypatch.setattr(client_module, "MAX_PAGES", 3)
+    for number in range(1, 4):
+        page = SNAPSHOTS + ("?cursor=p%d" % number if number > 1 else "")
+        rsps.get(page, json={"next": SNAPSHOTS + "?cursor=p%d" % (number + 1), "results": [{"id": number}]},
+                 match=[matchers.query_param_matcher({"cursor": "p%d" % number} if number > 1 else {})])
+    exc = raises(VpsApiError, make().get_all, "snapshots/")
+    assert exc.message == "the API's pagination loops back to a page already read (%s?cursor=p4)" % SNAPSHOTS
+    assert len(rsps.calls) == 3
+
+
+def test_get_all_reads_up_to_the_page_limit(rsps, make, monkeypatch):
+    monkeypatch.setattr(client_module, "MAX_PAGES", 2)
+    rsps.get(SNAPSHOTS, json={"next": SNAPSHOTS + "?cursor=p2", "results": [{"id": 1}]},
+             match=[matchers.query_param_matcher({})])
+    rsps.get(SNAPSHOTS + "?cursor=p2", json={"next": None, "results": [{"id": 2}]},
+             match=[matchers.query_param_matcher({"cursor": "p2"})])
+    assert make().get_all("snapshots/") == [{"id": 1}, {"id": 2}]
+
+
+# Retries of reads and deletes -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("method, ok_status, ok_body, expected", [
+    ("GET", 200, {"results": []}, {"results": []}),
+    ("DELETE", 204, None, True),
+])
+def test_reads_and_deletes_are_retried_on_transient_statuses(rsps, make, vt, status, method, ok_status, ok_body, expected):
+    times = script(rsps, vt, method, ONE, (status, "busy"), (status, "busy"), (ok_status, ok_body))
+    client = make(retries=5)
+    call = client.get if method == "GET" else client.delete
+    assert call("snapshots/801/") == expected
+    assert len(rsps.calls) == 3
+    assert client.requests_sent == 3
+    # A backoff before each retry: between 0.5 and 1 s, then at least 1 s.
+    assert 0.5 <= times[1] - times[0] and 1.0 <= times[2] - times[1]
+    if status != 429:  # (a 429 also slows the learnt pace: more waits, see the Pacer tests)
+        assert times[1] <= 1.0 and times[2] - times[1] <= 2.0
+        assert len(vt.sleeps) == 2
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_retries_run_out_then_error_with_status(rsps, make, vt, status, method):
+    rsps.add(method, ONE, status=status, json={"detail": "try later"})
+    client = make(retries=3)
+    exc = raises(VpsApiError, client.get if method == "GET" else client.delete, "snapshots/801/")
+    assert exc.status == status
+    assert str(exc) == "try later (HTTP %s on %s snapshots/801/)" % (status, method)
+    assert len(rsps.calls) == 4
+    assert len(vt.sleeps) == 3 if status != 429 else len(vt.sleeps) >= 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500, 501])
+def test_other_error_statuses_are_not_retried(rsps, make, vt, status):
+    rsps.get(ONE, status=status, json={"detail": "no"})
+    exc = raises(VpsApiError, make(retries=5).get, "snapshots/801/")
+    assert (exc.status, exc.message) == (status, "no")
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+def test_a_client_retries_five_times_unless_told(rsps, make, vt):
+    rsps.get(SNAPSHOTS, status=503, body="")
+    raises(VpsApiError, make().get, "snapshots/")
+    assert len(rsps.calls) == 6
+
+
+def test_zero_retries_means_one_attempt(rsps, make, vt):
+    rsps.get(SNAPSHOTS, status=503, body="")
+    assert raises(VpsApiError, make(retries=0).get, "snapshots/").status == 503
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize("retries", [1, 3])
+def test_connection_errors_are_retried_api_retries_times(rsps, make, vt, method, retries):
+    rsps.add(method, ONE, body=requests.exceptions.ConnectionError(CONNECTION_REFUSED))
+    client = make(retries=retries)
+    exc = raises(VpsApiError, client.get if method == "GET" else client.delete, "snapshots/801/")
+    assert exc.status is None
+    assert str(exc) == "connection failed talking to api.vps.test: %s on %s snapshots/801/" % (REFUSED_TEXT, method)
+    assert len(rsps.calls) == retries + 1
+    assert len(vt.sleeps) == retries
+    assert client.requests_sent == retries + 1
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_connection_error_then_success(rsps, make, vt, method):
+    script(rsps, vt, method, ONE, dropped(), dropped(), (200, {"id": 801}))
+    client = make(retries=2)
+    assert (client.get if method == "GET" else client.delete)("snapshots/801/") == ({"id": 801} if method == "GET" else True)
+    assert len(rsps.calls) == 3
+
+
+@pytest.mark.parametrize("retries", [1, 5, 20])
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_read_timeout_is_retried_once_whatever_api_retries_says(rsps, make, vt, retries, method):
+    rsps.add(method, ONE, body=read_timeout())
+    client = make(retries=retries)
+    exc = raises(VpsApiError, client.get if method == "GET" else client.delete, "snapshots/801/")
+    assert str(exc) == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30) on %s "
+                        "snapshots/801/" % method)
+    assert len(rsps.calls) == 2
+    assert len(vt.sleeps) == 1
+
+
+def test_a_read_timeout_with_zero_retries_is_not_retried(rsps, make, vt):
+    rsps.get(ONE, body=read_timeout())
+    raises(VpsApiError, make(retries=0).get, "snapshots/801/")
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+def test_a_read_timeout_then_an_answer(rsps, make, vt):
+    script(rsps, vt, "GET", ONE, read_timeout(), (200, {"id": 801}))
+    assert make(retries=1).get("snapshots/801/") == {"id": 801}
+    assert len(rsps.calls) == 2
+
+
+def test_timeouts_are_counted_apart_from_connection_errors(rsps, make, vt):
+    """Connection errors use api_retries; the second timeout ends the call whatever is left of them."""
+    script(rsps, vt, "GET", ONE, read_timeout(), dropped(), dropped(), read_timeout(), (200, {}))
+    exc = raises(VpsApiError, make(retries=10).get, "snapshots/801/")
+    assert exc.message.startswith("no answer within api_timeout=30s talking to api.vps.test")
+    assert len(rsps.calls) == 4
+
+
+def test_connection_errors_after_a_timeout_still_use_api_retries(rsps, make, vt):
+    script(rsps, vt, "GET", ONE, read_timeout(), dropped(), dropped(), dropped())
+    exc = raises(VpsApiError, make(retries=3).get, "snapshots/801/")
+    assert exc.message == "connection failed talking to api.vps.test: Connection aborted."
+    assert len(rsps.calls) == 4
+
+
+def test_the_timeout_message_names_the_configured_timeout(rsps, make):
+    rsps.get(ONE, body=requests.exceptions.ReadTimeout("Read timed out. (read timeout=7)"))
+    exc = raises(VpsApiError, make(timeout=7, retries=0).get, "snapshots/801/")
+    assert exc.message == "no answer within api_timeout=7s talking to api.vps.test: Read timed out. (read timeout=7)"
+
+
+def test_backoff_grows_between_retries(rsps, make, vt):
+    rsps.get(SNAPSHOTS, status=502, body="")
+    raises(VpsApiError, make(retries=7).get, "snapshots/")
+    assert len(vt.sleeps) == 7
+    for attempt, delay in enumerate(vt.sleeps):
+        ceiling = min(30.0, 2.0 ** attempt)
+        assert ceiling / 2 <= delay <= ceiling
+
+
+def test_network_error_backoff_grows_too(rsps, make, vt):
+    rsps.get(SNAPSHOTS, body=dropped())
+    raises(VpsApiError, make(retries=4).get, "snapshots/")
+    for attempt, delay in enumerate(vt.sleeps):
+        assert 2.0 ** attempt / 2 <= delay <= 2.0 ** attempt
+    assert len(vt.sleeps) == 4
+
+
+# Retry-After and the pause before a retry -------------------------------------------------------------------------------
+
+def test_retry_after_longer_than_the_backoff_is_waited_exactly(rsps, make, vt):
+    times = script(rsps, vt, "GET", SNAPSHOTS, (429, "", {"Retry-After": "7"}), (200, {"results": []}))
+    make().get("snapshots/")
+    assert times == [0.0, 7.0]  # the first backoff is at most 1 s: Retry-After wins, and nothing is added to it
+    assert vt.sleeps == [7.0]
+
+
+def test_retry_after_shorter_than_the_backoff_still_waits_the_backoff(rsps, make, vt):
+    times = script(rsps, vt, "GET", SNAPSHOTS, (503, ""), (503, ""), (503, "", {"Retry-After": "0.2"}), (200, {}))
+    make().get("snapshots/")
+    # The third pause has a backoff between 2 and 4 s: a Retry-After of 0.2 s does not shorten it.
+    assert 2.0 <= times[3] - times[2] <= 4.0
+    assert len(times) == 4
+
+
+def test_retry_after_zero_still_waits_the_backoff(rsps, make, vt):
+    times = script(rsps, vt, "GET", SNAPSHOTS, (429, "", {"Retry-After": "0"}), (200, {}))
+    make().get("snapshots/")
+    assert 0.5 <= times[1] <= 1.0
+
+
+def test_retry_after_http_date_is_honoured(rsps, make, vt):
+    when = email.utils.formatdate(time.time() + 60, usegmt=True)
+    times = script(rsps, vt, "GET", SNAPSHOTS, (503, "", {"Retry-After": when}), (200, {"results": []}))
+    make().get("snapshots/")
+    assert 50.0 <= times[1] <= 60.0  # the date is whole seconds, and some wall-clock time passes before it is read
+
+
+@pytest.mark.parametrize("value", ["3600", "99999", None])
+def test_retry_after_is_capped_at_two_minutes(rsps, make, vt, value):
+    value = value or email.utils.formatdate(time.time() + 7200, usegmt=True)
+    times = script(rsps, vt, "GET", SNAPSHOTS, (429, "", {"Retry-After": value}), (200, {"results": []}))
+    make().get("snapshots/")
+    assert times == [0.0, 120.0]
+
+
+def test_a_retry_after_holds_the_other_threads_of_the_client(rsps, make, vt):
+    """While one thread waits out a 429's Retry-After, a request from another thread waits for it too."""
+    script(rsps, vt, "GET", SNAPSHOTS, (429, "", {"Retry-After": "30"}), (200, {"results": []}))
+    rsps.get(ONE, json={"id": 801})
+    answers = {}
+    first_sleep = []
+
+    def other_thread():
+        answers["other"] = client.get("snapshots/801/")
+
+    def sleep(seconds):
+        if not first_sleep:
+            # The first thread is about to wait out the Retry-After: the other thread asks for something meanwhile.
+            first_sleep.append(seconds)
+            thread = threading.Thread(target=other_thread, name="other")
+            thread.start()
+            thread.join()
+        vt.sleep(seconds)
+
+    client = make(sleep=sleep)
+    answers["first"] = client.get("snapshots/")
+    assert answers == {"first": {"results": []}, "other": {"id": 801}}
+    assert first_sleep == [30.0]
+    assert vt.sleepers[0] == "other" and vt.sleeps[0] == 30.0
+    assert client.rate_limited == 1
+    assert client.requests_sent == 3
+
+
+def test_a_last_429_still_holds_the_next_request_for_its_retry_after(rsps, make, vt):
+    rsps.get(SNAPSHOTS, status=429, headers={"Retry-After": "30"}, json={"detail": "slow down"})
+    times = script(rsps, vt, "GET", ONE, (200, {}))
+    client = make(retries=0)
+    assert raises(VpsApiError, client.get, "snapshots/").status == 429
+    client.get("snapshots/801/")
+    assert times == [30.0]
+
+
+def test_rate_limited_counts_every_429(rsps, make, vt):
+    script(rsps, vt, "GET", SNAPSHOTS, (429, ""), (503, ""), (429, ""), (200, {}))
+    client = make()
+    client.get("snapshots/")
+    assert (client.rate_limited, client.requests_sent) == (2, 4)
+
+
+def test_counters_start_at_zero(make):
+    client = make()
+    assert (client.rate_limited, client.requests_sent) == (0, 0)
+
+
+class _Headers:
+    def __init__(self, headers):
+        self.headers = headers
+
+
+@pytest.mark.parametrize("headers, seconds", [
+    ({}, None),
+    ({"Retry-After": ""}, None),
+    ({"Retry-After": "soon"}, None),
+    ({"Retry-After": " 12 "}, 12.0),
+    ({"Retry-After": "2.5"}, 2.5),
+    ({"Retry-After": "-5"}, 0.0),
+    ({"Retry-After": "120"}, 120.0),
+    ({"Retry-After": "121"}, 120.0),
+    ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+    ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, 30.0),
+    ({"Retry-After": " Wed, 21 Oct 2015 07:30:00 GMT "}, 120.0),
+])
+def test_retry_after_seconds_values(headers, seconds):
+    now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()
+    assert retry_after_seconds(_Headers(headers), now=lambda: now) == seconds
+
+
+def test_retry_after_date_uses_the_wall_clock_by_default():
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 20.0 <= retry_after_seconds(_Headers({"Retry-After": soon})) <= 30.0
+
+
+def test_backoff_delay_grows_and_is_capped():
+    assert [backoff_delay(n, rand=lambda: 1.0) for n in range(8)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert [backoff_delay(n, rand=lambda: 0.0) for n in range(8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0]
+    assert backoff_delay(3, rand=lambda: 0.5) == 6.0
+    assert backoff_delay(2, base=3.0, cap=100.0, rand=lambda: 1.0) == 12.0
+    assert backoff_delay(6, base=3.0, cap=100.0, rand=lambda: 1.0) == 100.0
+
+
+@FAST
+@given(attempt=st.integers(min_value=0, max_value=60), draw=st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
+def test_backoff_delay_is_jittered_within_bounds(attempt, draw):
+    ceiling = min(30.0, 2.0 ** attempt)
+    assert ceiling / 2 <= backoff_delay(attempt, rand=lambda: draw) <= ceiling
+
+
+def test_backoff_delay_default_jitter_varies():
+    delays = {backoff_delay(4) for dummy in range(50)}
+    assert len(delays) > 1
+    assert all(8.0 <= delay <= 16.0 for delay in delays)
+
+
+# Pacer: the shared token bucket and hold ---------------------------------------------------------------------------------
+
+def send_times(pacer, vt, count):
+    """The virtual times at which `count` back-to-back requests may go."""
+    times = []
+    for dummy in range(count):
+        pacer.wait_turn()
+        times.append(vt.elapsed())
+    return times
+
+
+@pytest.mark.parametrize("rate, count, expected", [
+    ("learnt", 6, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5]),
+    (0.5, 4, [0.0, 2.0, 4.0, 6.0]),
+    (1, 4, [0.0, 1.0, 2.0, 3.0]),
+    (2, 6, [0.0, 0.0, 0.5, 1.0, 1.5, 2.0]),
+    (4, 7, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75]),
+])
+def test_pacer_spaces_requests_after_one_seconds_burst(vt, rate, count, expected):
+    pacer = Pacer(None if rate == "learnt" else rate, clock=vt.monotonic, sleep=vt.sleep)
+    assert send_times(pacer, vt, count) == pytest.approx(expected)
+
+
+def test_pacer_allows_a_new_burst_after_idling(vt):
+    pacer = Pacer(2, clock=vt.monotonic, sleep=vt.sleep)
+    assert send_times(pacer, vt, 3) == [0.0, 0.0, 0.5]
+    vt.now += 10.0  # idle: no credit is saved beyond one second's burst
+    assert send_times(pacer, vt, 4) == [10.5, 10.5, 11.0, 11.5]
+
+
+def test_pacer_holds_until_the_retry_after_has_passed(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.hold(5)
+    pacer.hold(2)  # a shorter hold does not shorten the longer one
+    assert send_times(pacer, vt, 2) == [5.0, 5.0]
+    pacer.hold(0)
+    assert send_times(pacer, vt, 1) == [5.0]
+
+
+def test_pacer_hold_and_rate_together(vt):
+    pacer = Pacer(1, clock=vt.monotonic, sleep=vt.sleep)
+    assert send_times(pacer, vt, 1) == [0.0]
+    pacer.hold(3)
+    assert send_times(pacer, vt, 2) == [3.0, 4.0]
+
+
+def test_a_hold_from_one_thread_holds_another(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.hold(30)
+    thread = threading.Thread(target=pacer.wait_turn, name="worker")
+    thread.start()
+    thread.join()
+    assert (vt.sleepers, vt.sleeps) == (["worker"], [30.0])
+
+
+def pace(pacer, vt, turns=14):
+    """The steady interval between requests sent back to back (after the burst): 1 / the pacer's rate."""
+    times = send_times(pacer, vt, turns)
+    return times[-1] - times[-2]
+
+
+def served(pacer, count):
+    """`count` requests sent and answered (not 429), as the client reports them to the pacer."""
+    for dummy in range(count):
+        pacer.wait_turn()
+        pacer.accepted()
+
+
+def answered(pacer, count):
+    """`count` answers (not 429) reported at this instant."""
+    for dummy in range(count):
+        pacer.accepted()
+
+
+def test_without_a_rate_the_pace_starts_at_four_per_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    assert pace(pacer, vt) == pytest.approx(0.25)
+
+
+def test_slow_start_each_answer_adds_one_request_per_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 4)
+    assert pace(pacer, vt) == pytest.approx(1 / 8.0)
+
+
+def test_slow_start_about_doubles_the_pace_each_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    times = []
+    for dummy in range(30):
+        pacer.wait_turn()
+        times.append(vt.elapsed())
+        pacer.accepted()
+    first, second = len([t for t in times if t < 1.0]), len([t for t in times if 1.0 <= t < 1.3])
+    assert 15 <= first <= 25  # well above the starting 4 per second
+    assert second >= 7  # and faster still after it
+
+
+def test_a_first_429_with_nothing_seen_paces_one_request_every_two_seconds(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(None)
+    assert send_times(pacer, vt, 3) == [0.0, 2.0, 4.0]
+
+
+def test_a_first_429_halves_the_throughput_just_seen(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)  # 20 answers within the last 2 s: 10 per second, below the slow start's pace by now
+    pacer.rate_limited(None)
+    # 5 per second: one second's worth at once, then one every 0.2 s.
+    assert send_times(pacer, vt, 7) == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.4])
+
+
+@pytest.mark.parametrize("idle, interval", [
+    pytest.param(1.9, 0.2, id="requests 1.9 s ago count"),
+    pytest.param(2.0, 2.0, id="requests 2 s ago no longer count"),
+])
+def test_only_the_last_two_seconds_count_as_seen(vt, idle, interval):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    vt.now += idle
+    pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(interval)
+
+
+def test_older_requests_are_forgotten_as_new_ones_come(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    vt.now += 3.0
+    answered(pacer, 4)  # 2 per second now
+    pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("limits, interval", [
+    pytest.param(1, 1 / 5.0, id="10/s seen: 5/s"),
+    pytest.param(2, 1 / 2.5, id="halved again at the next 429"),
+    pytest.param(3, 1 / 1.25, id="and again"),
+    pytest.param(4, 1 / 0.625, id="and again"),
+    pytest.param(5, 2.0, id="never slower than one request every 2 s"),
+    pytest.param(8, 2.0, id="however many 429s"),
+])
+def test_each_429_halves_the_learnt_pace(vt, limits, interval):
+    """Half the lower of the pace and what got through: 10/s seen at a pace of 24/s, then the pace itself."""
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    for dummy in range(limits):
+        pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(interval)
+
+
+def test_each_answer_raises_the_learnt_pace(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(None)  # 0.5 per second
+    pacer.accepted()  # + 1 / 0.5
+    assert pace(pacer, vt) == pytest.approx(1 / 2.5)
+
+
+def test_the_learnt_pace_grows_by_about_one_request_per_second_each_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    pacer.rate_limited(None)  # 5 per second
+    start = vt.elapsed()
+    served(pacer, 5)
+    assert vt.elapsed() - start < 1.0  # five requests in under a second...
+    assert 5.9 < 1 / pace(pacer, vt) < 6.0  # ... and the pace is now about 6 per second
+
+
+def test_a_rate_given_by_the_user_is_not_learnt(vt):
+    pacer = Pacer(2, clock=vt.monotonic, sleep=vt.sleep)
+    served(pacer, 10)
+    pacer.rate_limited(None)
+    pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(0.5)
+    served(pacer, 10)
+    assert pace(pacer, vt) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("rate", [None, 2])
+def test_a_429_holds_every_thread_for_its_retry_after(vt, rate):
+    pacer = Pacer(rate, clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(5.0)
+    pacer.rate_limited(1.0)  # a shorter one does not shorten the hold
+    thread = threading.Thread(target=pacer.wait_turn, name="worker")
+    thread.start()
+    thread.join()
+    assert (vt.sleepers, vt.sleeps) == (["worker"], [5.0])
+
+
+@pytest.mark.parametrize("rate", [None, 2])
+def test_a_429_without_retry_after_holds_nobody(vt, rate):
+    pacer = Pacer(rate, clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(None)
+    assert send_times(pacer, vt, 1) == [0.0]
+
+
+def test_after_a_429_the_client_paces_itself(rsps, make, vt):
+    times = script(rsps, vt, "GET", ONE, *([(200, {})] * 10 + [(429, "")] + [(200, {})] * 10))
+    client = make()
+    for dummy in range(10):
+        client.get("snapshots/801/")
+    assert times[-1] < 0.5  # the slow start lets 10 requests through in under half a second
+    client.get("snapshots/801/")  # 429, then answered after a backoff
+    start = vt.elapsed()
+    for dummy in range(9):
+        client.get("snapshots/801/")
+    # 10 requests within 2 s seen: 5 per second, halved to 2.5 and growing by each answer: 9 requests take over 1 s.
+    assert 1.0 < vt.elapsed() - start < 3.0
+    assert client.rate_limited == 1
+
+
+def test_the_client_paces_its_requests(rsps, make, vt):
+    times = script(rsps, vt, "GET", SNAPSHOTS, (200, {}))
+    client = make(rate=1)
+    for dummy in range(3):
+        client.get("snapshots/")
+    assert times == [0.0, 1.0, 2.0]
+
+
+# send_once: a POST never applied twice ----------------------------------------------------------------------------------
+
+class Post:
+    """A fake send() raising the given errors in turn, then answering; and a look() answering in turn."""
+
+    def __init__(self, outcomes, looks=(None,)):
+        self.outcomes = list(outcomes)
+        self.looks_left = list(looks)
+        self.sends = self.looks = 0
+
+    def send(self):
+        self.sends += 1
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def look(self):
+        self.looks += 1
+        return self.looks_left.pop(0) if len(self.looks_left) > 1 else self.looks_left[0]
+
+
+def gateway(status=502):
+    return VpsAmbiguousError("Bad Gateway", status=status, method="POST", path="snapshots/")
+
+
+def no_answer():
+    return VpsAmbiguousError("no answer within api_timeout=30s talking to api.vps.test: Read timed out.", method="POST",
+                             path="snapshots/")
+
+
+def run_send_once(post, vt, retries=5, grace=10):
+    return send_once(post.send, post.look, "snapshot 'a' to appear", retries, grace, sleep=vt.sleep, clock=vt.monotonic)
+
+
+def test_send_once_answers_without_looking(vt):
+    post = Post([{"id": 802}])
+    assert run_send_once(post, vt) == {"id": 802}
+    assert (post.sends, post.looks, vt.sleeps) == (1, 0, [])
+
+
+@pytest.mark.parametrize("status", [502, 503])
+@pytest.mark.parametrize("retries", [0, 1, 2, 4])
+def test_send_once_resends_after_a_gateway_refusal_at_most_api_retries_times(vt, status, retries):
+    post = Post([gateway(status)])
+    with pytest.raises(VpsAmbiguousError) as info:
+        run_send_once(post, vt, retries=retries)
+    assert info.value.status == status
+    assert (post.sends, post.looks) == (retries + 1, retries + 1)
+    # A look after each refusal, after a backoff growing from about 1 s.
+    assert len(vt.sleeps) == retries + 1
+    for attempt, delay in enumerate(vt.sleeps):
+        assert 2.0 ** attempt / 2 <= delay <= 2.0 ** attempt
+
+
+def test_send_once_resends_after_a_gateway_refusal_then_answers(vt):
+    post = Post([gateway(502), gateway(503), {"id": 802}])
+    assert run_send_once(post, vt, retries=2) == {"id": 802}
+    assert (post.sends, post.looks) == (3, 2)
+
+
+def test_send_once_after_a_gateway_refusal_returns_what_the_look_found(vt):
+    post = Post([gateway(503)], looks=[{"id": 802}])
+    assert run_send_once(post, vt, retries=3) == {"id": 802}
+    assert (post.sends, post.looks) == (1, 1)
+
+
+@pytest.mark.parametrize("error", [
+    no_answer(),
+    VpsAmbiguousError("upstream timed out", status=504, method="POST", path="snapshots/"),
+    VpsAmbiguousError("the API answered HTTP 201 with a body that is not valid JSON ('Created')", status=201),
+])
+def test_send_once_never_resends_after_another_ambiguous_failure(vt, error):
+    post = Post([error])
+    with pytest.raises(VpsAmbiguousError) as info:
+        run_send_once(post, vt, retries=5, grace=10)
+    assert info.value is error
+    assert post.sends == 1
+    # Looks right away, then along the poll schedule for the whole grace period, the last one at its end.
+    assert post.looks == 4
+    assert vt.elapsed() == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("grace, looks", [(0, 1), (1, 2), (10, 4), (40, 6)])
+def test_send_once_grace_is_how_long_it_keeps_looking(vt, grace, looks):
+    post = Post([no_answer()])
+    with pytest.raises(VpsAmbiguousError):
+        run_send_once(post, vt, grace=grace)
+    assert post.looks == looks
+    assert vt.elapsed() == pytest.approx(grace)
+
+
+def test_send_once_after_no_answer_returns_what_a_later_look_found(vt):
+    post = Post([no_answer()], looks=[None, None, {"id": 802}])
+    assert run_send_once(post, vt, grace=60) == {"id": 802}
+    assert (post.sends, post.looks) == (1, 3)
+    assert vt.elapsed() < 10.0
+
+
+def test_send_once_does_not_look_after_a_plain_error(vt):
+    error = VpsApiError("Snapshot limit reached.", status=400, method="POST", path="snapshots/")
+    post = Post([error])
+    with pytest.raises(VpsApiError) as info:
+        run_send_once(post, vt)
+    assert info.value is error
+    assert (post.sends, post.looks, vt.sleeps) == (1, 0, [])
+
+
+def test_send_once_after_a_gateway_refusal_then_no_answer_stops_resending(vt):
+    post = Post([gateway(502), no_answer()])
+    with pytest.raises(VpsAmbiguousError) as info:
+        run_send_once(post, vt, retries=5, grace=10)
+    assert info.value.status is None
+    assert post.sends == 2
+
+
+# POST: re-sent only when surely not applied -----------------------------------------------------------------------------
+
+def test_post_is_retried_on_429(rsps, make, vt):
+    times = script(rsps, vt, "POST", SNAPSHOTS, (429, "", {"Retry-After": "3"}), (201, {"id": 802}))
+    assert make().post("snapshots/", {"server_id": 1, "name": "a"}) == {"id": 802}
+    assert times == [0.0, 3.0]
+
+
+def test_post_429_retries_run_out_then_plain_error(rsps, make):
+    rsps.post(SNAPSHOTS, status=429, json={"detail": "slow down"})
+    exc = raises(VpsApiError, make(retries=2).post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert (exc.status, str(exc)) == (429, "slow down (HTTP 429 on POST snapshots/)")
+    assert len(rsps.calls) == 3
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_post_edge_5xx_is_ambiguous_and_not_resent(rsps, make, vt, status):
+    rsps.post(SNAPSHOTS, status=status, body="upstream went away", headers={"Retry-After": "1"})
+    exc = raises(VpsAmbiguousError, make(retries=5).post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert (exc.status, exc.method, exc.path, exc.message) == (status, "POST", "snapshots/", "upstream went away")
+    assert exc.url == SNAPSHOTS
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+@pytest.mark.parametrize("error, message", [
+    (read_timeout(), "no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30)"),
+    (requests.exceptions.ConnectionError(CONNECTION_REFUSED), "connection failed talking to api.vps.test: " + REFUSED_TEXT),
+    (dropped(), "connection failed talking to api.vps.test: Connection aborted."),
+])
+def test_post_read_timeout_or_dropped_connection_is_ambiguous_and_not_resent(rsps, make, vt, error, message):
+    rsps.post(SNAPSHOTS, body=error)
+    exc = raises(VpsAmbiguousError, make(retries=5).post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert str(exc) == message + " on POST snapshots/"
+    assert exc.url == SNAPSHOTS
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+def test_post_connect_timeout_is_retried(rsps, make, vt):
+    script(rsps, vt, "POST", SNAPSHOTS, requests.exceptions.ConnectTimeout("connect timeout=30"), (201, {"id": 802}))
+    assert make().post("snapshots/", {"server_id": 1, "name": "a"}) == {"id": 802}
+    assert len(rsps.calls) == 2
+    assert len(vt.sleeps) == 1
+
+
+@pytest.mark.parametrize("retries", [1, 2, 20])
+def test_post_connect_timeout_is_retried_once_whatever_api_retries_says(rsps, make, retries):
+    rsps.post(SNAPSHOTS, body=requests.exceptions.ConnectTimeout("connect timeout=30"))
+    exc = raises(VpsApiError, make(retries=retries).post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert str(exc) == "timed out connecting to api.vps.test after 30s: connect timeout=30 on POST snapshots/"
+    assert exc.url == SNAPSHOTS
+    assert len(rsps.calls) == 2
+
+
+def test_post_non_json_201_is_ambiguous(rsps, make):
+    rsps.post(SNAPSHOTS, status=201, body="<html><body>Created</body></html>")
+    exc = raises(VpsAmbiguousError, make().post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert exc.status == 201
+    assert exc.message == "the API answered HTTP 201 with a body that is not valid JSON ('Created')"
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_post_redirect_is_not_followed_and_is_ambiguous(rsps, make, status):
+    rsps.post(SNAPSHOTS, status=status, headers={"Location": "https://other.example/snapshots/"})
+    exc = raises(VpsAmbiguousError, make().post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert exc.to_failure() == dict(status=status, method="POST", path="snapshots/", url=SNAPSHOTS, message=(
+        "the API answered with a redirect to https://other.example/snapshots/; set api_url to the address the API is "
+        "served from"))
+    assert len(rsps.calls) == 1
+
+
+def test_post_400_is_a_plain_error(rsps, make):
+    rsps.post(SNAPSHOTS, status=400, json={"detail": "Snapshot limit reached (5)."})
+    exc = raises(VpsApiError, make().post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert str(exc) == "Snapshot limit reached (5). (HTTP 400 on POST snapshots/)"
+    assert len(rsps.calls) == 1
+
+
+# Redirects of reads ------------------------------------------------------------------------------------------------------
+
+def test_redirect_to_another_host_drops_the_token(rsps, make):
+    other = "https://mirror.example/api/v1/snapshots/"
+    rsps.get(SNAPSHOTS, status=302, headers={"Location": other})
+    rsps.get(other, json={"results": []})
+    assert make().get("snapshots/") == {"results": []}
+    assert len(rsps.calls) == 2
+    assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + TOKEN
+    assert "Authorization" not in rsps.calls[1].request.headers
+    assert rsps.calls[1].request.url == other
+
+
+def test_redirect_on_the_same_host_keeps_the_token(rsps, make):
+    moved = API + "/v2/snapshots/"
+    rsps.get(SNAPSHOTS, status=301, headers={"Location": moved})
+    rsps.get(moved, json={"results": []})
+    make().get("snapshots/")
+    assert rsps.calls[1].request.headers["Authorization"] == "Bearer " + TOKEN
+
+
+def test_delete_follows_a_redirect(rsps, make):
+    moved = API + "/v2/snapshots/801/"
+    rsps.delete(ONE, status=307, headers={"Location": moved})
+    rsps.delete(moved, status=204)
+    assert make().delete("snapshots/801/") is True
+
+
+@pytest.mark.parametrize("status", [300, 302, 304, 399])
+def test_a_redirect_without_location_on_a_read_is_a_plain_error(rsps, make, status):
+    rsps.get(SNAPSHOTS, status=status)
+    exc = raises(VpsApiError, make().get, "snapshots/")
+    assert exc.message == "the API answered with a redirect to nowhere; set api_url to the address the API is served from"
+    assert exc.status == status
+
+
+# Error bodies ------------------------------------------------------------------------------------------------------------
+
+HTML_PAGE = ("<html><head><title>502 Bad Gateway</title><style>body { color: red }</style>"
+             "<script>var token = 1;</script></head><body><center><h1>502 Bad Gateway</h1></center>"
+             "<hr><center>nginx</center></body></html>")
+
+
+@pytest.mark.parametrize("status, kwargs, message", [
+    (401, dict(json={"detail": "Invalid token."}), "Invalid token."),
+    (400, dict(json={"error": "quota exceeded"}), "quota exceeded"),
+    (400, dict(json={"message": "Server is busy"}), "Server is busy"),
+    (400, dict(json={"name": ["Enter a valid name."], "server_id": ["This field is required."]}),
+     "name: Enter a valid name.; server_id: This field is required."),
+    (400, dict(json={"non_field_errors": ["Snapshot limit reached."]}), "Snapshot limit reached."),
+    (400, dict(json={"detail": ["first", "second"]}), "first second"),
+    (400, dict(json={"detail": "d", "error": "e", "message": "m"}), "d"),
+    (400, dict(json={"error": "e", "message": "m"}), "e"),
+    (400, dict(json={"message": "m", "non_field_errors": ["n"]}), "m"),
+    (400, dict(json={"detail": "", "error": "the error"}), "the error"),
+    (400, dict(json={"error": {"code": 17, "reason": "locked"}}), "code: 17; reason: locked"),
+    (400, dict(json=["one", {"name": ["bad"]}]), "one name: bad"),
+    (400, dict(json="plain JSON string"), "plain JSON string"),
+    (400, dict(json=42), "42"),
+    (400, dict(json={}), "Bad Request"),
+    (400, dict(json=[]), "Bad Request"),
+    (404, dict(body=""), "Not Found"),
+    (404, dict(body="   \n"), "Not Found"),
+    (502, dict(body=HTML_PAGE, content_type="text/html"), "502 Bad Gateway 502 Bad Gateway nginx"),
+    (500, dict(body="<SCRIPT type='x'>secret()</SCRIPT>Server\n  Error<STYLE>p {}</STYLE>", content_type="text/html"),
+     "Server Error"),
+    (500, dict(body="Internal failure, sorry", content_type="text/plain"), "Internal failure, sorry"),
+    (400, dict(body="{\"detail\": \"trunc"), "{\"detail\": \"trunc"),
+])
+def test_error_bodies_are_surfaced(rsps, make, status, kwargs, message):
+    rsps.get(SNAPSHOTS, status=status, **kwargs)
+    exc = raises(VpsApiError, make(retries=0).get, "snapshots/")
+    assert exc.message == message
+    assert exc.status == status
+    assert str(exc) == "%s (HTTP %s on GET snapshots/)" % (message, status)
+    assert exc.to_failure() == dict(status=status, message=message, method="GET", path="snapshots/", url=SNAPSHOTS)
+
+
+def response(status=400, body=b"", reason=None):
+    answer = requests.models.Response()
+    answer.status_code = status
+    answer._content = body  # pylint: disable=protected-access
+    answer.reason = reason
+    return answer
+
+
+@pytest.mark.parametrize("body, limit_applies", [(b"x" * 1000, True), (json.dumps({"detail": "y" * 1000}).encode(), True)])
+def test_error_text_is_limited_to_300_characters(body, limit_applies):
+    text = error_text(response(body=body))
+    assert len(text) == 300
+    assert set(text) in ({"x"}, {"y"})
+
+
+def test_error_text_without_body_or_reason():
+    assert error_text(response(body=b"", reason=None)) == "no details given"
+    assert error_text(response(body=b"{}", reason="")) == "no details given"
+
+
+def test_vps_api_error_str():
+    assert str(VpsApiError("boom")) == "boom"
+    assert str(VpsApiError("boom", status=500)) == "boom (HTTP 500)"
+    assert str(VpsApiError("boom", method="GET", path="snapshots/")) == "boom on GET snapshots/"
+    assert str(VpsApiError("boom", status=404, method="DELETE", path="snapshots/1/")) == "boom (HTTP 404 on DELETE snapshots/1/)"
+
+
+def test_vps_api_error_carries_its_message_in_tracebacks():
+    exc = VpsApiError("boom", status=500, method="GET", path="snapshots/")
+    assert exc.args == ("boom",)
+    assert repr(exc) == "VpsApiError('boom')"
+
+
+def test_vps_api_error_to_failure():
+    exc = VpsAmbiguousError("m", status=502, method="POST", path="snapshots/", url=SNAPSHOTS)
+    assert exc.to_failure() == dict(status=502, message="m", method="POST", path="snapshots/", url=SNAPSHOTS)
+    assert isinstance(exc, VpsApiError)
+
+
+def test_truncated_json_on_a_read_is_retried(rsps, make, vt):
+    script(rsps, vt, "GET", SNAPSHOTS, (200, "{\"results\": [{\"id\": 8"), (200, {"results": [{"id": 801}]}))
+    assert make().get("snapshots/") == {"results": [{"id": 801}]}
+    assert len(rsps.calls) == 2
+    assert len(vt.sleeps) == 1
+
+
+def test_truncated_json_on_a_read_retries_run_out(rsps, make):
+    rsps.get(SNAPSHOTS, body="{\"results\": [{\"id\": 8")
+    exc = raises(VpsApiError, make(retries=2).get, "snapshots/")
+    assert exc.to_failure() == dict(status=200, method="GET", path="snapshots/", url=SNAPSHOTS,
+                                    message="the API answered HTTP 200 with a body that is not valid JSON "
+                                            "('{\"results\": [{\"id\": 8')")
+    assert len(rsps.calls) == 3
+
+
+def test_the_non_json_snippet_is_short_and_collapsed(rsps, make):
+    rsps.get(SNAPSHOTS, body="<p>" + "word  \n " * 40 + "</p>")
+    exc = raises(VpsApiError, make(retries=0).get, "snapshots/")
+    snippet = ("word " * 16)[:80]
+    assert exc.message == "the API answered HTTP 200 with a body that is not valid JSON (%r)" % snippet
+
+
+@pytest.mark.parametrize("status, body", [(200, ""), (204, ""), (201, "")])
+def test_empty_success_body_is_none(rsps, make, status, body):
+    rsps.get(SNAPSHOTS, status=status, body=body)
+    assert make().get("snapshots/") is None
+
+
+# DELETE ------------------------------------------------------------------------------------------------------------------
+
+def test_delete_returns_true_when_deleted(rsps, make):
+    rsps.delete(ONE, status=204)
+    assert make().delete("snapshots/801/") is True
+    assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + TOKEN
+
+
+def test_delete_404_returns_false(rsps, make):
+    rsps.delete(ONE, status=404, json={"detail": "Not found."})
+    assert make().delete("snapshots/801/") is False
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 410, 500])
+def test_delete_other_errors_raise(rsps, make, status):
+    rsps.delete(ONE, status=status, json={"detail": "no"})
+    assert raises(VpsApiError, make().delete, "snapshots/801/").status == status
+
+
+# TLS, proxies, plain http ------------------------------------------------------------------------------------------------
+
+def test_an_unusable_ca_bundle_is_an_api_error_not_a_crash(rsps, make):
+    rsps.get(SNAPSHOTS, body=OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /x"))
+    error = raises(VpsApiError, make().get, "snapshots/")
+    assert error.message == "could not prepare the request: Could not find a suitable TLS CA certificate bundle, invalid path: /x"
+    assert (error.status, error.method, error.path, error.url) == (None, "GET", "snapshots/", SNAPSHOTS)
+
+
+def test_reason_unwraps_nested_urllib3_errors():
+    from urllib3 import HTTPConnectionPool
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+    refused = NewConnectionError(object(), "Failed to establish a new connection: [Errno 111] Connection refused")
+    wrapped = requests.exceptions.ConnectionError(MaxRetryError(None, "/api/v1/snapshots/", refused))
+    assert client_module._reason(wrapped) == "Failed to establish a new connection: [Errno 111] Connection refused"
+    pool = HTTPConnectionPool("127.0.0.1", 9)
+    timeout = requests.exceptions.ReadTimeout(ReadTimeoutError(pool, "/api/v1/snapshots/", "Read timed out. (read timeout=1)"))
+    assert client_module._reason(timeout) == "Read timed out. (read timeout=1)"
+    ssl_error = requests.exceptions.SSLError(MaxRetryError(None, "/", OSError(524297, "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate")))
+    assert client_module._reason(ssl_error) == "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate"
+
+
+@pytest.mark.parametrize("text, reason", [
+    (CONNECTION_REFUSED, REFUSED_TEXT),
+    ("HTTPConnectionPool(host='h', port=80): Read timed out.", "Read timed out."),
+    ("<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve 'h'", "Failed to resolve 'h'"),
+    ("  spaced \n  out  ", "spaced out"),
+    ("r" * 400, "r" * 300),
+])
+def test_reason_cleans_flattened_texts(text, reason):
+    assert client_module._reason(requests.exceptions.ConnectionError(text)) == reason
+
+
+def test_reason_of_an_exception_without_text_is_its_type():
+    assert client_module._reason(requests.exceptions.ConnectionError()) == "ConnectionError"
+
+
+def test_reason_survives_a_cycle_of_reasons():
+    first, second = OSError("first"), OSError("second")
+    first.reason, second.reason = second, first
+    assert client_module._reason(first) in ("first", "second")
+
+
+@pytest.mark.parametrize("kwargs, verify", [
+    (dict(), True),
+    (dict(validate_certs=True), True),
+    (dict(validate_certs=False), False),
+    (dict(ca_path=CA_FILE), CA_FILE),
+    (dict(validate_certs=True, ca_path=CA_FILE), CA_FILE),
+    (dict(validate_certs=False, ca_path=CA_FILE), False),
+])
+def test_tls_options_set_session_verify(make, kwargs, verify):
+    assert make(**kwargs).session.verify == verify
+
+
+@pytest.mark.parametrize("kwargs, env, verify", [
+    (dict(), False, True),
+    (dict(validate_certs=False), False, False),
+    (dict(ca_path=CA_FILE), False, CA_FILE),
+    # A CA bundle in the environment must not override the module's own options.
+    (dict(validate_certs=False), True, False),
+    (dict(ca_path=CA_FILE), True, CA_FILE),
+    (dict(), True, "/env/bundle.pem"),
+])
+def test_tls_options_reach_requests(rsps, make, no_ca_env, monkeypatch, kwargs, env, verify):
+    if env:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/env/bundle.pem")
+    rsps.get(SNAPSHOTS, json={"results": []})
+    make(**kwargs).get("snapshots/")
+    assert rsps.calls[0].request.req_kwargs["verify"] == verify
+
+
+def test_timeout_reaches_every_request(rsps, make, vt):
+    page2 = SNAPSHOTS + "?cursor=p2"
+    rsps.get(SNAPSHOTS, json={"next": page2, "results": []}, match=[matchers.query_param_matcher({})])
+    rsps.get(page2, json={"next": None, "results": []}, match=[matchers.query_param_matcher({"cursor": "p2"})])
+    script(rsps, vt, "GET", ONE, (503, ""), (200, {}))
+    rsps.post(SNAPSHOTS, status=201, json={})
+    rsps.delete(ONE, status=204)
+    client = make(timeout=17)
+    client.get_all("snapshots/")
+    client.get("snapshots/801/")
+    client.post("snapshots/", {"name": "a"})
+    client.delete("snapshots/801/")
+    assert [call.request.req_kwargs["timeout"] for call in rsps.calls] == [17] * 6
+
+
+def test_session_request_arguments(vt):
+    session = mock.MagicMock()
+    session.headers = {}
+    answer = session.request.return_value
+    answer.status_code, answer.content, answer.json.return_value = 200, b"{}", {"ok": True}
+    client = VpsClient(API, TOKEN, timeout=9, validate_certs=False, session=session, sleep=vt.sleep, clock=vt.monotonic)
+    assert client.get("snapshots/", params={"server_id": 1}) == {"ok": True}
+    assert client.post("snapshots/", {"name": "a"}) == {"ok": True}
+    client.delete("snapshots/1/")
+    assert session.request.call_args_list == [
+        mock.call("GET", SNAPSHOTS, params={"server_id": 1}, json=None, timeout=9, allow_redirects=True, verify=False),
+        mock.call("POST", SNAPSHOTS, params=None, json={"name": "a"}, timeout=9, allow_redirects=False, verify=False),
+        mock.call("DELETE", SNAPSHOTS + "1/", params=None, json=None, timeout=9, allow_redirects=True, verify=False),
+    ]
+
+
+def test_each_thread_gets_its_own_session_with_the_token(make):
+    client = make(ca_path=CA_FILE)
+    sessions = {}
+
+    def grab(name):
+        sessions[name] = (client.session, client.session)
+
+    threads = [threading.Thread(target=grab, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (a1, a2), (b1, b2) = sessions["a"], sessions["b"]
+    assert a1 is a2 and b1 is b2  # one per thread, kept
+    assert a1 is not b1
+    for session in (a1, b1):
+        assert isinstance(session, requests.Session)
+        assert session.headers["Authorization"] == "Bearer " + TOKEN
+        assert session.headers["Accept"] == "application/json"
+        assert session.verify == CA_FILE
+
+
+def test_an_injected_session_is_shared_by_every_thread(make):
+    injected = requests.Session()
+    client = make(session=injected)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(client.session))
+    thread.start()
+    thread.join()
+    assert seen == [injected]
+    assert client.session is injected
+
+
+@pytest.mark.parametrize("api_url, warned", [
+    ("http://api.vps.test/api/v1", "api.vps.test"),
+    ("HTTP://api.vps.test/api/v1", "api.vps.test"),
+    ("http://10.0.0.5:8080/api/v1", "10.0.0.5"),
+    ("http://127.0.0.1:8080/api/v1", None),
+    ("http://127.1.2.3/api/v1", None),
+    ("http://localhost:8080/api/v1", None),
+    ("http://localhost.localdomain/api/v1", None),
+    ("http://[::1]:8080/api/v1", None),
+    ("https://api.vps.test/api/v1", None),
+])
+def test_plain_http_to_a_remote_host_warns(make, api_url, warned):
+    warnings = make(api_url).warnings
+    if warned:
+        assert warnings == ["api_url uses plain http:// to %s, which is not loopback: the API token travels unencrypted. "
+                            "Use https://." % warned]
+    else:
+        assert warnings == []
+    assert not any(TOKEN in warning for warning in warnings)
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("localhost", True), ("localhost.localdomain", True), ("127.0.0.1", True), ("127.255.0.9", True), ("::1", True),
+    ("10.0.0.1", False), ("api.vps.test", False), ("", False), ("localhost.example", False),
+])
+def test_is_loopback(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("reason", [
+    "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
+    "[SSL] record layer failure (_ssl.c:1000)",
+    "[SSL: UNKNOWN_PROTOCOL] unknown protocol",
+    "[SSL: PACKET_LENGTH_TOO_LONG] packet length too long",
+    "[SSL: HTTP_REQUEST] http request",
+    "WRONG VERSION NUMBER",
+])
+def test_plain_http_on_an_https_port_is_named(rsps, make, vt, reason):
+    rsps.get(SNAPSHOTS, body=requests.exceptions.SSLError(reason))
+    exc = raises(VpsApiError, make().get, "snapshots/")
+    assert exc.message == ("api.vps.test does not answer TLS on that port (%s): api_url says https://, but the server seems "
+                           "to speak plain HTTP there. Check the port, or use http:// for a local test endpoint" % reason)
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+def test_ssl_certificate_failure_points_at_ca_path_and_validate_certs(rsps, make, vt):
+    error = requests.exceptions.SSLError(
+        "HTTPSConnectionPool(host='api.vps.test', port=443): Max retries exceeded with url: /api/v1/snapshots/ "
+        "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')))")
+    rsps.post(SNAPSHOTS, body=error)
+    exc = raises(VpsApiError, make().post, "snapshots/", {})
+    assert exc.message.startswith("TLS certificate verification failed for api.vps.test: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in exc.message
+    assert exc.message.endswith(". Give the CA bundle in ca_path, or set validate_certs=false for a test endpoint")
+    assert (exc.status, exc.method, exc.path, exc.url) == (None, "POST", "snapshots/", SNAPSHOTS)
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+def test_tls_messages_name_the_port(rsps, make):
+    url = "https://api.vps.test:8443/api/v1/snapshots/"
+    rsps.get(url, body=requests.exceptions.SSLError("certificate verify failed: self-signed certificate"))
+    exc = raises(VpsApiError, make("https://api.vps.test:8443/api/v1").get, "snapshots/")
+    assert exc.message == ("TLS certificate verification failed for api.vps.test:8443: certificate verify failed: "
+                           "self-signed certificate. Give the CA bundle in ca_path, or set validate_certs=false for a test endpoint")
+
+
+PROXY_ERROR = requests.exceptions.ProxyError("Unable to connect to proxy",
+                                             OSError("Tunnel connection failed: 407 Proxy Authentication Required"))
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("HTTPS_PROXY", "http://alice:s3cret@proxy.corp:3128"),
+    ("https_proxy", "http://proxy.corp:3128"),
+    ("ALL_PROXY", "http://alice:s3cret@proxy.corp:3128/"),
+])
+def test_proxy_errors_name_the_proxy_without_its_credentials(rsps, make, vt, no_proxy_env, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    rsps.get(SNAPSHOTS, body=PROXY_ERROR)
+    exc = raises(VpsApiError, make().get, "snapshots/")
+    shown = "http://proxy.corp:3128" + ("/" if value.endswith("/") else "")
+    assert exc.message == ("could not reach api.vps.test through the proxy %s (from the HTTPS_PROXY or ALL_PROXY environment "
+                           "variable): Tunnel connection failed: 407 Proxy Authentication Required. Fix the proxy, or add the "
+                           "API's host to NO_PROXY" % shown)
+    assert "s3cret" not in str(exc) and "alice" not in str(exc)
+    assert (exc.status, exc.method, exc.path, exc.url) == (None, "GET", "snapshots/", SNAPSHOTS)
+    assert len(rsps.calls) == 1
+    assert vt.sleeps == []
+
+
+def test_a_proxy_without_scheme_is_named_without_its_credentials(rsps, make, no_proxy_env, monkeypatch):
+    """requests accepts HTTPS_PROXY=user:password@host:port (no scheme); its password must not show either."""
+    monkeypatch.setenv("HTTPS_PROXY", "alice:s3cret@proxy.corp:3128")
+    rsps.get(SNAPSHOTS, body=PROXY_ERROR)
+    exc = raises(VpsApiError, make().get, "snapshots/")
+    assert exc.message.startswith("could not reach api.vps.test through the proxy http://proxy.corp:3128 (from the HTTPS_PROXY")
+    assert "s3cret" not in exc.message and "alice" not in exc.message
+
+
+def test_proxy_error_for_plain_http_names_http_proxy(rsps, make, no_proxy_env, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://bob:pw@proxy.corp:8080")
+    url = "http://127.0.0.1:8765/api/v1"
+    rsps.get(url + "/snapshots/", body=PROXY_ERROR)
+    exc = raises(VpsApiError, make(url).get, "snapshots/")
+    assert exc.message.startswith("could not reach 127.0.0.1:8765 through the proxy http://proxy.corp:8080 (from the HTTP_PROXY "
+                                  "or ALL_PROXY environment variable): ")
+
+
+def test_proxy_error_without_a_proxy_in_the_environment(rsps, make, no_proxy_env):
+    rsps.get(SNAPSHOTS, body=PROXY_ERROR)
+    exc = raises(VpsApiError, make().get, "snapshots/")
+    assert exc.message.startswith("could not reach api.vps.test through the proxy the configured proxy (from the HTTPS_PROXY")
+
+
+def test_other_request_errors_are_api_errors(rsps, make):
+    rsps.get(SNAPSHOTS, body=requests.exceptions.TooManyRedirects("Exceeded 30 redirects."))
+    exc = raises(VpsApiError, make().get, "snapshots/")
+    assert str(exc) == "request failed: Exceeded 30 redirects. on GET snapshots/"
+    assert exc.url == SNAPSHOTS
+
+
+def test_host_and_url_in_messages_drop_userinfo(rsps, make):
+    rsps.get("https://user:pw@api.vps.test/api/v1/snapshots/", body=dropped())
+    exc = raises(VpsApiError, make("https://user:pw@api.vps.test/api/v1", retries=0).get, "snapshots/")
+    assert str(exc) == "connection failed talking to api.vps.test: Connection aborted. on GET snapshots/"
+    assert exc.url == SNAPSHOTS
+
+
+def test_host_in_messages_is_what_follows_the_last_at_sign(rsps, make):
+    url = "https://me@corp:pw@api.vps.test/api/v1"
+    rsps.get(url + "/snapshots/", body=dropped())
+    exc = raises(VpsApiError, make(url, retries=0).get, "snapshots/")
+    assert exc.message == "connection failed talking to api.vps.test: Connection aborted."
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://user:pw@api.vps.test:8443/api/v1/snapshots/?page=2#top", "https://api.vps.test:8443/api/v1/snapshots/"),
+    ("http://proxy.corp:3128", "http://proxy.corp:3128"),
+    ("http://alice@proxy.corp/", "http://proxy.corp/"),
+    ("proxy.corp:3128", "http://proxy.corp:3128"),
+    ("alice:s3cret@proxy.corp:3128", "http://proxy.corp:3128"),
+    ("https://:8443/api/v1", "https://:8443/api/v1"),
+    ("http://u:p@[fe80::1]:8080/x", "http://[fe80::1]:8080/x"),
+    (SNAPSHOTS, SNAPSHOTS),
+])
+def test_without_credentials(url, shown):
+    assert without_credentials(url) == shown
+
+
+def test_the_token_check_can_fail():
+    with pytest.raises(AssertionError):
+        assert_no_token(VpsApiError("echoed Bearer %s" % TOKEN, status=401, method="GET", path="snapshots/"))

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""module_boundary.py: options checked before any request, the service built from them, and how a run ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.vps.cloud.plugins.module_utils import module_boundary
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service
+from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, TaskFailed
+
+SHARED = dict(api_url="https://api.vps.test/api/v1", api_token="tok", api_timeout=30, api_retries=5, validate_certs=True,
+              ca_path=None)
+
+
+class Exited(Exception):
+    pass
+
+
+class FakeModule:
+    """What the boundary uses of AnsibleModule: params, check_mode, warn, exit_json and fail_json."""
+
+    def __init__(self, check_mode=False, **params):
+        self.params = dict(SHARED, **params)
+        self.check_mode = check_mode
+        self.warnings = []
+        self.ended = None
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def exit_json(self, **result):
+        self.ended = dict(result, exited="exit")
+        raise Exited()
+
+    def fail_json(self, **result):
+        self.ended = dict(result, exited="fail")
+        raise Exited()
+
+
+def end(module, operation):
+    with pytest.raises(Exited):
+        run(module, operation)
+    return module.ended
+
+
+@pytest.mark.parametrize("given, kinds, problems", [
+    (dict(server_id=1, wait_timeout=1), dict(positive=("server_id", "wait_timeout")), []),
+    (dict(server_id=0, wait_timeout=True), dict(positive=("server_id", "wait_timeout", "absent")),
+     ["server_id must be a positive integer, got 0", "wait_timeout must be a positive integer, got True"]),
+    (dict(keep=0, days=-1), dict(at_least_zero=("keep", "days")), ["days must be 0 or more, got -1"]),
+    (dict(keep=False), dict(at_least_zero=("keep",)), ["keep must be 0 or more, got False"]),
+    (dict(name="a b", other=None), dict(names=("name", "other")),
+     ["name may contain only ASCII letters, digits, hyphens and underscores, got 'a b'"]),
+    (dict(name="ok_1-2"), dict(names=("name",)), []),
+    (dict(match="", other=None, good="d-*"), dict(patterns=("match", "other", "good")),
+     ["match must be a non-empty shell-style pattern such as 'daily-*'"]),
+    (dict(concurrency=1, requests_per_second=None), {}, []),
+    (dict(concurrency=64, requests_per_second=0.1), {}, []),
+    (dict(concurrency=65, requests_per_second=-1.0), {},
+     ["concurrency must be between 1 and 64, got 65", "requests_per_second must be a positive number, got -1.0"]),
+    (dict(api_timeout=0, concurrency=0, server_id=0), dict(positive=("server_id",)),
+     ["api_timeout must be between 1 and 3600 seconds, got 0", "server_id must be a positive integer, got 0",
+      "concurrency must be between 1 and 64, got 0"]),
+])
+def test_option_problems_name_each_option(given, kinds, problems):
+    assert option_problems(dict(SHARED, **given), **kinds) == problems
+
+
+def test_a_run_exits_with_the_result_and_its_warnings_as_warnings():
+    module = FakeModule()
+
+    assert end(module, lambda: dict(changed=True, warnings=["Careful."])) == dict(changed=True, exited="exit")
+    assert module.warnings == ["Careful."]
+
+
+def test_a_failed_task_fails_with_its_whole_result_and_warnings():
+    module = FakeModule()
+
+    def operation():
+        raise TaskFailed(dict(failed=True, msg="No.", changed=True, warnings=["W."]))
+
+    ended = end(module, operation)
+
+    assert ended == dict(msg="No.", changed=True, exited="fail")
+    assert module.warnings == ["W."]
+
+
+def test_a_snapshot_error_fails_with_its_details():
+    module = FakeModule()
+
+    def operation():
+        raise SnapshotError("Refused.", failure={"status": 400})
+
+    assert end(module, operation) == dict(msg="Refused.", failure={"status": 400}, exited="fail")
+
+
+def test_a_bug_of_ours_is_reported_as_ours_with_its_traceback():
+    module = FakeModule()
+
+    def operation():
+        return {}["missing"]
+
+    ended = end(module, operation)
+
+    assert ended["msg"] == ("Internal error in the vps.cloud collection (a bug in the collection, not a problem with your input or "
+                            "the provider's API): KeyError: 'missing'. Please report it with the output of -vvv, which shows where "
+                            "it happened.")
+    assert ended["exception"].startswith("Traceback (most recent call last):")
+    assert ended["exception"].rstrip().endswith("KeyError: 'missing'")
+
+
+def test_the_service_is_built_from_the_options(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    module = FakeModule(check_mode=True, api_url="http://api.vps.test/v1/", api_timeout=9, api_retries=2, ca_path=str(bundle),
+                        concurrency=4, requests_per_second=2.5)
+
+    service = snapshot_service(module)
+
+    client = service.client
+    assert (client.base_url, client.timeout, client.retries, client.pacer.rate) == ("http://api.vps.test/v1", 9, 2, 2.5)
+    assert client.session.verify == str(bundle)
+    assert service.check_mode is True
+    assert service.concurrency == 4
+    assert module.warnings == ["api_url uses plain http:// to api.vps.test, which is not loopback: the API token travels "
+                               "unencrypted. Use https://."]
+    service.warn("Passed on.")
+    assert module.warnings[-1] == "Passed on."
+
+
+def test_a_module_without_concurrency_works_one_server_at_a_time():
+    service = snapshot_service(FakeModule(validate_certs=False))
+
+    assert service.concurrency == 1
+    assert service.client.session.verify is False
+
+
+def test_problems_fail_before_the_service_is_built(monkeypatch):
+    monkeypatch.setattr(module_boundary, "VpsClient", None)
+    module = FakeModule()
+
+    with pytest.raises(Exited):
+        snapshot_service(module, ["a is wrong", "b is wrong"])
+
+    assert module.ended == dict(msg="a is wrong; b is wrong", exited="fail")

@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) vps.cloud contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""present.py, the state=present engine, on its own: convergence of racing runs, results, many servers at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.vps.cloud.plugins.module_utils import present
+from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ServerEntry, ensure_present, entry_result
+from ansible_collections.vps.cloud.plugins.module_utils.selection import CREATE, REUSE, PresentPlan
+from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
+from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+    NOW, POST, add_delete, add_list, add_post, build_service, clean, delete_call, describe, listing, new_snapshot, sent,
+    snap,
+)
+
+OURS = new_snapshot(snapshot_id=802)
+THEIRS = new_snapshot(snapshot_id=801)
+RACE = ("Another run created snapshot 'before-update' on server 12345 at the same moment; both settle on the older one (id "
+        "801), and this task deleted its own (id 802).")
+
+
+def entry_with(snapshot, own=True):
+    entry = ServerEntry(12345, "before-update")
+    entry.snapshot = snapshot
+    if own:
+        entry.own_ids.add(snapshot["id"])
+    return entry
+
+
+# Convergence of racing runs: a fresh listing, what the entry follows, and what is deleted -------------------------------
+
+
+@pytest.mark.parametrize("own, listed, follows, deleted, notes", [
+    (True, [new_snapshot("completed")], new_snapshot("completed"), [], []),
+    (True, [OURS, THEIRS], THEIRS, [802], [RACE]),
+    (True, [OURS, THEIRS, new_snapshot(snapshot_id=803)], THEIRS, [802], [RACE]),
+    (False, [OURS, THEIRS], THEIRS, [], []),
+    (True, [THEIRS], THEIRS, [], []),
+    (True, [OURS, new_snapshot("failed", snapshot_id=801)], OURS, [], []),
+    (True, [OURS, new_snapshot(snapshot_id=801, name="other")], OURS, [], []),
+    (True, [OURS, new_snapshot(snapshot_id=801, server_id=999)], OURS, [], []),
+], ids=["completed", "a lower id wins", "the lowest of three", "reused, not ours: nothing deleted", "ours gone, theirs listed",
+        "a failed lower id is no winner", "another name", "another server"])
+def test_racing_runs_settle_on_the_lowest_id_and_the_run_that_made_the_other_deletes_it(
+        rsps, vt, own, listed, follows, deleted, notes):
+    service = build_service(vt)
+    for snapshot_id in deleted:
+        add_delete(rsps, snapshot_id)
+    entry = entry_with(OURS, own)
+    entry.listing = listed
+
+    present._follow(service, entry)
+
+    assert entry.error is None
+    assert entry.snapshot == follows
+    assert entry.changes.deleted == [clean(OURS)] * len(deleted)
+    assert entry.warnings == notes
+    assert sent(rsps) == [delete_call(i) for i in deleted]
+
+
+@pytest.mark.parametrize("listed, message", [
+    ([new_snapshot("failed")], "Snapshot %s on server 12345 ended failed, so it is no restore point. Delete it (state: absent, "
+                               "snapshot_id: 802) and try again." % describe(new_snapshot("failed"))),
+    ([new_snapshot("error"), THEIRS], "Snapshot %s on server 12345 ended error, so it is no restore point. Delete it (state: "
+                                      "absent, snapshot_id: 802) and try again." % describe(new_snapshot("error"))),
+    ([], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
+    ([new_snapshot(snapshot_id=801, server_id=999)], "Snapshot before-update (id 802) disappeared from server 12345 while waiting "
+                                                     "for it to complete."),
+])
+def test_a_snapshot_that_failed_or_vanished_fails_the_entry(vt, listed, message):
+    entry = entry_with(OURS)
+    entry.listing = listed
+
+    present._follow(build_service(vt), entry)
+
+    assert entry.error.message == message
+    assert entry.error.details == ({"snapshot": clean(listed[0])} if listed and listed[0]["id"] == 802 else {})
+
+
+def test_a_loser_that_cannot_delete_its_own_snapshot_fails_naming_the_deletion(rsps, vt):
+    add_delete(rsps, 802, status=409, json={"detail": "busy"})
+    entry = entry_with(OURS)
+    entry.listing = [OURS, THEIRS]
+
+    present._follow(build_service(vt), entry)
+
+    assert entry.error.message == "Could not delete snapshot %s: busy (HTTP 409 on DELETE snapshots/802/)" % describe(OURS)
+    assert entry.snapshot == OURS
+    assert entry.warnings == []
+
+
+# One result per server ------------------------------------------------------------------------------------------------
+
+D1 = snap(701, "daily-1", created_at="2025-01-01T03:00:00Z")
+
+
+def planned_entry(action, snapshot=None, preview=(), deleted=(), error=None, own=False, warnings=()):
+    entry = ServerEntry(12345, "before-update")
+    entry.plan = PresentPlan(action, snapshot=snapshot)
+    entry.snapshot = snapshot
+    entry.before = snapshot if action == REUSE else None
+    entry.preview = list(preview)
+    entry.changes.deleted = [clean(s) for s in deleted]
+    if own:
+        entry.own_ids.add(snapshot["id"])
+    entry.error = error
+    entry.warnings = list(warnings)
+    return entry
+
+
+@pytest.mark.parametrize("entry, check_mode, retention, expected", [
+    (planned_entry(REUSE, snap(801, "x")), False, None,
+     dict(changed=False, msg="Ensured snapshot %s of server 12345." % describe(snap(801, "x")))),
+    (planned_entry(REUSE, snap(801, "x")), False, 3,
+     dict(changed=False, pruned=[], msg="Ensured snapshot %s of server 12345." % describe(snap(801, "x")))),
+    (planned_entry(CREATE, new_snapshot(), own=True, deleted=[D1]), False, None,
+     dict(changed=True, pruned=[clean(D1)], msg="Took snapshot %s of server 12345; deleted %s." % (
+         describe(new_snapshot()), describe(D1, "19d 9h old")))),
+    (planned_entry(REUSE, snap(801, "x"), preview=[D1]), True, 2,
+     dict(changed=True, pruned=[clean(D1)], msg="Check mode: Snapshot %s of server 12345 exists; would delete %s." % (
+         describe(snap(801, "x")), describe(D1, "19d 9h old")))),
+    (planned_entry(REUSE, snap(801, "x")), True, 2,
+     dict(changed=False, pruned=[], msg="Check mode: Snapshot %s of server 12345 exists." % describe(snap(801, "x")))),
+    (planned_entry(CREATE, new_snapshot(), error=SnapshotError("It broke.", failure={"status": 500})), True, None,
+     dict(changed=False, failed=True, failure={"status": 500}, msg="It broke.")),
+    (planned_entry(CREATE, new_snapshot(), deleted=[D1], error=SnapshotError("It broke.")), False, None,
+     dict(changed=True, failed=True, pruned=[clean(D1)],
+          msg="It broke. Before this failure the task made changes: It deleted %s." % describe(D1, "19d 9h old"))),
+], ids=["ensured", "ensured, retention, nothing pruned", "took and pruned", "check mode: would prune", "check mode: nothing",
+        "check mode failure", "failure after a deletion"])
+def test_entry_result(entry, check_mode, retention, expected):
+    result = entry_result(entry, PresentOptions(retention=retention), check_mode, NOW)
+
+    assert dict((key, result[key]) for key in expected) == expected
+    assert set(result) - set(expected) == {"server_id", "snapshot", "diff", "created"}
+    assert result["server_id"] == 12345
+    assert result["created"] is (entry.plan.action == CREATE and not check_mode and entry.error is None and bool(entry.own_ids))
+
+
+def test_a_failed_result_keeps_the_snapshot_of_the_error_when_the_entry_has_none():
+    entry = planned_entry(CREATE, None, error=SnapshotError("Refused.", snapshot=clean(D1)))
+
+    assert entry_result(entry, PresentOptions(), False, NOW)["snapshot"] == clean(D1)
+
+
+def test_a_failed_result_shows_the_entrys_snapshot_over_the_errors():
+    entry = planned_entry(CREATE, new_snapshot(), error=SnapshotError("Timed out.", snapshot=clean(D1)))
+
+    assert entry_result(entry, PresentOptions(), False, NOW)["snapshot"] == clean(new_snapshot())
+
+
+def test_warnings_are_returned_with_the_result():
+    entry = planned_entry(REUSE, snap(801, "x"), warnings=["Look."])
+
+    assert entry_result(entry, PresentOptions(), False, NOW)["warnings"] == ["Look."]
+
+
+@pytest.mark.parametrize("listed, name", [
+    ([snap(700, "x")], "web-server-01"), ([dict(snap(700, "x"), server={"id": 1})], None), ([], None)])
+def test_a_planned_snapshot_carries_the_server_name_the_listing_shows(listed, name):
+    entry = ServerEntry(12345, "n", "d")
+    entry.listing = listed
+
+    assert present._planned(entry) == dict(id=None, server=dict(id=12345, name=name), name="n", status="in_progress",
+                                           size_mb=None, created_at=None, description="d")
+
+
+def test_by_default_retention_counts_every_name_and_keeps_the_last_completed_snapshot(rsps, vt):
+    service = build_service(vt)
+    add_list(rsps, [snap(700 + i, "w%d" % i, status="in_progress") for i in range(4)] + [D1])
+
+    entry = ensure_present(service, [(12345, "before-update", None)], PresentOptions(retention=1))[0]
+
+    assert entry.error.message.startswith(
+        "Cannot take snapshot 'before-update' of server 12345: the server has 5 snapshots, the provider's limit of 5, and "
+        "retention cannot make room: only 0 match retention_match '*' and may be deleted; the server's last completed snapshot "
+        "is kept until the new one has completed (protect_last_completed); snapshots in progress are never deleted.")
+
+
+def test_by_default_a_creation_is_waited_for_1800_seconds(rsps, vt):
+    add_list(rsps, [new_snapshot()])
+
+    entry = ensure_present(build_service(vt), [(12345, "before-update", None)], PresentOptions())[0]
+
+    assert entry.error.message.startswith("Timed out after 1800s (wait_timeout=1800)")
+
+
+def test_a_wait_that_has_no_time_left_names_the_status_seen_last(vt):
+    entry = ServerEntry(12345, "before-update")
+    entry.snapshot = new_snapshot("snapshotting")
+
+    present._await(build_service(vt), [entry], vt.now - 1, 60)
+
+    assert entry.error.message == (
+        "Timed out after 0s (wait_timeout=60) waiting for snapshot before-update (id 802) on server 12345 to complete; last seen "
+        "status: snapshotting. %s" % present.RESUME_ADVICE)
+
+
+# Many servers ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_shared_wait_polls_until_every_server_is_done_and_says_which_statuses_it_saw(rsps, vt):
+    service = build_service(vt)
+    add_list(rsps, [], server_id=None)
+    for server_id in (1, 2):
+        add_post(rsps, payload=new_snapshot(snapshot_id=800 + server_id, server_id=server_id), for_server=server_id)
+    add_list(rsps, [new_snapshot("completed", snapshot_id=801, server_id=1),
+                    new_snapshot("snapshotting", snapshot_id=802, server_id=2)], server_id=None)
+    add_list(rsps, [new_snapshot("snapshotting", snapshot_id=802, server_id=2)], server_id=2)
+
+    entries = ensure_present(service, [(1, "before-update", None), (2, "before-update", None)],
+                             PresentOptions(wait_timeout=30))
+
+    assert entries[0].error is None
+    assert entries[1].error.message.startswith("Timed out after 30s (wait_timeout=30) waiting for 2 snapshots on 2 servers to "
+                                               "complete; last seen status: snapshotting.")
+    assert sent(rsps)[:4] == [listing(None), POST, POST, listing(None)]
+    assert set(sent(rsps)[4:]) == {listing(2)}
+
+
+def test_each_server_may_fail_three_polls_in_a_row_before_its_wait_gives_up(rsps, vt):
+    service = build_service(vt, retries=0)
+    service.account_pages = 9
+    ours = [new_snapshot(snapshot_id=800 + server_id, server_id=server_id) for server_id in (1, 2)]
+    entries = []
+    for raw in ours:
+        entry = entry_with(raw)
+        entry.server_id = raw["server"]["id"]
+        entries.append(entry)
+    add_list(rsps, [], server_id=1, status=500, body={"detail": "down"})
+    add_list(rsps, [], server_id=2, status=500, body={"detail": "down"})
+    add_list(rsps, [ours[1]], server_id=2)
+    add_list(rsps, [], server_id=2, status=500, body={"detail": "down"})
+    add_list(rsps, [new_snapshot("completed", snapshot_id=802, server_id=2)], server_id=2)
+
+    present._await(service, entries, vt.now + 600, 600)
+
+    assert entries[0].error.message == ("Could not list snapshots: down (HTTP 500 on GET snapshots/) (3 polls in a row failed). "
+                                        + present.RESUME_ADVICE)
+    assert entries[0].error.details["failure"]["status"] == 500
+    assert entries[1].error is None
+    assert entries[1].snapshot["status"] == "completed"
+
+
+def test_a_bug_while_reading_is_raised_not_taken_for_a_listing(vt, monkeypatch):
+    service = build_service(vt)
+    monkeypatch.setattr(service, "listings", lambda server_ids: {1: ZeroDivisionError("bug")})
+
+    with pytest.raises(ZeroDivisionError):
+        ensure_present(service, [(1, "n", None)], PresentOptions())
+
+
+def test_a_bug_while_creating_is_raised_not_taken_for_a_failed_server(rsps, vt, monkeypatch):
+    service = build_service(vt)
+    add_list(rsps, [])
+    monkeypatch.setattr(service, "create", lambda *args: {}["bug"])
+
+    with pytest.raises(KeyError):
+        ensure_present(service, [(12345, "n", None)], PresentOptions())
