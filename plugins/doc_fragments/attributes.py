@@ -34,3 +34,13 @@ attributes:
     details:
       - This module only reads; it never changes anything.
 """
+
+    # The modules that change snapshots of many servers: check mode and diff as complete as the real run.
+    CHANGE_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""

@@ -28,9 +28,10 @@ from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotE
 CONCURRENCY_RANGE = (1, 64)
 
 
-def vps_argument_spec():
-    """The options every module shares (documented in doc_fragments/api.py)."""
-    return dict(
+def vps_argument_spec(parallel=False, selection=False, **module_options):
+    """The options every module shares (documented in doc_fragments/api.py), those of the groups asked for, and the
+    module's own."""
+    spec = dict(
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["VPS_API_URL"])),
         api_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["VPS_API_TOKEN"])),
         api_timeout=dict(type="int", default=30),
@@ -38,6 +39,12 @@ def vps_argument_spec():
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path", fallback=(env_fallback, ["VPS_CA_PATH"])),
     )
+    if parallel:
+        spec.update(parallel_argument_spec())
+    if selection:
+        spec.update(selection_argument_spec())
+    spec.update(module_options)
+    return spec
 
 
 def parallel_argument_spec():

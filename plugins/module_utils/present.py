@@ -205,11 +205,7 @@ def _create(service, entry, options, deadline):
         try:
             created = service.create(entry.server_id, entry.name, entry.description, entry.changes)
         except SnapshotError as exc:
-            status = (exc.details.get("failure") or {}).get("status")
-            if status == 404:
-                raise SnapshotError("Server %s does not exist: the API answered the creation of snapshot %r with HTTP 404 (%s)."
-                                    % (entry.server_id, entry.name, exc.details["failure"].get("message")), **exc.details)
-            if status != 400:
+            if _refusal_status(entry, exc) != 400:
                 raise
             waited = _waited_while_busy(service, entry, deadline, exc, options.wait_timeout)
             # Another run may have taken the same snapshot meanwhile (and the last free slot with it): settle on it.
@@ -239,18 +235,22 @@ def _created_without_room(service, entry):
     try:
         created = service.create(entry.server_id, entry.name, entry.description, entry.changes)
     except SnapshotError as exc:
-        status = (exc.details.get("failure") or {}).get("status")
-        if status == 404:
-            raise SnapshotError("Server %s does not exist: the API answered the creation of snapshot %r with HTTP 404 (%s). "
-                                "Nothing was deleted." % (entry.server_id, entry.name, exc.details["failure"].get("message")),
-                                **exc.details)
-        if status != 400:
+        if _refusal_status(entry, exc, " Nothing was deleted.") != 400:
             raise
         return False
     entry.snapshot = created
     entry.own_ids.add(created.get("id"))
     entry.listing = entry.listing + [created]
     return True
+
+
+def _refusal_status(entry, exc, tail=""):
+    """The HTTP status of a refused creation; a 404 means the server does not exist, and is raised as such."""
+    status = (exc.details.get("failure") or {}).get("status")
+    if status == 404:
+        raise SnapshotError("Server %s does not exist: the API answered the creation of snapshot %r with HTTP 404 (%s).%s"
+                            % (entry.server_id, entry.name, exc.details["failure"].get("message"), tail), **exc.details)
+    return status
 
 
 def _waited_while_busy(service, entry, deadline, refusal, wait_timeout):

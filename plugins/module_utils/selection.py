@@ -391,5 +391,5 @@ def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume
     room = plan_room(snapshots, retention, pattern, protect_last_completed, protected_ids)
     if room.problem:
         return PresentPlan(REFUSE, problem="Cannot take snapshot %r of server %s: %s. Its snapshots: %s." % (
-            name, server_id, room.problem, describe_all(snapshots) or "none"))
+            name, server_id, room.problem, describe_all(snapshots)))
     return PresentPlan(CREATE, deletions=room.deletions)

@@ -17,12 +17,12 @@ description:
   - This is the way to keep waiting for a restore that M(vps.cloud.vps_snapshot) started with O(vps.cloud.vps_snapshot#module:wait=false),
     or whose wait timed out or was interrupted. It only reads, so rerunning it is always safe, whereas rerunning a
     O(vps.cloud.vps_snapshot#module:state=restored) task after the restore has ended would restore the server again.
-author:
-  - vps.cloud maintainers (@vps-cloud)
 extends_documentation_fragment:
   - vps.cloud.api
   - vps.cloud.attributes
   - vps.cloud.attributes.info_module
+author:
+  - vps.cloud maintainers (@vps-cloud)
 options:
   server_id:
     description:
@@ -48,10 +48,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Start a restore without waiting for it
+- name: Restore server 12345 from its snapshot named pre-upgrade, without waiting for the restore
   vps.cloud.vps_snapshot:
     api_token: "{{ vault_vps_api_token }}"
-    snapshot_id: 801
+    server_id: 12345
+    name: pre-upgrade
     state: restored
     wait: false
   delegate_to: localhost
@@ -92,8 +93,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.restore import server_in
 
 
 def main():
-    argument_spec = vps_argument_spec()
-    argument_spec.update(
+    argument_spec = vps_argument_spec(
         server_id=dict(type="int", required=True),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=1800),

@@ -343,13 +343,7 @@ pruned:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import absent_result, ensure_absent
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
-    option_problems,
-    run,
-    selection_argument_spec,
-    snapshot_service,
-    vps_argument_spec,
-)
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
 from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present, entry_result
 from ansible_collections.vps.cloud.plugins.module_utils.restore import SafetySnapshot, ensure_restored
 from ansible_collections.vps.cloud.plugins.module_utils.selection import MAX_SNAPSHOTS_PER_SERVER, name_problem
@@ -382,9 +376,8 @@ def input_problems(params):
 
 
 def main():
-    argument_spec = vps_argument_spec()
-    argument_spec.update(selection_argument_spec())
-    argument_spec.update(
+    argument_spec = vps_argument_spec(
+        selection=True,
         state=dict(type="str", default="present", choices=["present", "absent", "restored"]),
         server_id=dict(type="int"),
         name=dict(type="str"),

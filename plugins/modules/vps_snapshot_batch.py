@@ -32,11 +32,7 @@ extends_documentation_fragment:
   - vps.cloud.batch
   - vps.cloud.selection
   - vps.cloud.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - vps.cloud.attributes.change_module
 options:
   state:
     description:
@@ -190,21 +186,12 @@ requests:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_absent, batch_present, batch_requests
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
-    option_problems,
-    parallel_argument_spec,
-    run,
-    selection_argument_spec,
-    snapshot_service,
-    vps_argument_spec,
-)
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
 
 
 def main():
-    argument_spec = vps_argument_spec()
-    argument_spec.update(parallel_argument_spec())
-    argument_spec.update(selection_argument_spec())
-    argument_spec.update(
+    argument_spec = vps_argument_spec(
+        parallel=True, selection=True,
         state=dict(type="str", default="present", choices=["present", "absent"]),
         servers=dict(type="raw"),
         name=dict(type="str"),

@@ -114,8 +114,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import clean_s
 
 
 def main():
-    argument_spec = vps_argument_spec()
-    argument_spec.update(
+    argument_spec = vps_argument_spec(
         server_id=dict(type="int"),
         snapshot_id=dict(type="int"),
         name=dict(type="str"),

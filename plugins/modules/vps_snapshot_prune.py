@@ -27,11 +27,7 @@ extends_documentation_fragment:
   - vps.cloud.api
   - vps.cloud.batch
   - vps.cloud.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - vps.cloud.attributes.change_module
 options:
   servers:
     description:
@@ -134,19 +130,12 @@ requests:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_prune, parse_servers
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
-    option_problems,
-    parallel_argument_spec,
-    run,
-    snapshot_service,
-    vps_argument_spec,
-)
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
 
 
 def main():
-    argument_spec = vps_argument_spec()
-    argument_spec.update(parallel_argument_spec())
-    argument_spec.update(
+    argument_spec = vps_argument_spec(
+        parallel=True,
         servers=dict(type="raw", required=True),
         match=dict(type="str", default="*"),
         keep=dict(type="int"),
