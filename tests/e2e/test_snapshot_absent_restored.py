@@ -69,15 +69,17 @@ def test_restore_posts_once_per_run_and_never_in_check_mode(sim, play):
 
 
 def test_restore_under_way_is_waited_for_not_repeated(tmp_path):
-    with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=8) as slow:
+    # Both tasks in one play: the second starts within a task's start-up of the first, well inside the restore's 15 s
+    # even on a loaded machine (a second ansible-playbook could start after the restore has ended, and restore again).
+    with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=15) as slow:
         def play(tasks):
             return run_playbook(slow, tmp_path, tasks)
         snapshot = create(play, 103, "base")
         options = {"state": "restored", "snapshot_id": snapshot["id"]}
-        started = play([{"vps.cloud.vps_snapshot": dict(options, wait=False)}])
-        assert started[0]["changed"] is True
-        assert started[0]["server"]["status"] == "restoring"
-        joined = play([{"vps.cloud.vps_snapshot": options}])
+        started, joined = play([{"vps.cloud.vps_snapshot": dict(options, wait=False)}, {"vps.cloud.vps_snapshot": options}])
+        assert started["changed"] is True
+        assert started["server"]["status"] == "restoring"
+        joined = [joined]
         assert joined[0]["changed"] is False
         assert joined[0]["server"]["status"] == "running"
         assert len(calls(slow, "POST")) == 2  # the creation and one restore
