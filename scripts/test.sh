@@ -206,10 +206,12 @@ stage_units() {
 }
 
 stage_integration() {
-    local core=$1 work token
-    work=$(mktemp -d "${TMPDIR:-/tmp}/vps-integration.XXXXXX")
+    local core=$1 token
+    # Global, not local: the EXIT trap runs when the cell's subshell ends, after this function has returned.
+    INTEGRATION_WORK=$(mktemp -d "${TMPDIR:-/tmp}/vps-integration.XXXXXX")
+    local work=$INTEGRATION_WORK
     token="it-$(python -c 'import secrets; print(secrets.token_hex(16))')"
-    trap 'stop_simulator; rm -rf "$work" tests/integration/integration_config.yml' EXIT
+    trap 'stop_simulator; rm -rf "$INTEGRATION_WORK" tests/integration/integration_config.yml' EXIT
     start_simulator "$work" "$token" --seed tests/integration/simulator_servers.yml --create-seconds 1 --restore-seconds 1
     echo "Simulator for the targets on $SIM_URL (pid $SIM_PID)"
     # ansible-test hands this file to every target (vars_files of the play it writes for a target role).

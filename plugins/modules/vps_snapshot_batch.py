@@ -111,13 +111,12 @@ seealso:
 """
 
 EXAMPLES = r"""
+# In a play on all the hosts (hosts: webservers), for the hosts of the current batch:
 - name: Snapshot every web server at once, waiting once for all
-  hosts: webservers
-  gather_facts: false
   module_defaults:
     group/vps.cloud.vps:
       api_token: "{{ vault_vps_api_token }}"
-  tasks:
+  block:
     - name: One task on the controller for the hosts of this batch (each host's vps_server_id from the inventory)
       vps.cloud.vps_snapshot_batch:
         servers: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'vps_server_id'))) }}"
