@@ -11,18 +11,8 @@ with the python of the ansible-core venv to test (scripts/test.sh playbooks does
 import os
 import sys
 
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 for folder in (HERE, os.path.dirname(HERE)):
     if folder not in sys.path:
         sys.path.insert(0, folder)
-
-# Every test has a timeout; a module may set a longer one with pytestmark.
-DEFAULT_TIMEOUT = 600
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT))
