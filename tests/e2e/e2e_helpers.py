@@ -23,26 +23,8 @@ PRUNE = "vps.cloud.vps_snapshot_prune"
 
 
 def seed(sim, server_id, specs, spacing=60.0, days_old=0.0):
-    """Snapshots of `server_id` from `specs`, oldest first: each a name or (name, status), status one of
-    completed, failed, in_progress (an in-progress one stays so for 10 minutes). Returns their ids, in order.
-
-    The i-th of n is created (n - i) x `spacing` seconds ago, plus `days_old` days.
-    """
-    store = sim.store
-    ids = []
-    with store.lock:
-        now = store.clock()
-        for index, spec in enumerate(specs):
-            name, status = (spec, "completed") if isinstance(spec, str) else spec
-            [snapshot_id] = store.add_snapshots(server_id, 1, status="failed" if status == "failed" else "completed",
-                                                name_prefix="seed")
-            snapshot = store.snapshots[snapshot_id]
-            snapshot["name"] = name
-            snapshot["created"] = now - (len(specs) - index) * spacing - days_old * 86400
-            snapshot["ready"] = now + 600 if status == "in_progress" else snapshot["created"]
-            ids.append(snapshot_id)
-        store._invalidate()  # pylint: disable=protected-access  # the cached newest-first orders
-    return ids
+    """Snapshots of `server_id` from `specs`, oldest first: each a name or (name, status); their ids, in order."""
+    return sim.seed_snapshots(server_id, specs, spacing=spacing, days_old=days_old)
 
 
 def remove_server(sim, server_id):

@@ -205,23 +205,8 @@ def lost_restore_points(before, after, log, allowed=(), create_seconds=1.0):
 
 
 def seed(sim, server_id, specs, spacing=60.0):
-    """Snapshots of `server_id` from `specs`, oldest first, each a name or (name, status): completed, failed or
-    in_progress (stays so for 10 minutes). Returns their ids in order. Exact names go through the simulator's store."""
-    store = sim.store
-    ids = []
-    with store.lock:
-        now = store.clock()
-        for index, spec in enumerate(specs):
-            name, status = (spec, "completed") if isinstance(spec, str) else spec
-            [snapshot_id] = store.add_snapshots(server_id, 1, status="failed" if status == "failed" else "completed",
-                                                name_prefix="seed")
-            snapshot = store.snapshots[snapshot_id]
-            snapshot["name"] = name
-            snapshot["created"] = now - (len(specs) - index) * spacing
-            snapshot["ready"] = now + 600 if status == "in_progress" else snapshot["created"]
-            ids.append(snapshot_id)
-        store._invalidate()  # pylint: disable=protected-access  # the cached newest-first orders
-    return ids
+    """Snapshots of `server_id` from `specs`, oldest first: each a name or (name, status); their ids, in order."""
+    return sim.seed_snapshots(server_id, specs, spacing=spacing)
 
 
 def deletions(log):
@@ -239,15 +224,23 @@ def unreported_deletions(log, results, allowed=()):
     return sorted(set(deletions(log)) - reported)
 
 
+def never_sent(method, target):
+    """Recorder's default answer, at once so that nothing waits on it: an empty page to a GET, a refusal to the rest."""
+    if method == "GET":
+        return 200, {}, {"count": 0, "next": None, "previous": None, "results": []}
+    return 400, {}, {"detail": "recorded, not served: this request should never have been sent"}
+
+
 class Recorder(http.server.ThreadingHTTPServer):
-    """A loopback HTTP server where requests that should never be sent go: it records each one, tagged by the first
-    segment of its path (api_url http://127.0.0.1:PORT/<tag>/api/v1), and answers at once so that nothing waits
-    on it: an empty list to a GET, a plain refusal (400) to anything else."""
+    """A loopback HTTP server that records every request (method, target, headers) and answers `respond(method,
+    target)` -> (status, headers, JSON body or None). By default it stands where requests that should never be sent
+    go, tagged by the first segment of their path (api_url http://127.0.0.1:PORT/<tag>/api/v1)."""
 
     daemon_threads = True
 
-    def __init__(self):
+    def __init__(self, respond=never_sent):
         self.requests = []
+        self.respond = respond
         super().__init__(("127.0.0.1", 0), _RecordingHandler)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -259,29 +252,38 @@ class Recorder(http.server.ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    @property
+    def port(self):
+        return self.server_address[1]
+
     def url(self, tag):
-        return "http://127.0.0.1:%d/%s/api/v1" % (self.server_address[1], tag)
+        return "http://127.0.0.1:%d/%s/api/v1" % (self.port, tag)
 
     def tagged(self, tag):
-        return [r for r in self.requests if r[1].split("/")[1] == tag]
+        return [r for r in self.requests if tag_of(r) == tag]
+
+
+def tag_of(request):
+    """The first segment of a recorded request's path."""
+    return request["target"].split("/")[1]
 
 
 class _RecordingHandler(http.server.BaseHTTPRequestHandler):
 
     def _answer(self):
-        self.server.requests.append((self.command, self.path))
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        if self.command == "GET":
-            status, body = 200, b'{"count": 0, "next": null, "previous": null, "results": []}'
-        else:
-            status, body = 400, b'{"detail": "recorded, not served: this request should never have been sent"}'
+        self.server.requests.append({"method": self.command, "target": self.path, "headers": dict(self.headers.items())})
+        status, headers, body = self.server.respond(self.command, self.path)
+        data = json.dumps(body).encode() if body is not None else b""
         self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(data)
 
     do_GET = do_POST = do_DELETE = _answer
 

@@ -19,7 +19,7 @@ import re
 
 import pytest
 
-from fault_harness import BACKGROUND, TALLY, TOKEN, Recorder, has_traceback, run_playbook
+from fault_harness import BACKGROUND, TALLY, TOKEN, Recorder, has_traceback, run_playbook, tag_of
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -197,7 +197,7 @@ def bad_input(tmp_path_factory):
         for (rows, dummy_token), job in zip(CHUNKS, jobs):
             outcomes.update(judge(rows, job.result(), recorder))
         known = set(row[0] for row in ROWS + NO_TOKEN_ROWS)
-        strays = [r for r in recorder.requests if r[1].split("/")[1] not in known]
+        strays = [r for r in recorder.requests if tag_of(r) not in known]
         assert not strays, "requests that no row sent: %s" % strays
     finally:
         recorder.__exit__()

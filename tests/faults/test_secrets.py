@@ -11,15 +11,13 @@ redirect targets are other loopback servers.
 
 from __future__ import annotations
 
-import http.server
 import json
 import sys
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 
-from fault_harness import BACKGROUND, SERVERS, TALLY, TOKEN, Simulator, collections_path, run_playbook
+from fault_harness import BACKGROUND, SERVERS, TALLY, TOKEN, Recorder, Simulator, collections_path, run_playbook
 
 WRONG_TOKEN = "flt-Wrong-3Jd8-Kp2M-also-never-print"
 EMPTY_PAGE = {"count": 0, "next": None, "previous": None, "results": []}
@@ -91,53 +89,6 @@ def test_plain_http_to_a_remote_host_warns_without_a_request():
     assert TOKEN not in remote.warnings[0]
     for quiet in ("http://127.0.0.1:8080/api/v1", "http://localhost/api/v1", "http://[::1]:9/api/v1", "https://vps.example.test/api/v1"):
         assert VpsClient(quiet, TOKEN).warnings == [], quiet
-
-
-class Recorder(http.server.ThreadingHTTPServer):
-    """A loopback HTTP server that records every request's method, target and headers and answers `respond`."""
-
-    daemon_threads = True
-
-    def __init__(self, respond):
-        self.requests = []
-        self.respond = respond
-        super().__init__(("127.0.0.1", 0), RecordingHandler)
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.shutdown()
-        self.server_close()
-
-    @property
-    def port(self):
-        return self.server_address[1]
-
-
-class RecordingHandler(http.server.BaseHTTPRequestHandler):
-
-    def handle_one(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self.server.requests.append({"method": self.command, "target": self.path, "headers": dict(self.headers.items())})
-        status, headers, body = self.server.respond(self.command, self.path)
-        data = json.dumps(body).encode() if body is not None else b""
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = handle_one
-
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        return
 
 
 def test_plain_http_warning_reaches_the_task(tmp_path):

@@ -269,3 +269,20 @@ def test_listing_cache_per_server_follows_changes(api, sim):
     sim.reset(state=True)
     assert api.get("/snapshots/", params={"server_id": 101}).json()["count"] == 0
     assert api.get("/snapshots/").json()["count"] == 0
+
+
+def test_seed_snapshots_gives_exact_names_statuses_and_ages(capi, csim, clock):
+    ids = csim.seed_snapshots(101, ["old", ("broken", "failed"), ("working", "in_progress")], spacing=3600, days_old=2)
+    listed = capi.get("/snapshots/", params={"server_id": 101}).json()["results"]
+    assert [(s["id"], s["name"], s["status"]) for s in listed] == [
+        (ids[2], "working", "in_progress"), (ids[1], "broken", "failed"), (ids[0], "old", "completed")]
+    # Three hours, two hours and one hour before two days ago, on the simulator's clock.
+    ages = [clock() - csim.store.snapshots[i]["created"] for i in ids]
+    assert ages == [2 * 86400 + 3 * 3600, 2 * 86400 + 2 * 3600, 2 * 86400 + 3600]
+    clock.advance(599)
+    assert capi.get("/snapshots/", params={"server_id": 101}).json()["results"][0]["status"] == "in_progress"
+    clock.advance(2)
+    assert capi.get("/snapshots/", params={"server_id": 101}).json()["results"][0]["status"] == "completed"
+    with pytest.raises(ValueError):
+        csim.seed_snapshots(101, ["fine", ("x", "lost")])
+    assert len(capi.get("/snapshots/", params={"server_id": 101}).json()["results"]) == 3

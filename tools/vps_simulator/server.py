@@ -231,6 +231,10 @@ class Simulator:
     def add_snapshots(self, server_id, count, status="completed"):
         return self.store.add_snapshots(int(server_id), int(count), status=status)
 
+    def seed_snapshots(self, server_id, specs, spacing=60.0, days_old=0.0):
+        """Snapshots with exact names and statuses, oldest first (see SnapshotStore.seed_snapshots)."""
+        return self.store.seed_snapshots(int(server_id), specs, spacing=spacing, days_old=days_old)
+
     def add_servers(self, count, snapshots_per_server=0, status="completed", start_id=None, create_seconds=None,
                     create_spread=None, restore_seconds=None, restore_spread=None, after_restore=None):
         return self.store.add_servers(int(count), int(snapshots_per_server), status=status, start_id=start_id,

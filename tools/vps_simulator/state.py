@@ -425,6 +425,27 @@ class Store:
             self._persist(snapshots=made)
             return [s["id"] for s in made]
 
+    def seed_snapshots(self, server_id, specs, spacing=60.0, days_old=0.0):
+        """Snapshots with exact names for tests; bypasses the per-server limit. `specs`, oldest first: each a name or
+        (name, status), status completed, failed or in_progress (an in-progress one stays so for 10 minutes). The
+        i-th of n was created (n - i) x `spacing` seconds ago, plus `days_old` days. Returns their ids, in order."""
+        with self.lock:
+            if server_id not in self.servers:
+                raise NotFound("Server not found.")
+            specs = [(spec, "completed") if isinstance(spec, str) else tuple(spec) for spec in specs]
+            if any(status not in SNAPSHOT_STATUSES for unused, status in specs):
+                raise ValueError(f"status must be one of {SNAPSHOT_STATUSES}")
+            now = self.clock()
+            made = []
+            for index, (name, status) in enumerate(specs):
+                created = now - (len(specs) - index) * spacing - days_old * 86400
+                ready = now + 600 if status == "in_progress" else created
+                outcome = "failed" if status == "failed" else "completed"
+                made.append(self._new_snapshot(server_id, name, "", created, ready, outcome))
+            self._invalidate([server_id])
+            self._persist(snapshots=made)
+            return [s["id"] for s in made]
+
     def _make_snapshots(self, server_id, count, status, name_prefix):
         if status not in SNAPSHOT_STATUSES:
             raise ValueError(f"status must be one of {SNAPSHOT_STATUSES}")
