@@ -68,16 +68,31 @@ def ensure_pruned(service, server_ids, pattern, keep=None, older_than_days=None,
     """Prune each server by the rules of selection.plan_prune; returns the DeletionEntry of each server."""
     entries = [DeletionEntry(server_id=server_id) for server_id in server_ids]
     listings = _read(service, entries)
+    _confirm_servers_exist(service, [e for e in entries if listings[e.server_id] == []])
     now = service.now()
     for entry in entries:
         listing = listings[entry.server_id]
-        if _failed_read(entry, listing):
+        if not entry.active or _failed_read(entry, listing):
             continue
         entry.doomed = plan_prune(listing, pattern, keep, older_than_days, now, protect_last_completed)
         doomed_ids = set(s.get("id") for s in entry.doomed)
         entry.kept = [s for s in listing if name_matches(s, pattern) and s.get("id") not in doomed_ids]
     _delete_and_wait(service, entries, wait, wait_timeout)
     return entries
+
+
+def _confirm_servers_exist(service, entries):
+    """A server without any snapshot may be a mistyped id: pruning it would silently do nothing. One that does not
+    exist is that entry's error; one that cannot be read otherwise has nothing to prune either, and goes on."""
+    def confirm(entry):
+        try:
+            service.server_presence(entry.server_id)
+        except SnapshotError as exc:
+            if (exc.details.get("failure") or {}).get("status") == 404:
+                entry.error = exc
+    for outcome in service.parallel(entries, confirm):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _failed_read(entry, listing):

@@ -21,6 +21,8 @@ description:
   - A snapshot in progress, or in a status the collection does not know, is never deleted.
   - In check mode nothing is deleted, and RV(preview) lists the id, name, status and age of each snapshot that would go.
   - Works on all servers in one task, at most O(concurrency) at a time, waiting once for all deletions.
+  - A server without any snapshot is read (C(GET /servers/{id}/)), also in check mode, so that a mistyped id fails
+    naming the server instead of pruning nothing in silence.
 author:
   - vps.cloud maintainers (@vps-cloud)
 extends_documentation_fragment:

@@ -14,7 +14,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.absent import (
 )
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
-    LIST_ALL, NOW, add_delete, add_list, build_service, clean, delete_call, describe, listing, sent, snap,
+    LIST_ALL, NOW, add_delete, add_list, add_server, build_service, clean, delete_call, describe, listing, sent, snap, url,
 )
 
 A = snap(801, "a", server_id=101)
@@ -196,6 +196,32 @@ def test_in_check_mode_a_failed_listing_is_reported(rsps, vt, engine):
 
     assert result["msg"] == "Could not list snapshots: down (HTTP 500 on GET snapshots/)"
     assert result["changed"] is False
+
+
+def test_pruning_a_server_that_does_not_exist_fails_naming_it(rsps, vt):
+    add_list(rsps, [], server_id=99999)
+    add_server(rsps, http_status=404, body={"detail": "Not found."}, server_id=99999)
+    add_list(rsps, [B], server_id=None)  # another server of the account...
+    add_server(rsps, server_id=102)  # ...can be read, so the endpoint exists and 99999 does not
+
+    result = prune_result(ensure_pruned(build_service(vt), [99999], "*", keep=0)[0], False, NOW)
+
+    assert result["failed"] is True
+    assert result["msg"] == ("Server 99999 does not exist: GET servers/99999/ answered HTTP 404, while other servers of the "
+                             "account can be read. Check server_id.")
+    assert (result["changed"], result["pruned"]) == (False, [])
+
+
+@pytest.mark.parametrize("http_status", [200, 500])
+def test_pruning_a_server_without_snapshots_reads_it_and_goes_on(rsps, vt, http_status):
+    add_list(rsps, [], server_id=101)
+    add_server(rsps, server_id=101, http_status=http_status, body=None if http_status == 200 else {"detail": "down"})
+
+    result = prune_result(ensure_pruned(build_service(vt), [101], "*", keep=0)[0], False, NOW)
+
+    assert "failed" not in result
+    assert (result["changed"], result["pruned"], result["kept"]) == (False, [], [])
+    assert [c.request.url for c in rsps.calls][-1] == url("servers/101/")
 
 
 def test_a_failed_deletion_is_still_named_when_the_wait_times_out(rsps, vt):
