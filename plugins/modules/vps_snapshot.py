@@ -363,8 +363,6 @@ def input_problems(params):
     for option, only in sorted(STATE_ONLY.items()):
         if params[option] is not None and state != only:
             problems.append("%s is only used with state=%s" % (option, only))
-    if state == "present" and params["snapshot_id"] is not None:
-        problems.append("snapshot_id is not used with state=present, which identifies the snapshot by server_id and name")
     safety = params["safety_snapshot"]
     if safety is not None:
         if name_problem(safety["name"]):

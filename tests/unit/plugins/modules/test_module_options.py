@@ -224,3 +224,28 @@ def test_a_bug_of_the_collection_is_reported_as_ours_with_the_traceback(rsps, ru
     assert result["exception"].startswith("Traceback (most recent call last):")
     assert "in broken" in result["exception"]
     assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize("which, option, value", [
+    ("vps_snapshot", "concurrency", 4),
+    ("vps_snapshot_info", "requests_per_second", 2.0),
+    ("vps_server_info", "retention", 2),
+    ("vps_snapshot_prune", "retention_match", "daily-*"),
+    ("vps_snapshot_info", "resume_match", "daily-*"),
+])
+def test_a_module_refuses_the_options_of_groups_it_does_not_have(run, which, option, value):
+    result = run_one(run, which, **{option: value})
+
+    assert result["failed"] is True
+    assert "Unsupported parameters" in result["msg"] and option in result["msg"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(server_id=SERVER_ID, name="pre-migration", snapshot_id=801), "parameters are mutually exclusive: snapshot_id|name|name_match"),
+    (dict(server_id=SERVER_ID, snapshot_id=801), "state is present but all of the following are missing: name"),
+])
+def test_snapshot_id_with_state_present_is_refused_before_any_request(run, args, message):
+    result = run(vps_snapshot, args)
+
+    assert result["failed"] is True
+    assert result["msg"] == message
