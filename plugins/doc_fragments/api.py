@@ -34,10 +34,14 @@ options:
   api_retries:
     description:
       - How many times a retryable request is retried, from 0 to 20.
-      - Reads and deletions are retried on HTTP 429, 502, 503, 504 and connection errors, with jittered exponential backoff
+      - Reads and deletions are retried on HTTP 502, 503, 504 and connection errors, with jittered exponential backoff
         (1 second, doubling up to 30) that honours C(Retry-After) (capped at 120 seconds). Timeouts are retried once at most.
+      - "Answers of HTTP 429 (rate limited) are not counted: the provider did not process the request, so any request, a creation
+        or a restore too, is sent again after the same backoff and C(Retry-After), for up to 10 minutes after its first 429.
+        Many hosts sharing one rate limit meet many 429s in a row without anything being wrong. O(api_retries=0) turns
+        this off too."
       - "Worst case of one request with the defaults: a refused or dropped connection, retried 5 times, costs about 31 seconds
-        of backoff; 5 answers of 429 with the longest C(Retry-After) cost 10 minutes. The task reports the last error then."
+        of backoff; 429s cost 10 minutes and 2 more at most. The task reports the last error then."
       - A creation or a restore is never re-sent blindly. After a 502 or 503 from a gateway the module looks first and re-sends
         only if nothing happened; after a timeout, a dropped connection or a 504 it keeps looking for twice O(api_timeout)
         (at least 10 seconds) and never re-sends.

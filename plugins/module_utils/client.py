@@ -45,6 +45,10 @@ BACKOFF_CAP = 30.0
 # connections and does not answer within api_timeout twice is not about to, and the task must not stay
 # silent for minutes. Worst case of one call: 2 x api_timeout plus one backoff.
 TIMEOUT_RETRIES = 1
+# A 429 means "not processed", and a fleet sharing the provider's limit meets many in a row, however well
+# each task paces itself: 429s are retried for this many seconds from a request's first one, not counted
+# against api_retries (which would fail a healthy but busy fleet after a few seconds).
+RATE_LIMIT_PATIENCE = 600.0
 MAX_PAGES = 10000
 ERROR_TEXT_LIMIT = 300
 API_TIMEOUT_RANGE = (1, 3600)
@@ -271,6 +275,7 @@ class VpsClient:
         self.timeout = timeout
         self.retries = retries
         self.sleep = sleep
+        self.clock = clock
         self.pacer = Pacer(rate, clock=clock, sleep=sleep)
         self.warnings = []
         self.requests_sent = 0
@@ -370,7 +375,8 @@ class VpsClient:
 
     def _request(self, method, url, params=None, json_body=None, path=None):
         idempotent = method in ("GET", "DELETE")
-        attempt = timeouts = 0
+        attempt = timeouts = rate_limited_attempt = 0
+        rate_limited_since = None
         shown = without_credentials(url)
         while True:
             try:
@@ -410,9 +416,16 @@ class VpsClient:
                 self.pacer.rate_limited(retry_after_seconds(response))
             else:
                 self.pacer.accepted()
-            if status in RETRYABLE_STATUSES:
-                # 429 means "not processed": always safe. A 5xx may hide an applied POST.
-                if idempotent or status == 429:
+            if status == 429:
+                # "Not processed": always safe to send again, even a POST; bounded by time, not by api_retries.
+                now = self.clock()
+                rate_limited_since = now if rate_limited_since is None else rate_limited_since
+                if self.retries and now - rate_limited_since < RATE_LIMIT_PATIENCE:
+                    rate_limited_attempt = self._pause(rate_limited_attempt, retry_after_seconds(response))
+                    continue
+            elif status in RETRYABLE_STATUSES:
+                # A 5xx may hide an applied POST.
+                if idempotent:
                     if attempt < self.retries:
                         attempt = self._pause(attempt, retry_after_seconds(response))
                         continue

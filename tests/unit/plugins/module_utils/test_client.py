@@ -453,7 +453,7 @@ def test_reads_and_deletes_are_retried_on_transient_statuses(rsps, make, vt, sta
         assert len(vt.sleeps) == 2
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [502, 503, 504])
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 def test_retries_run_out_then_error_with_status(rsps, make, vt, status, method):
     rsps.add(method, ONE, status=status, json={"detail": "try later"})
@@ -462,7 +462,45 @@ def test_retries_run_out_then_error_with_status(rsps, make, vt, status, method):
     assert exc.status == status
     assert str(exc) == "try later (HTTP %s on %s snapshots/801/)" % (status, method)
     assert len(rsps.calls) == 4
-    assert len(vt.sleeps) == 3 if status != 429 else len(vt.sleeps) >= 3
+    assert len(vt.sleeps) == 3
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "POST"])
+def test_429s_are_retried_for_the_rate_limit_patience_not_api_retries_times(rsps, make, vt, method):
+    """A fleet sharing the provider's limit meets many 429s in a row: they cost time, not attempts."""
+    times = script(rsps, vt, method, ONE, (429, {"detail": "slow down"}, {"Retry-After": "7"}))
+    client = make(retries=1)
+    call = {"GET": client.get, "DELETE": client.delete, "POST": lambda path: client.post(path, {"name": "a"})}[method]
+    exc = raises(VpsApiError, call, "snapshots/801/")
+    assert not isinstance(exc, VpsAmbiguousError)  # a 429 was not processed: nothing to look for
+    assert (exc.status, str(exc)) == (429, "slow down (HTTP 429 on %s snapshots/801/)" % method)
+    # Sent again until the first 429 is RATE_LIMIT_PATIENCE old, however small api_retries is, then no more.
+    assert times[-2] < client_module.RATE_LIMIT_PATIENCE <= times[-1]
+    assert len(times) > 20 and client.rate_limited == len(times) == client.requests_sent
+
+
+def test_429s_stop_being_retried_once_their_first_is_the_patience_old(rsps, make, vt, monkeypatch):
+    monkeypatch.setattr(client_module, "RATE_LIMIT_PATIENCE", 21.0)
+    times = script(rsps, vt, "GET", ONE, *([(429, "", {"Retry-After": "7"})] * 4 + [(200, {})]))
+    exc = raises(VpsApiError, make(retries=1).get, "snapshots/801/")
+    assert exc.status == 429
+    # Sent at 0, 7, 14 and 21 s: the fourth 429 comes exactly the patience after the first, and ends it.
+    assert times == [0.0, 7.0, 14.0, 21.0]
+
+
+def test_429s_and_5xx_are_counted_apart(rsps, make, vt):
+    """5xx answers count against api_retries, 429s do not: the fourth 503 with api_retries=2 fails."""
+    script(rsps, vt, "GET", ONE, (503, ""), (429, ""), (503, ""), (429, ""), (429, ""), (503, ""), (200, {}))
+    exc = raises(VpsApiError, make(retries=2).get, "snapshots/801/")
+    assert exc.status == 503
+    assert len(rsps.calls) == 6
+
+
+def test_with_api_retries_0_a_429_is_not_retried_and_not_ambiguous(rsps, make, vt):
+    rsps.post(SNAPSHOTS, status=429, json={"detail": "slow down"})
+    exc = raises(VpsApiError, make(retries=0).post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert not isinstance(exc, VpsAmbiguousError)
+    assert (exc.status, len(rsps.calls)) == (429, 1)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500, 501])
@@ -1048,11 +1086,13 @@ def test_post_is_retried_on_429(rsps, make, vt):
     assert times == [0.0, 3.0]
 
 
-def test_post_429_retries_run_out_then_plain_error(rsps, make):
-    rsps.post(SNAPSHOTS, status=429, json={"detail": "slow down"})
+def test_post_429s_outlasting_the_patience_end_in_a_plain_error(rsps, make, vt, monkeypatch):
+    monkeypatch.setattr(client_module, "RATE_LIMIT_PATIENCE", 10.0)
+    rsps.post(SNAPSHOTS, status=429, json={"detail": "slow down"}, headers={"Retry-After": "4"})
     exc = raises(VpsApiError, make(retries=2).post, "snapshots/", {"server_id": 1, "name": "a"})
+    assert not isinstance(exc, VpsAmbiguousError)
     assert (exc.status, str(exc)) == (429, "slow down (HTTP 429 on POST snapshots/)")
-    assert len(rsps.calls) == 3
+    assert len(rsps.calls) == 4  # at 0, 4, 8 and 12 s
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
