@@ -37,6 +37,7 @@ sys.path.insert(0, str(COLLECTION_ROOT.parents[2]))
 from vps_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import fleet  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import report  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from ansible_collections.vps.cloud.plugins.module_utils.client import RATE_LIMIT_PATIENCE  # noqa: E402  pylint: disable=C0413,E0401
 
 TOKEN = "bench-token-not-secret"
 PYTHON = sys.executable
@@ -438,6 +439,7 @@ def bench_fleet(runner, cfg):
     print("    model of the issue's baseline (N=20 forks 5, 20 s): %.1f s, %d requests (then: %.1f s, %d)" % (
         baseline["model"]["wall"], baseline["model"]["requests"], baseline["wall"], baseline["requests"]), flush=True)
     settings = dict((key, value) for key, value in cfg.items() if key != "real")
+    settings["rate_limit_patience"] = RATE_LIMIT_PATIENCE
     return dict(settings=settings, real=[list(cell) for cell in cfg["real"]], measured=measured, modelled=modelled, big=big,
                 baseline=baseline,
                 request_seconds=cost, goals=fleet.goals(cfg, measured, modelled), identity=fleet.identity(measured, modelled))

@@ -465,8 +465,8 @@ def fleet_markdown(results, add):
     differing = [i for i in fleet["identity"] if not i["same_state"] or i["same_results"] is False]
     if differing:
         batch_clean = all(g["lost"] == 0 and g["duplicates"] == 0 and g["failed_hosts"] == 0 for g in fleet["goals"])
-        add("Where the two differ, %s: per-host tasks failed under the rate limit (%s), each a host whose requests were refused "
-            "more often than `api_retries` allows; the batch ended with exactly one completed snapshot per server%s."
+        add("Where the two differ, %s: per-host tasks failed under the rate limit (%s), each a host whose task ended in an error "
+            "(its message is in `results.json`); the batch ended with exactly one completed snapshot per server%s."
             % ("it is the per-host side" if batch_clean else "see the failed counts",
                "; ".join("N = %d, T = %d s, %s: %d failed, %d servers without the snapshot" % (
                    i["size"], i["T"], i["source"], i["per_host_failed"], i["per_host_lost"]) for i in differing),
@@ -599,10 +599,11 @@ def analysis_markdown(results, add):
     limited_hosts = [r for r in fleet["measured"] if r["path"] == "per-host" and r["limited"]]
     if limited_hosts:
         add("- **Under the rate limit, per-host tasks fight over it.** Every task is its own process with its own pacing, so "
-            "nothing is shared but the provider's bucket: %s. A host whose request is refused %d+1 times (`api_retries`) fails "
-            "its task. The batch shares one pace and one `Retry-After` for all its requests."
+            "nothing is shared but the provider's bucket: %s. A 429 costs a host time, not one of its `api_retries`: it is sent "
+            "again for up to %d minutes after its first 429. The batch shares one pace and one `Retry-After` for all its requests."
             % ("; ".join("N = %d forks %d: %d 429s, %d failed host(s), %d server(s) without the snapshot" % (
-                r["size"], r["forks"], r["rate_limited"], r["failed_hosts"], r["lost"]) for r in limited_hosts), 5))
+                r["size"], r["forks"], r["rate_limited"], r["failed_hosts"], r["lost"]) for r in limited_hosts),
+               settings["rate_limit_patience"] // 60))
         examples = [message for r in limited_hosts for message in r.get("failures", [])]
         if examples:
             add("  A failed host's message, for example: `%s`" % examples[0].strip())
