@@ -62,4 +62,6 @@ requirements:
   - requests >= 2.25
 notes:
   - "All API calls run where the module runs; use C(delegate_to: localhost) to run them on the controller."
+  - A task left running after its run is gone (ansible-playbook killed or interrupted, so that its result has no reader any
+    more) stops before its next creation, deletion, restore or wait, and changes nothing nobody would learn of. A rerun resumes.
 """

@@ -11,6 +11,8 @@ Private to this collection. The only place that calls exit_json or fail_json. An
 
 from __future__ import annotations
 
+import select
+import sys
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -117,7 +119,22 @@ def snapshot_service(module, problems=()):
                        rate=params.get("requests_per_second"))
     for warning in client.warnings:
         module.warn(warning)
-    return SnapshotService(client, check_mode=module.check_mode, warn=module.warn, concurrency=params.get("concurrency") or 1)
+    return SnapshotService(client, check_mode=module.check_mode, warn=module.warn, concurrency=params.get("concurrency") or 1,
+                           listened_to=result_has_a_reader)
+
+
+def result_has_a_reader(stream=None):
+    """False once the module's result can no longer reach Ansible: its stdout (a pipe or a socket to the Ansible worker,
+    or to sshd) has lost its reader, as when the run was interrupted and its worker is gone. True whenever that cannot
+    be told (stdout a file or a terminal, no poll()): only a certain loss stops a task."""
+    try:
+        descriptor = (stream or sys.__stdout__).fileno()
+        poller = select.poll()
+        poller.register(descriptor, 0)  # POLLERR and POLLHUP are reported whatever the mask
+        events = poller.poll(0)
+    except (AttributeError, ValueError, OSError):
+        return True
+    return not any(flags & (select.POLLERR | select.POLLHUP) for unused, flags in events)
 
 
 def run(module, operation):

@@ -79,8 +79,10 @@ class SnapshotService:
     """Snapshot operations on top of a VpsClient, one request at a time or many in parallel."""
 
     def __init__(self, client, check_mode=False, warn=None, sleep=time.sleep, clock=time.monotonic, now=time.time,
-                 concurrency=1):
+                 concurrency=1, listened_to=lambda: True):
         self.client = client
+        # False once nobody can receive this task's result any more (its run was interrupted and is gone).
+        self.listened_to = listened_to
         self.check_mode = check_mode
         self.warn = warn or (lambda message: None)
         self.sleep = sleep
@@ -207,6 +209,7 @@ class SnapshotService:
 
     def delete(self, snapshot, changes):
         """Delete one snapshot and record it; a 404 means someone else deleted it first (recorded as gone, not ours)."""
+        self._still_listened_to("delete snapshot %s" % describe(snapshot))
         try:
             deleted = self.client.delete("snapshots/%s/" % snapshot.get("id"))
         except VpsApiError as exc:
@@ -222,6 +225,7 @@ class SnapshotService:
             payload["description"] = description
 
         def send():
+            self._still_listened_to("create snapshot %r on server %s" % (name, server_id))
             created = self.client.post(SNAPSHOTS_PATH, payload)
             if not isinstance(created, dict) or isinstance(created.get("id"), bool) or not isinstance(created.get("id"), int):
                 # An empty or id-less 2xx body: it was probably created, but which one is unknown.
@@ -253,6 +257,7 @@ class SnapshotService:
         path = "snapshots/%s/restore/" % snapshot.get("id")
 
         def send():
+            self._still_listened_to("restore server %s from snapshot %s" % (server_id, describe(snapshot)))
             try:
                 return self.client.post(path) or {}
             except VpsAmbiguousError as exc:
@@ -280,6 +285,14 @@ class SnapshotService:
         changes.restored.append(clean_snapshot(snapshot))
         return answer if isinstance(answer, dict) else {}
 
+    def _still_listened_to(self, action):
+        """A run interrupted on the controller may leave this task running on its own: it must not change anything nobody
+        would hear of (a deletion nobody reports, a restore nobody expects), nor wait on for nobody."""
+        if not self.listened_to():
+            raise SnapshotError("Stopped before it would %s: the Ansible run that started this task is gone (interrupted, or "
+                                "its controller died), so nobody would learn of it. Nothing more is changed; a rerun resumes."
+                                % action)
+
     def send_once(self, send, look, what):
         return send_once(send, look, what, retries=self.client.retries, grace=max(2 * self.client.timeout, MIN_GRACE),
                          sleep=self.sleep, clock=self.clock)
@@ -287,8 +300,11 @@ class SnapshotService:
     # Waiting -----------------------------------------------------------------------
 
     def wait(self, check, timeout, what, status, check_first=False, advice=None, limit=None):
+        def check_while_listened_to():
+            self._still_listened_to("wait for %s" % what)
+            return check()
         try:
-            return wait_for(check, max(0, timeout), what, status=status, check_first=check_first, clock=self.clock,
+            return wait_for(check_while_listened_to, max(0, timeout), what, status=status, check_first=check_first, clock=self.clock,
                             sleep=self.sleep, advice=advice, limit=limit)
         except VpsWaitTimeout as exc:
             raise SnapshotError(str(exc))

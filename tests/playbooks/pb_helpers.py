@@ -171,6 +171,10 @@ def _untagged(value):
     return value
 
 
+# Seconds a run's leftover processes get to end by themselves once ansible-playbook has exited.
+LEFTOVER_GRACE = 5
+
+
 class Runner:
     """Runs playbooks against `sim` from a directory of the test; every run gets its own sub-folder."""
 
@@ -255,6 +259,7 @@ class Background:
         self.process = subprocess.Popen(command, stdout=self._out, stderr=self._err, env=environment, cwd=str(run_dir),
                                         start_new_session=True)  # pylint: disable=consider-using-with
         self.pgid = self.process.pid
+        self.survivors = {}
 
     def wait_for(self, condition, timeout=240, what="the condition"):
         """Poll `condition` while the run goes on; fail at once, with the run's output, if the run ends first."""
@@ -289,15 +294,61 @@ class Background:
             self._err.close()
 
     def _reap(self):
-        """Whatever is left of this run's process group gets SIGKILL (only our own group, by its id)."""
+        """Whatever is left of this run gets SIGKILL: its process group, and its processes in other sessions (ansible-core
+        2.21's workers start their own), found by the run's environment. What outlived ansible-playbook is kept in
+        `survivors` (pid -> command line) for the test to report."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)
         try:
-            os.killpg(self.pgid, 0)
+            os.killpg(self.pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            return
-        os.killpg(self.pgid, signal.SIGKILL)
+            pass
+        # A worker or module still handling the interruption gets a moment to end on its own.
+        deadline = time.monotonic() + LEFTOVER_GRACE
+        while processes_of(self.run_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in processes_of(self.run_dir):
+            self.survivors[pid] = command_line(pid)
+            kill(pid)
+
+
+def processes_of(run_dir):
+    """Pids of the live processes of the run in `run_dir`, in whatever session: each inherited its ANSIBLE_LOG_PATH."""
+    marker = ("ANSIBLE_LOG_PATH=%s" % (Path(run_dir) / "ansible.log")).encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/environ" % entry, "rb") as handle:
+                if entry.isdigit() and marker in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:  # not a process, gone meanwhile, or not ours
+            continue
+    return found
+
+
+def command_line(pid):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def alive(pid):
+    """True while `pid` runs (a zombie waiting for its parent counts as ended)."""
+    try:
+        with open("/proc/%s/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class Concurrent:

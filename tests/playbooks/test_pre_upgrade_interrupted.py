@@ -17,6 +17,7 @@ Creations take 600 s in the simulator, so nothing completes unless the test says
 waits for a condition in the request log, never for a fixed time.
 """
 
+import warnings
 from contextlib import ExitStack
 
 import pytest
@@ -26,16 +27,21 @@ from pb_helpers import (
     Runner,
     SnapshotCounter,
     add_snapshot,
+    alive,
     by_server,
     calls,
+    command_line,
     creation_posts,
     deleted_ids,
     deletes,
     finish_creation,
+    kill,
     last_seq,
     listings,
+    processes_of,
     restore_posts,
     simulator,
+    wait_until,
     write_inventory,
 )
 
@@ -70,6 +76,11 @@ def interrupted(tmp_path_factory):
                                     what="the creation POST of interrupted run %d" % cycle)[0]
                 run.interrupt()
                 result = run.wait()
+                if run.survivors:
+                    # Reaped by the harness before the provider finishes anything; the product's own guard against them is
+                    # test_a_module_left_running_by_a_killed_run_changes_nothing.
+                    warnings.warn("interrupted run %d left processes running after ansible-playbook ended: %s"
+                                  % (cycle, run.survivors))
                 taken = max(s["id"] for s in by_server(sim, 101))
                 after = by_server(sim, 101)
                 if cycle < INTERRUPTED_RUNS - 1:
@@ -136,10 +147,9 @@ def test_interrupted_runs_make_room_with_failed_snapshots_first_and_never_the_la
     for cycle in interrupted["cycles"]:
         gone = deleted_ids(cycle["requests"])
         before = dict((s["id"], s) for s in cycle["before"])
-        # At least as many as the limit forces, and only pre-upgrade snapshots. One run in four of .ci/run (2026-11-27)
-        # deleted one more, a completed one beyond pre_upgrade_retention (2), not yet explained: the closing note of
-        # issue 10 says so. Whatever goes, the server's two newest completed pre-upgrade snapshots stay (below).
-        assert len(gone) >= max(0, len(before) + 1 - LIMIT), (gone, cycle["before"])
+        # Exactly as many as the limit forces, and only pre-upgrade snapshots: nothing of retention, which waits for a
+        # completed snapshot that an interrupted run never sees.
+        assert len(gone) == max(0, len(before) + 1 - LIMIT), (gone, cycle["before"])
         kept = sorted((s["created_at"], i) for i, s in before.items()
                       if s["status"] == "completed" and s["name"].startswith("pre-upgrade-"))[-2:]
         assert not set(i for unused, i in kept) & set(gone), (kept, gone)
@@ -179,3 +189,35 @@ def test_rerun_says_it_reuses_the_interrupted_runs_snapshot(interrupted):
     shown = " ".join((final.stdout + final.stderr).split())  # warnings are wrapped to the terminal's width
     assert "[WARNING]: server 101 (web-1): snapshot %s (id %s" % (name, last["taken"]) in shown, final
     assert "it is reused instead of taking" in shown, final
+
+
+def test_a_module_left_running_by_a_killed_run_changes_nothing(tmp_path):
+    """The batch module of a run whose ansible-playbook and worker were killed (SIGKILL, a crashed controller, or an
+    interruption that does not reach the module) is left running on its own. Its result can no longer reach anybody,
+    so once its snapshot completes it must not apply retention: it stops at its next look, having deleted nothing."""
+    with simulator(create_seconds=600) as sim:
+        older = [add_snapshot(sim, 101, "pre-upgrade-2026010%d-000000" % day, days_old=10 - day) for day in (1, 2)]
+        runner = Runner(sim, tmp_path)
+        inventory = write_inventory(tmp_path / "inventory.yml", {"web-1": 101})
+        run = runner.start("vps.cloud.pre_upgrade", inventory)
+        try:
+            post = run.wait_for(lambda: [p for p in creation_posts(calls(sim)) if p["status"] == 201], what="the creation POST")[0]
+            modules = [pid for pid in processes_of(run.run_dir)  # the Python running it, not the shells that started it
+                       if "AnsiballZ_vps_snapshot_batch" in command_line(pid) and not command_line(pid).startswith("/bin/sh")]
+            assert len(modules) == 1, dict((pid, command_line(pid)) for pid in processes_of(run.run_dir))
+            # ansible-playbook and its worker (a fork of it) die; the module, and the shells between, stay.
+            for pid in processes_of(run.run_dir):
+                if "ansible-playbook" in command_line(pid):
+                    kill(pid)
+            mark = last_seq(sim)
+            taken = max(s["id"] for s in by_server(sim, 101))
+            finish_creation(sim, taken)
+            # Left alone, it would see its snapshot completed and delete the oldest pre-upgrade one (retention 2).
+            wait_until(lambda: not alive(modules[0]), timeout=120, what="the orphaned module to stop")
+        finally:
+            run.close()
+        after = calls(sim, since=mark)
+        assert post["body"]["server_id"] == 101
+        assert not deletes(after), after
+        assert not creation_posts(after) and not restore_posts(after), after
+        assert sorted(s["id"] for s in by_server(sim, 101)) == older + [taken]

@@ -7,10 +7,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils import module_boundary
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
+    option_problems, result_has_a_reader, run, snapshot_service,
+)
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, TaskFailed
 
 SHARED = dict(api_url="https://api.vps.test/api/v1", api_token="tok", api_timeout=30, api_retries=5, validate_certs=True,
@@ -131,6 +136,57 @@ def test_the_service_is_built_from_the_options(tmp_path):
                                "unencrypted. Use https://."]
     service.warn("Passed on.")
     assert module.warnings[-1] == "Passed on."
+
+
+def test_the_service_stops_changing_things_once_the_result_has_no_reader():
+    assert snapshot_service(FakeModule()).listened_to is result_has_a_reader
+
+
+class Descriptor:
+    def __init__(self, number):
+        self.number = number
+
+    def fileno(self):
+        return self.number
+
+
+def test_a_pipe_has_a_reader_until_its_reading_end_is_closed():
+    reading, writing = os.pipe()
+    try:
+        assert result_has_a_reader(Descriptor(writing)) is True
+        os.close(reading)
+        assert result_has_a_reader(Descriptor(writing)) is False
+    finally:
+        os.close(writing)
+
+
+def test_a_socket_has_a_reader_until_its_peer_is_gone():
+    ours, theirs = socket.socketpair()
+    with ours:
+        assert result_has_a_reader(ours) is True
+        theirs.close()
+        assert result_has_a_reader(ours) is False
+
+
+def test_a_file_or_what_cannot_be_polled_counts_as_read(tmp_path):
+    with open(str(tmp_path / "result.json"), "w") as regular:
+        assert result_has_a_reader(regular) is True
+    assert result_has_a_reader(regular) is True  # closed: fileno() raises ValueError
+    assert result_has_a_reader(object()) is True  # no fileno()
+    reading, writing = os.pipe()
+    os.close(reading)
+    os.close(writing)
+    assert result_has_a_reader(Descriptor(writing)) is True  # a closed descriptor: poll says POLLNVAL, not a lost reader
+
+
+def test_without_a_stream_the_modules_own_stdout_is_polled(monkeypatch):
+    reading, writing = os.pipe()
+    monkeypatch.setattr(module_boundary.sys, "__stdout__", Descriptor(writing))
+    try:
+        os.close(reading)
+        assert result_has_a_reader() is False
+    finally:
+        os.close(writing)
 
 
 def test_a_module_without_concurrency_works_one_server_at_a_time():

@@ -325,6 +325,80 @@ def test_a_negative_time_left_is_no_time_at_all(service, vt):
     assert vt.sleeps == []
 
 
+# A task left running by an interrupted run -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orphaned(vt):
+    """A service whose task has lost its run: nobody can receive its result any more."""
+    service = build_service(vt)
+    service.listened_to = lambda: False
+    return service
+
+
+ORPHANED = ("Stopped before it would %s: the Ansible run that started this task is gone (interrupted, or its controller died), "
+            "so nobody would learn of it. Nothing more is changed; a rerun resumes.")
+
+
+def test_an_orphaned_task_deletes_nothing(rsps, orphaned):
+    changes = Changes()
+
+    with pytest.raises(SnapshotError) as caught:
+        orphaned.delete(A, changes)
+
+    assert caught.value.message == ORPHANED % ("delete snapshot %s" % describe(A))
+    assert not rsps.calls and not changes
+
+
+def test_an_orphaned_task_creates_nothing(rsps, orphaned):
+    changes = Changes()
+
+    with pytest.raises(SnapshotError) as caught:
+        orphaned.create(SERVER_ID, "pre", None, changes)
+
+    assert caught.value.message == ORPHANED % ("create snapshot 'pre' on server %s" % SERVER_ID)
+    assert not rsps.calls and not changes
+
+
+def test_an_orphaned_task_restores_nothing(rsps, orphaned):
+    changes = Changes()
+
+    with pytest.raises(SnapshotError) as caught:
+        orphaned.start_restore(A, changes)
+
+    assert caught.value.message == ORPHANED % ("restore server 101 from snapshot %s" % describe(A))
+    assert not rsps.calls and not changes
+
+
+@pytest.mark.parametrize("check_first", [True, False])
+def test_an_orphaned_task_stops_waiting_before_its_next_look(orphaned, vt, check_first):
+    looks = []
+
+    with pytest.raises(SnapshotError) as caught:
+        orphaned.wait(lambda: looks.append(1) or (False, None, "x"), 600, "it", "y", check_first=check_first)
+
+    assert caught.value.message == ORPHANED % "wait for it"
+    assert looks == [] and len(vt.sleeps) == (0 if check_first else 1)
+
+
+def test_a_task_whose_run_goes_away_while_it_waits_stops_at_its_next_look(service, vt):
+    looks = []
+    service.listened_to = lambda: len(looks) < 2
+
+    with pytest.raises(SnapshotError) as caught:
+        service.wait(lambda: looks.append(1) or (False, None, "x"), 600, "it", "y")
+
+    assert caught.value.message == ORPHANED % "wait for it"
+    assert len(looks) == 2
+
+
+def test_a_task_still_listened_to_writes_as_usual(rsps, service):
+    add_delete(rsps, 801)
+
+    assert service.listened_to() is True
+    assert service.delete(A, Changes()) is True
+
+
 # Writing --------------------------------------------------------------------------------------------------------------
 
 
