@@ -5,6 +5,7 @@ ansible-test integration target tests/integration/targets/vps_snapshot.
 """
 
 from conftest import SERVERS, TOKEN, Simulator, calls, run_playbook
+from e2e_helpers import deleted_ids, of_server, seed
 
 
 def test_invalid_options_send_no_request(sim, play):
@@ -91,3 +92,26 @@ def test_a_snapshot_that_fails_is_a_clear_error(sim, play):
     assert rerun[0]["failed"] is True
     assert "state: absent" in rerun[0]["msg"]
     assert len(calls(sim, "POST")) == 1
+
+
+def test_async_per_host_snapshots_keep_their_retention_and_report_it(sim, play):
+    """The README's per-host pattern, `async` with `poll: 0` and then `async_status`: the background job's result has a
+    reader (Ansible's async wrapper), so the job is no orphan: it completes, applies retention and reports what it deleted."""
+    servers = {"host-a": sim.add_servers(1)[0], "host-b": sim.add_servers(1)[0]}
+    older = dict((host, seed(sim, server_id, ["pre-upgrade-1", "pre-upgrade-2"])) for host, server_id in servers.items())
+    results = play([
+        {"vps.cloud.vps_snapshot": {"server_id": "{{ %r[inventory_hostname] }}" % servers, "name": "pre-upgrade-3",
+                                    "retention": 2, "retention_match": "pre-upgrade-*", "wait_timeout": 120},
+         "async": 180, "poll": 0},
+        {"ansible.builtin.async_status": {"jid": "{{ result_0.ansible_job_id }}"},
+         "until": "result_1.finished", "retries": 120, "delay": 1},
+    ], hosts=sorted(servers))
+    for host, server_id in servers.items():
+        started, finished = results.by_host[host]
+        assert started.get("started") and not started.get("failed"), started
+        assert finished["finished"] and not finished.get("failed") and finished["changed"] is True, finished
+        assert finished["snapshot"]["status"] == "completed", finished
+        oldest = older[host][0]
+        assert [s["id"] for s in finished["pruned"]] == [oldest], finished
+        assert sorted(s["name"] for s in of_server(sim, server_id)) == ["pre-upgrade-2", "pre-upgrade-3"]
+    assert sorted(deleted_ids(sim)) == sorted(ids[0] for ids in older.values())
