@@ -13,6 +13,7 @@ import pytest
 import responses
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import ensure_absent
+from ansible_collections.vps.cloud.plugins.module_utils.client import VpsApiError
 from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, SnapshotService, TaskFailed
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
     API, LIST, LIST_ALL, SERVER, SERVER_ID, add_delete, add_list, add_restore, add_server, build_service, clean,
@@ -323,6 +324,21 @@ def test_a_negative_time_left_is_no_time_at_all(service, vt):
 
     assert caught.value.message == "Timed out after 0s (wait_timeout=0) waiting for nothing; last seen status: y."
     assert vt.sleeps == []
+
+
+# Messages -------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, shown, expected", [
+    ("snapshots/", "https://elsewhere.test/v1/snapshots/?server_id=5", "https://elsewhere.test/v1/snapshots/?server_id=5"),
+    ("servers/5/", None, API + "/servers/5/"),
+    (None, None, API + "/snapshots/"),
+], ids=["the URL the error names", "the URL of its path", "the listing's URL"])
+def test_a_404_hint_names_the_url_that_answered(service, path, shown, expected):
+    error = VpsApiError("Not found.", status=404, method="GET", path=path, url=shown)
+
+    assert service._url_hint(error) == ". The API answered 404 for %s" % expected  # pylint: disable=protected-access
+    assert service._url_hint(VpsApiError("No.", status=403, path=path, url=shown)) == ""  # pylint: disable=protected-access
 
 
 # A task left running by an interrupted run -----------------------------------------------------------------------------
