@@ -203,16 +203,18 @@ class Pacer:
       into a limit at once; after a 429, half the pace, growing by one request per second each second
       and halved again at the next 429 (additive increase, multiplicative decrease). A batch settles
       just under the provider's limit instead of running into it over and over.
+    - without `slow_start` (one request at a time: nothing can bunch up), nothing is paced until a first
+      429; a slow start would only make a long pagination wait ln(pages / INITIAL_RATE) seconds.
     """
 
     WINDOW = 2.0
     MIN_RATE = 0.5
     INITIAL_RATE = 4.0
 
-    def __init__(self, rate=None, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, rate=None, clock=time.monotonic, sleep=time.sleep, slow_start=True):
         self.learns = rate is None
-        self.rate = self.INITIAL_RATE if self.learns else rate
-        self.slow_start = self.learns
+        self.slow_start = self.learns and slow_start
+        self.rate = rate if not self.learns else (self.INITIAL_RATE if self.slow_start else None)
         self.clock = clock
         self.sleep = sleep
         self._lock = threading.Lock()
@@ -230,7 +232,7 @@ class Pacer:
         with self._lock:
             now = self.clock()
             self._recent = [t for t in self._recent if t > now - self.WINDOW] + [now]
-            if self.learns:
+            if self.learns and self.rate:
                 # Slow start: +1 per answer doubles the pace each second; then +1 request per second each second.
                 self.rate += 1.0 if self.slow_start else 1.0 / self.rate
 
@@ -243,7 +245,8 @@ class Pacer:
             if self.learns:
                 seen = len([t for t in self._recent if t > now - self.WINDOW]) / self.WINDOW
                 # Half of what was really getting through, or of the pace, whichever is lower.
-                self.rate = max(self.MIN_RATE, min(self.rate, max(seen, 2 * self.MIN_RATE)) / 2.0)
+                pace = self.rate or float("inf")  # not paced yet: what got through is all there is to halve
+                self.rate = max(self.MIN_RATE, min(pace, max(seen, 2 * self.MIN_RATE)) / 2.0)
                 self.slow_start = False
 
     def wait_turn(self):
@@ -267,7 +270,7 @@ class VpsClient:
     """requests Sessions (one per thread) with the bearer token; JSON in and out; retries where retrying is safe."""
 
     def __init__(self, api_url, api_token, timeout=30, retries=5, validate_certs=True, ca_path=None,
-                 sleep=time.sleep, clock=time.monotonic, session=None, rate=None):
+                 sleep=time.sleep, clock=time.monotonic, session=None, rate=None, concurrency=1):
         problems = client_option_problems(api_url, api_token, timeout, retries, validate_certs, ca_path)
         if problems:
             raise VpsConfigError("; ".join(problems))
@@ -276,7 +279,7 @@ class VpsClient:
         self.retries = retries
         self.sleep = sleep
         self.clock = clock
-        self.pacer = Pacer(rate, clock=clock, sleep=sleep)
+        self.pacer = Pacer(rate, clock=clock, sleep=sleep, slow_start=concurrency > 1)
         self.warnings = []
         self.requests_sent = 0
         self.rate_limited = 0

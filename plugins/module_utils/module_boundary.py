@@ -116,7 +116,7 @@ def snapshot_service(module, problems=()):
     fail_on(module, list(problems))
     client = VpsClient(params["api_url"], params["api_token"], timeout=params["api_timeout"], retries=params["api_retries"],
                        validate_certs=params["validate_certs"], ca_path=params["ca_path"],
-                       rate=params.get("requests_per_second"))
+                       rate=params.get("requests_per_second"), concurrency=params.get("concurrency") or 1)
     for warning in client.warnings:
         module.warn(warning)
     return SnapshotService(client, check_mode=module.check_mode, warn=module.warn, concurrency=params.get("concurrency") or 1,

@@ -223,7 +223,7 @@ def run_batch(sim, clock, servers, name, request_seconds, overhead, concurrency=
     clock.join()
     try:
         clock.sleep(overhead[0])
-        client = ModelClient(sim.app, clock, request_seconds, rate=rate)
+        client = ModelClient(sim.app, clock, request_seconds, rate=rate, concurrency=concurrency)
         service = ModelService(client, clock, concurrency=concurrency)
         options = PresentOptions(wait_timeout=wait_timeout)
         entries = ensure_present(service, [(server, name, None) for server in servers], options)

@@ -819,6 +819,35 @@ def answered(pacer, count):
         pacer.accepted()
 
 
+def test_one_request_at_a_time_is_not_paced_before_a_first_429(vt):
+    """Nothing can bunch up: a slow start would only make a long pagination wait (2.1 s for 100 pages)."""
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep, slow_start=False)
+    served(pacer, 100)
+    assert (pacer.rate, vt.sleeps) == (None, [])
+
+
+def test_one_request_at_a_time_after_a_429_halves_what_got_through(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep, slow_start=False)
+    served(pacer, 10)  # 10 answers within the 2 s window: 5 per second got through
+    pacer.rate_limited(None)
+    assert pacer.rate == pytest.approx(2.5)
+    assert pace(pacer, vt) == pytest.approx(1 / 2.5, rel=0.1)  # then additive increase, as for a batch
+    assert pacer.slow_start is False
+
+
+def test_one_request_at_a_time_after_a_429_with_little_seen_paces_at_the_floor(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep, slow_start=False)
+    pacer.rate_limited(None)
+    assert pacer.rate == Pacer.MIN_RATE
+
+
+@pytest.mark.parametrize("concurrency, slow_start, rate", [(1, False, None), (2, True, Pacer.INITIAL_RATE)])
+def test_the_client_slow_starts_only_requests_sent_in_parallel(make, concurrency, slow_start, rate):
+    pacer = make(concurrency=concurrency).pacer
+    assert (pacer.slow_start, pacer.rate) == (slow_start, rate)
+    assert make(concurrency=concurrency, rate=3).pacer.rate == 3
+
+
 def test_without_a_rate_the_pace_starts_at_four_per_second(vt):
     pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
     assert pace(pacer, vt) == pytest.approx(0.25)

@@ -133,6 +133,7 @@ def test_the_service_is_built_from_the_options(tmp_path):
     assert client.session.verify == str(bundle)
     assert service.check_mode is True
     assert service.concurrency == 4
+    assert client.pacer.slow_start is False  # requests_per_second given: paced at that rate from the start
     assert module.warnings == ["api_url uses plain http:// to api.vps.test, which is not loopback: the API token travels "
                                "unencrypted. Use https://."]
     service.warn("Passed on.")
@@ -196,6 +197,12 @@ def test_a_module_without_concurrency_works_one_server_at_a_time():
 
     assert service.concurrency == 1
     assert service.client.session.verify is False
+    assert (service.client.pacer.slow_start, service.client.pacer.rate) == (False, None)  # one at a time: no slow start
+
+
+def test_a_module_working_on_servers_in_parallel_slow_starts_its_pace():
+    pacer = snapshot_service(FakeModule(concurrency=3, requests_per_second=None)).client.pacer
+    assert (pacer.slow_start, pacer.rate) == (True, pacer.INITIAL_RATE)
 
 
 def test_problems_fail_before_the_service_is_built(monkeypatch):
