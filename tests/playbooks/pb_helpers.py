@@ -317,12 +317,12 @@ def processes_of(run_dir):
     """Pids of the live processes of the run in `run_dir`, in whatever session: each inherited its ANSIBLE_LOG_PATH."""
     marker = ("ANSIBLE_LOG_PATH=%s" % (Path(run_dir) / "ansible.log")).encode()
     found = []
-    for entry in os.listdir("/proc"):
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open("/proc/%s/environ" % entry, "rb") as handle:
-                if entry.isdigit() and marker in handle.read().split(b"\0"):
+                if marker in handle.read().split(b"\0"):
                     found.append(int(entry))
-        except OSError:  # not a process, gone meanwhile, or not ours
+        except OSError:  # gone meanwhile, or not ours
             continue
     return found
 

@@ -356,33 +356,18 @@ ORPHANED = ("Stopped before it would %s: the Ansible run that started this task 
             "so nobody would learn of it. Nothing more is changed; a rerun resumes.")
 
 
-def test_an_orphaned_task_deletes_nothing(rsps, orphaned):
+@pytest.mark.parametrize("change, action", [
+    (lambda service, changes: service.delete(A, changes), "delete snapshot %s" % describe(A)),
+    (lambda service, changes: service.create(SERVER_ID, "pre", None, changes), "create snapshot 'pre' on server %s" % SERVER_ID),
+    (lambda service, changes: service.start_restore(A, changes), "restore server 101 from snapshot %s" % describe(A)),
+], ids=["deletes", "creates", "restores"])
+def test_an_orphaned_task_changes_nothing(rsps, orphaned, change, action):
     changes = Changes()
 
     with pytest.raises(SnapshotError) as caught:
-        orphaned.delete(A, changes)
+        change(orphaned, changes)
 
-    assert caught.value.message == ORPHANED % ("delete snapshot %s" % describe(A))
-    assert not rsps.calls and not changes
-
-
-def test_an_orphaned_task_creates_nothing(rsps, orphaned):
-    changes = Changes()
-
-    with pytest.raises(SnapshotError) as caught:
-        orphaned.create(SERVER_ID, "pre", None, changes)
-
-    assert caught.value.message == ORPHANED % ("create snapshot 'pre' on server %s" % SERVER_ID)
-    assert not rsps.calls and not changes
-
-
-def test_an_orphaned_task_restores_nothing(rsps, orphaned):
-    changes = Changes()
-
-    with pytest.raises(SnapshotError) as caught:
-        orphaned.start_restore(A, changes)
-
-    assert caught.value.message == ORPHANED % ("restore server 101 from snapshot %s" % describe(A))
+    assert caught.value.message == ORPHANED % action
     assert not rsps.calls and not changes
 
 
