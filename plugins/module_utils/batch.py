@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import absent_result, ensure_absent, ensure_pruned, prune_diff, prune_result
 from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present, entry_result
-from ansible_collections.vps.cloud.plugins.module_utils.selection import name_problem
+from ansible_collections.vps.cloud.plugins.module_utils.selection import name_problem, with_quiesce_note
 from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
 
 
@@ -65,7 +65,11 @@ def batch_requests(params):
     elif params.get("snapshots") is not None:
         for index, item in enumerate(params["snapshots"]):
             problems += _entry_problems(state, index, item)
-            requests.append(Request(item.get("host"), item.get("server_id"), item.get("name"), item.get("description"),
+            description = item.get("description")
+            if item.get("quiesce") is not None:
+                # How the host is quiesced is noted in the description, the one place the API keeps it.
+                description = with_quiesce_note(description, item["quiesce"], params.get("quiesce_release") or "completed")
+            requests.append(Request(item.get("host"), item.get("server_id"), item.get("name"), description,
                                     item.get("snapshot_id")))
     else:
         if state != "absent":
@@ -106,8 +110,9 @@ def _entry_problems(state, index, item):
             problems.append("%s gives snapshot_id and name; give one of them" % label)
     elif item.get("server_id") is None or item.get("name") is None:
         problems.append("%s needs snapshot_id, or server_id and name, with state=absent" % label)
-    if state == "absent" and item.get("description") is not None:
-        problems.append("%s.description is only used with state=present" % label)
+    for option in ("description", "quiesce"):
+        if state == "absent" and item.get(option) is not None:
+            problems.append("%s.%s is only used with state=present" % (label, option))
     return problems
 
 

@@ -76,12 +76,12 @@ class RestoreTask:
 
     # Steps ---------------------------------------------------------------------------
 
-    def resolve(self, snapshot_id=None, server_id=None, name=None, name_match=None):
+    def resolve(self, snapshot_id=None, server_id=None, name=None, name_match=None, prefer_quiesced=False):
         """The completed snapshot to restore from; SnapshotError naming what was wrong otherwise."""
         service = self.service
         listing = service.list(server_id)
         if name_match is not None:
-            snapshot = newest_completed_matching(listing, name_match)
+            snapshot = newest_completed_matching(listing, name_match, prefer_quiesced)
             if snapshot is None:
                 matching = [s for s in listing if name_matches(s, name_match)]
                 raise SnapshotError("No completed snapshot of server %s matches %r, so there is nothing to restore from%s." % (
@@ -223,10 +223,10 @@ class RestoreTask:
 
 
 def ensure_restored(service, snapshot_id=None, server_id=None, name=None, name_match=None, wait=True, wait_timeout=1800,
-                    safety=None, protect_last_completed=True):
+                    safety=None, protect_last_completed=True, prefer_quiesced=False):
     task = RestoreTask(service, wait, wait_timeout, protect_last_completed)
     try:
-        return _restore(task, snapshot_id, server_id, name, name_match, safety)
+        return _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quiesced)
     except SnapshotError as exc:
         result = task.result(service.check_mode, service.now()) if task.snapshot else {}
         result.update(exc.details)
@@ -238,9 +238,9 @@ def ensure_restored(service, snapshot_id=None, server_id=None, name=None, name_m
         raise TaskFailed(result)
 
 
-def _restore(task, snapshot_id, server_id, name, name_match, safety):
+def _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quiesced=False):
     service = task.service
-    task.resolve(snapshot_id, server_id, name, name_match)
+    task.resolve(snapshot_id, server_id, name, name_match, prefer_quiesced)
     task.look_at_server()
     if task.joins_running_restore():
         task.joined = True

@@ -51,6 +51,40 @@ SERVER_REF_FIELDS = ("id", "name")
 SERVER_FIELDS = ("id", "name", "status")
 
 
+# Consistency --------------------------------------------------------------------------------------
+# The API keeps no field of its own for how a snapshot was taken, and cannot change a description later: the
+# way the host was quiesced is written into the description when the snapshot is requested, and read back here.
+
+QUIESCE_MODES = ("none", "sync", "freeze", "tasks")
+QUIESCE_RELEASES = ("accepted", "completed")
+QUIESCE_NOTE = re.compile(r"\[vps\.cloud quiesce: (?:(none|sync)|(freeze|tasks) held until (accepted|completed))\]")
+
+
+def with_quiesce_note(description, mode, release="completed"):
+    """`description` with the note of how the host is quiesced for this snapshot (replacing an older note)."""
+    note = "[vps.cloud quiesce: %s]" % mode if mode in ("none", "sync") else "[vps.cloud quiesce: %s held until %s]" % (mode, release)
+    text = QUIESCE_NOTE.sub("", description or "").strip()
+    return "%s %s" % (text, note) if text else note
+
+
+def consistency_of(snapshot):
+    """How consistent a snapshot is, from the note in its description: 'quiesced (freeze until completed)',
+    'flushed (sync)', 'crash-consistent' (taken without quiescing), or 'unknown' (not taken with a note)."""
+    found = QUIESCE_NOTE.search(snapshot.get("description") or "")
+    if found is None:
+        return "unknown"
+    unheld, mode, release = found.groups()
+    if unheld == "none":
+        return "crash-consistent"
+    if unheld == "sync":
+        return "flushed (sync)"
+    return "quiesced (%s until %s)" % (mode, release)
+
+
+def is_quiesced(snapshot):
+    return consistency_of(snapshot).startswith("quiesced")
+
+
 # Statuses -----------------------------------------------------------------------------------------
 
 
@@ -225,9 +259,16 @@ def last_completed(snapshots):
     return newest_first(completed)[0] if completed else None
 
 
-def newest_completed_matching(snapshots, pattern):
-    """The newest completed snapshot whose name matches `pattern`: what a restore by pattern uses. None if there is none."""
-    return last_completed([s for s in snapshots if name_matches(s, pattern)])
+def newest_completed_matching(snapshots, pattern, prefer_quiesced=False):
+    """The newest completed snapshot whose name matches `pattern`: what a restore by pattern uses. None if there is none.
+    With `prefer_quiesced`, the newest completed quiesced one when there is one (an older consistent restore point
+    is worth more than a newer torn one), else the newest completed one."""
+    matching = [s for s in snapshots if name_matches(s, pattern)]
+    if prefer_quiesced:
+        quiesced = last_completed([s for s in matching if is_quiesced(s)])
+        if quiesced is not None:
+            return quiesced
+    return last_completed(matching)
 
 
 def named(snapshots, server_id, name):

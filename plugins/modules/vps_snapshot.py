@@ -64,6 +64,13 @@ options:
         shell-style pattern, for example V(pre-upgrade-*) after timestamped pre-upgrade snapshots.
       - A failed or in-progress snapshot is never picked; with no completed match the module fails and lists the matching ones.
     type: str
+  prefer_quiesced:
+    description:
+      - With O(name_match), restore from the newest completed matching snapshot that was taken with its host quiesced
+        (frozen or its services stopped, as the vps.cloud.snapshot_guard role notes in the description), when there is one,
+        even if a newer matching one was not quiesced. Without a quiesced match, the newest completed match is used.
+    type: bool
+    default: false
   description:
     description:
       - With O(state=present), free text stored with a new snapshot.
@@ -353,6 +360,7 @@ STATE_ONLY = {
     "retention": "present", "resume_match": "present", "description": "present",
     "name_match": "restored", "safety_snapshot": "restored",
 }
+NEEDS_NAME_MATCH = ("prefer_quiesced",)
 
 
 def input_problems(params):
@@ -363,6 +371,9 @@ def input_problems(params):
     for option, only in sorted(STATE_ONLY.items()):
         if params[option] is not None and state != only:
             problems.append("%s is only used with state=%s" % (option, only))
+    for option in NEEDS_NAME_MATCH:
+        if params[option] and params["name_match"] is None:
+            problems.append("%s is only used with name_match" % option)
     safety = params["safety_snapshot"]
     if safety is not None:
         if name_problem(safety["name"]):
@@ -381,6 +392,7 @@ def main():
         name=dict(type="str"),
         snapshot_id=dict(type="int"),
         name_match=dict(type="str"),
+        prefer_quiesced=dict(type="bool", default=False),
         description=dict(type="str"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
@@ -414,7 +426,8 @@ def main():
         run(module, lambda: ensure_restored(
             service, snapshot_id=params["snapshot_id"], server_id=params["server_id"], name=params["name"],
             name_match=params["name_match"], wait=params["wait"], wait_timeout=params["wait_timeout"],
-            safety=SafetySnapshot(**safety) if safety else None, protect_last_completed=params["protect_last_completed"]))
+            safety=SafetySnapshot(**safety) if safety else None, protect_last_completed=params["protect_last_completed"],
+            prefer_quiesced=params["prefer_quiesced"]))
 
 
 def present(service, params):

@@ -84,6 +84,22 @@ options:
         description:
           - A label of yours, usually the inventory host, returned in the entry's result and as the key of RV(by_host).
         type: str
+      quiesce:
+        description:
+          - With O(state=present), how the host is quiesced while this snapshot is taken (the vps.cloud.snapshot_guard role
+            sets it): V(none), V(sync), V(freeze) or V(tasks). It is noted at the end of the new snapshot's description, for
+            example C([vps.cloud quiesce: freeze held until completed]), so that M(vps.cloud.vps_snapshot_info) can say
+            which snapshots are consistent and restores can prefer them (O(vps.cloud.vps_snapshot#module:prefer_quiesced)).
+          - The API cannot change a description later, so the note says what was applied when the snapshot was requested.
+        type: str
+        choices: [none, sync, freeze, tasks]
+  quiesce_release:
+    description:
+      - The release point noted with C(quiesce): V(completed) (the host is held until the snapshot has completed) or
+        V(accepted) (until the provider accepted the creation).
+    type: str
+    choices: [accepted, completed]
+    default: completed
   snapshot_ids:
     description:
       - With O(state=absent), instead of O(servers) and O(name), the ids of the snapshots to delete.
@@ -186,6 +202,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_absent, batch_present, batch_requests
 from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.selection import QUIESCE_MODES, QUIESCE_RELEASES
 
 
 def main():
@@ -201,7 +218,9 @@ def main():
             snapshot_id=dict(type="int"),
             description=dict(type="str"),
             host=dict(type="str"),
+            quiesce=dict(type="str", choices=list(QUIESCE_MODES)),
         )),
+        quiesce_release=dict(type="str", default="completed", choices=list(QUIESCE_RELEASES)),
         snapshot_ids=dict(type="list", elements="int"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),

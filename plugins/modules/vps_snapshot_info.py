@@ -64,7 +64,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 snapshots:
-  description: The matching snapshots, newest first, with exactly the fields the provider documents.
+  description:
+    - The matching snapshots, newest first, with exactly the fields the provider documents, and C(consistency).
   returned: always
   type: list
   elements: dict
@@ -105,12 +106,21 @@ snapshots:
       description: Free text given at creation.
       type: str
       sample: Before major migration
+    consistency:
+      description:
+        - How consistent the snapshot is, read from the note the vps.cloud.snapshot_guard role (through
+          M(vps.cloud.vps_snapshot_batch) with C(quiesce)) writes at the end of its description.
+        - V(quiesced (freeze until completed)), V(quiesced (tasks until accepted)) and the like when its host was held
+          quiesced; V(flushed (sync)) when the host's filesystems were only flushed; V(crash-consistent) when it was
+          taken without quiescing; V(unknown) for a snapshot with no note (taken some other way).
+      type: str
+      sample: quiesced (freeze until completed)
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
-from ansible_collections.vps.cloud.plugins.module_utils.selection import clean_snapshot
+from ansible_collections.vps.cloud.plugins.module_utils.selection import clean_snapshot, consistency_of
 
 
 def main():
@@ -125,7 +135,7 @@ def main():
     service = snapshot_service(module, option_problems(params, positive=("server_id", "snapshot_id")))
 
     def query():
-        snapshots = [clean_snapshot(s) for s in service.list(params["server_id"])
+        snapshots = [dict(clean_snapshot(s), consistency=consistency_of(s)) for s in service.list(params["server_id"])
                      if (params["snapshot_id"] is None or s.get("id") == params["snapshot_id"])
                      and (params["name"] is None or s.get("name") == params["name"])
                      and (params["status"] is None or s.get("status") == params["status"])]

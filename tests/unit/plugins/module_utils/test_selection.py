@@ -17,6 +17,8 @@ import string
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from ansible_collections.vps.cloud.plugins.module_utils import selection
+
 from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     BUSY,
     CREATE,
@@ -722,3 +724,58 @@ def test_plan_present_refuses_when_retention_cannot_make_room():
     assert plan.action == REFUSE
     assert plan.problem == "Cannot take snapshot 'pre' of server 1: %s. Its snapshots: %s." % (
         CANNOT % (5, 5, "0 match retention_match 'daily-*' and may be deleted; " + LAST_KEPT), describe_all(snapshots))
+
+
+# Consistency notes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("description, mode, release, expected", [
+    (None, "freeze", "completed", "[vps.cloud quiesce: freeze held until completed]"),
+    ("Before the upgrade", "tasks", "accepted", "Before the upgrade [vps.cloud quiesce: tasks held until accepted]"),
+    ("Nightly", "sync", "completed", "Nightly [vps.cloud quiesce: sync]"),
+    ("", "none", "accepted", "[vps.cloud quiesce: none]"),
+    # A description that already carries a note (a retake) gets the new note only.
+    ("Old [vps.cloud quiesce: sync] text", "freeze", "accepted", "Old  text [vps.cloud quiesce: freeze held until accepted]"),
+])
+def test_the_quiesce_note_is_appended_once(description, mode, release, expected):
+    assert selection.with_quiesce_note(description, mode, release) == expected
+
+
+@pytest.mark.parametrize("mode, release, consistency", [
+    ("freeze", "completed", "quiesced (freeze until completed)"),
+    ("tasks", "accepted", "quiesced (tasks until accepted)"),
+    ("sync", "completed", "flushed (sync)"),
+    ("none", "completed", "crash-consistent"),
+])
+def test_a_noted_snapshot_reads_back_as_noted(mode, release, consistency):
+    snapshot = {"description": selection.with_quiesce_note("Taken before work", mode, release)}
+    assert selection.consistency_of(snapshot) == consistency
+    assert selection.is_quiesced(snapshot) is consistency.startswith("quiesced")
+
+
+def test_a_snapshot_without_a_note_is_of_unknown_consistency():
+    assert selection.consistency_of({"description": None}) == "unknown"
+    assert selection.consistency_of({}) == "unknown"
+    assert selection.is_quiesced({"description": "quiesced by hand"}) is False
+
+
+def _restorable(snapshot_id, created_at, status="completed", mode=None, name="pre-upgrade-1"):
+    description = selection.with_quiesce_note("x", mode) if mode else "x"
+    return {"id": snapshot_id, "name": name, "status": status, "created_at": created_at, "description": description,
+            "server": {"id": 1, "name": "web"}}
+
+
+def test_prefer_quiesced_picks_an_older_quiesced_snapshot_over_a_newer_torn_one():
+    older_frozen = _restorable(801, "2025-01-01T00:00:00Z", mode="freeze")
+    newer_synced = _restorable(802, "2025-01-02T00:00:00Z", mode="sync")
+    newest_frozen_failed = _restorable(803, "2025-01-03T00:00:00Z", status="failed", mode="freeze")
+    other_name = _restorable(804, "2025-01-04T00:00:00Z", mode="freeze", name="nightly")
+    listing = [older_frozen, newer_synced, newest_frozen_failed, other_name]
+    assert selection.newest_completed_matching(listing, "pre-upgrade-*", prefer_quiesced=True) is older_frozen
+    assert selection.newest_completed_matching(listing, "pre-upgrade-*") is newer_synced
+
+
+def test_prefer_quiesced_without_a_quiesced_match_takes_the_newest_completed():
+    listing = [_restorable(801, "2025-01-01T00:00:00Z"), _restorable(802, "2025-01-02T00:00:00Z", mode="sync")]
+    assert selection.newest_completed_matching(listing, "pre-upgrade-*", prefer_quiesced=True)["id"] == 802
+    assert selection.newest_completed_matching([], "pre-upgrade-*", prefer_quiesced=True) is None

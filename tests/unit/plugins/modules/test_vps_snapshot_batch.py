@@ -97,6 +97,35 @@ def test_each_server_with_its_own_name_and_description(rsps, run):
     assert sent(rsps) == [LIST_ALL, POST, POST]
 
 
+@pytest.mark.parametrize("release", ["completed", "accepted"])
+def test_each_entry_notes_how_its_host_is_quiesced_in_the_description(rsps, run, release):
+    add_list(rsps, [], server_id=None)
+    for server_id in (101, 102, 103):
+        add_post(rsps, payload=made(server_id), for_server=server_id)
+
+    result = run(vps_snapshot_batch, dict(concurrency=1, wait=False, quiesce_release=release, snapshots=[
+        {"server_id": 101, "name": NAME, "description": "Before the upgrade", "quiesce": "freeze"},
+        {"server_id": 102, "name": NAME, "quiesce": "sync"},
+        {"server_id": 103, "name": NAME}]))
+
+    assert result["rc"] == 0
+    assert [request_json(rsps, i) for i in (1, 2, 3)] == [
+        {"server_id": 101, "name": NAME, "description": "Before the upgrade [vps.cloud quiesce: freeze held until %s]" % release},
+        {"server_id": 102, "name": NAME, "description": "[vps.cloud quiesce: sync]"},
+        {"server_id": 103, "name": NAME}]
+
+
+def test_quiesce_is_refused_with_state_absent_and_its_choices_are_checked(rsps, run):
+    result = run(vps_snapshot_batch, dict(state="absent", snapshots=[{"server_id": 101, "name": NAME, "quiesce": "freeze"}]))
+    assert result["failed"] is True
+    assert "snapshots[0].quiesce is only used with state=present" in result["msg"]
+
+    result = run(vps_snapshot_batch, dict(snapshots=[{"server_id": 101, "name": NAME, "quiesce": "pause"}]))
+    assert result["failed"] is True
+    assert "quiesce" in result["msg"] and "pause" in result["msg"]
+    assert sent(rsps) == []
+
+
 def test_two_hosts_on_one_server_share_one_snapshot(rsps, run):
     add_list(rsps, [], server_id=101)
     add_post(rsps, payload=made(101))

@@ -26,6 +26,11 @@ TWIN = snap(803, "twin", created_at="2025-01-08T12:00:00Z")
 # vps_snapshot_info ----------------------------------------------------------------------------------------------------
 
 
+def listed(raw):
+    """A snapshot as vps_snapshot_info returns it: the contract's fields and how consistent it is (no note: unknown)."""
+    return dict(clean(raw), consistency="unknown")
+
+
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_lists_every_snapshot_newest_first_with_contract_fields_only(rsps, run, check_mode):
     add_list(rsps, [OLD, NEW, TWIN, OTHER, MID], server_id=None)
@@ -34,9 +39,9 @@ def test_lists_every_snapshot_newest_first_with_contract_fields_only(rsps, run, 
 
     assert result["rc"] == 0
     assert result["changed"] is False
-    assert result["snapshots"] == [clean(NEW), clean(MID), clean(OTHER), clean(TWIN), clean(OLD)]
+    assert result["snapshots"] == [listed(NEW), listed(MID), listed(OTHER), listed(TWIN), listed(OLD)]
     for item in result["snapshots"]:
-        assert set(item) == CONTRACT_FIELDS
+        assert set(item) == CONTRACT_FIELDS | {"consistency"}
         assert set(item["server"]) == {"id", "name"}
     assert sent(rsps) == [LIST_ALL]
 
@@ -46,7 +51,7 @@ def test_server_id_is_sent_as_a_query_parameter(rsps, run):
 
     result = run(vps_snapshot_info, {"server_id": SERVER_ID})
 
-    assert result["snapshots"] == [clean(MID), clean(OLD)]
+    assert result["snapshots"] == [listed(MID), listed(OLD)]
     assert sent(rsps) == [LIST]
 
 
@@ -68,7 +73,7 @@ def test_client_side_filters(rsps, run, filters, expected):
     result = run(vps_snapshot_info, filters)
 
     assert result["rc"] == 0
-    assert result["snapshots"] == [clean(s) for s in expected]
+    assert result["snapshots"] == [listed(s) for s in expected]
     assert sent(rsps) == [LIST_ALL]
 
 
@@ -81,7 +86,7 @@ def test_follows_pagination_to_the_end(rsps, run):
 
     result = run(vps_snapshot_info, {"server_id": SERVER_ID})
 
-    assert result["snapshots"] == [clean(NEW), clean(MID), clean(OLD)]
+    assert result["snapshots"] == [listed(NEW), listed(MID), listed(OLD)]
     assert sent(rsps) == [LIST, ("GET", "/snapshots/?page=2&server_id=12345"), ("GET", "/snapshots/?page=3&server_id=12345")]
 
 
@@ -162,6 +167,24 @@ def test_bad_input_fails_before_any_request(rsps, run, args, message):
     assert result["failed"] is True
     assert result["msg"] == message
     assert sent(rsps) == []
+
+
+@pytest.mark.parametrize("description, consistency", [
+    ("Before the upgrade [vps.cloud quiesce: freeze held until completed]", "quiesced (freeze until completed)"),
+    ("[vps.cloud quiesce: tasks held until accepted]", "quiesced (tasks until accepted)"),
+    ("Nightly [vps.cloud quiesce: sync]", "flushed (sync)"),
+    ("[vps.cloud quiesce: none]", "crash-consistent"),
+    ("Weekly snapshot", "unknown"),
+    ("[vps.cloud quiesce: freeze]", "unknown"),
+    ("[vps.cloud quiesce: freezing held until completed]", "unknown"),
+])
+def test_each_snapshot_says_how_consistent_its_description_notes_it_is(rsps, run, description, consistency):
+    add_list(rsps, [snap(801, "pre-upgrade", description=description)], server_id=SERVER_ID)
+
+    result = run(vps_snapshot_info, {"server_id": SERVER_ID})
+
+    assert [s["consistency"] for s in result["snapshots"]] == [consistency]
+    assert result["snapshots"][0]["description"] == description
 
 
 # vps_server_info ------------------------------------------------------------------------------------------------------

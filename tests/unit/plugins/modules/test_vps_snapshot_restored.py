@@ -91,6 +91,31 @@ def test_name_match_restores_the_newest_completed_match_never_a_failed_or_unfini
     assert sent(rsps) == [LIST, SERVER, restore_call(781)]
 
 
+@pytest.mark.parametrize("prefer, restored", [(True, 781), (False, 782)])
+def test_prefer_quiesced_restores_the_newest_quiesced_match(rsps, run, prefer, restored):
+    frozen = snap(781, "pre-upgrade-1", created_at="2025-01-10T00:00:00Z",
+                  description="x [vps.cloud quiesce: freeze held until completed]")
+    synced = snap(782, "pre-upgrade-2", created_at="2025-01-11T00:00:00Z", description="x [vps.cloud quiesce: sync]")
+    add_list(rsps, [synced, frozen])
+    add_server(rsps, "running")
+    add_restore(rsps, snapshot_id=restored)
+
+    result = run(vps_snapshot, dict(state="restored", server_id=SERVER_ID, name_match="pre-upgrade-*", prefer_quiesced=prefer,
+                                    wait=False))
+
+    assert result["changed"] is True
+    assert result["snapshot"]["id"] == restored
+    assert sent(rsps) == [LIST, SERVER, restore_call(restored)]
+
+
+def test_prefer_quiesced_needs_name_match(rsps, run):
+    result = run(vps_snapshot, dict(state="restored", server_id=SERVER_ID, name="pre-upgrade-1", prefer_quiesced=True))
+
+    assert result["failed"] is True
+    assert "prefer_quiesced is only used with name_match" in result["msg"]
+    assert sent(rsps) == []
+
+
 @pytest.mark.parametrize("listing, tail", [
     ([snap(790, "manual"), snap(784, "pre-upgrade-2", status="in_progress"), snap(783, "pre-upgrade-1", status="failed")],
      " (matching, none completed: pre-upgrade-2 (id 784, in_progress, created 2025-01-15T18:30:00Z); pre-upgrade-1 (id 783, "
