@@ -91,7 +91,7 @@ def test_report_shows_every_snapshot_of_the_account_as_a_table(report_runs):
     lines = table_lines(run)
     assert lines[0] == "Snapshots of every server of the account"
     assert lines[1].split() == ["SERVER", "SERVER", "NAME", "HOST", "SNAP", "ID", "SNAPSHOT", "NAME", "STATUS", "SIZE", "MB",
-                                "CREATED", "(UTC)", "HOST", "OUTCOME"]
+                                "CREATED", "(UTC)", "CONSISTENCY", "HOST", "OUTCOME"]
     rows = [line.split() for line in lines[2:-1]]
     assert len(rows) == 6 and lines[-1] == "6 snapshot(s) on 4 server(s).", lines
     # By server, oldest first; the host of each server (or -), and no outcome yet.
@@ -100,6 +100,8 @@ def test_report_shows_every_snapshot_of_the_account_as_a_table(report_runs):
         ("102", "web-2", snaps["formula-minus"]), ("103", "-", snaps["orphan"]),
         ("104", "db-1", snaps["formula-at"]), ("104", "db-1", snaps["quoted"])], lines
     assert all(r[-1] == "-" for r in rows), lines
+    # Snapshots seeded without a note of how they were taken: their consistency is unknown.
+    assert all(r[-2] == "unknown" for r in rows), lines
     failed = [r for r in rows if int(r[3]) == snaps["quoted"]][0]
     assert failed[5] == "failed" and failed[6] == "-", failed
     assert set(e["method"] for e in report_runs["requests"]) == {"GET"}, "a report only reads"
@@ -114,7 +116,7 @@ def test_report_csv_is_valid_and_no_cell_starts_a_formula(report_runs):
     snaps = report_runs["snaps"]
     by_id, rows = csv_rows(report_runs)
     assert list(rows[0].keys()) == ["server_id", "server_name", "host", "snapshot_id", "name", "status", "size_mb", "created_at",
-                                    "description", "host_outcome"]
+                                    "description", "consistency", "host_outcome"]
     assert sorted(by_id) == sorted(snaps.values())
     # Text that only needs quoting comes back exactly.
     assert by_id[snaps["quoted"]]["description"] == HOSTILE["quoted"]
