@@ -93,12 +93,16 @@ banner "Step 3/6: dry run with --check" \
     "Check mode shows the plan for every host; nothing is snapshotted, upgraded, restored or deleted."
 ansible-playbook -i inventory.yml vps.cloud.pre_upgrade --check 2>&1 | tee "$WORK/run-check.log"
 
-banner "Step 4/6: an upgrade that works, on web-1" \
-    "pre_upgrade snapshots server 101, runs the upgrade (playbooks/demo/tasks/upgrade_ok.yml)," \
-    "checks health, and keeps the snapshot (pre_upgrade_keep_snapshot=true) so it shows in the report."
+banner "Step 4/6: an upgrade that works, on web-1, from a consistent snapshot" \
+    "pre_upgrade stops web-1's demo application (pre_upgrade_quiesce=tasks, playbooks/demo/tasks/app_stop.yml)," \
+    "snapshots server 101, starts the application again once the snapshot has completed (app_start.yml), runs" \
+    "the upgrade (upgrade_ok.yml), checks health, and keeps the snapshot (pre_upgrade_keep_snapshot=true)."
+mkdir -p "$WORK/app" && touch "$WORK/app/app.running"
 ok_rc=0
 ansible-playbook -i inventory.yml vps.cloud.pre_upgrade \
     -e pre_upgrade_hosts=web-1 -e pre_upgrade_snapshot_name=before-app-v2 \
+    -e pre_upgrade_quiesce=tasks -e "pre_upgrade_quiesce_tasks_file=$DEMO_TASKS/app_stop.yml" \
+    -e "pre_upgrade_thaw_tasks_file=$DEMO_TASKS/app_start.yml" -e "demo_app_state_dir=$WORK/app" \
     -e "pre_upgrade_tasks_file=$DEMO_TASKS/upgrade_ok.yml" -e pre_upgrade_keep_snapshot=true \
     2>&1 | tee "$WORK/run-ok.log" || ok_rc=$?
 [ "$ok_rc" -eq 0 ] || die "the working upgrade should have succeeded (ansible-playbook exit $ok_rc)"
@@ -149,6 +153,12 @@ v2 = named(101, "before-app-v2")
 v3 = named(102, "before-app-v3")
 if len(v2) != 1 or v2[0]["status"] != "completed":
     problems.append("web-1's snapshot before-app-v2 should be kept and completed")
+elif not v2[0]["description"].endswith("[vps.cloud quiesce: tasks held until completed]"):
+    problems.append("web-1's snapshot should note that it was quiesced: %r" % v2[0]["description"])
+if not (work / "app" / "app.running").exists():
+    problems.append("web-1's demo application was not started again after its snapshot")
+if "quiesced (tasks until completed)" not in (work / "run-report.log").read_text():
+    problems.append("the report does not show web-1's snapshot as quiesced")
 if len(v3) != 1:
     problems.append("web-2's snapshot before-app-v3 should exist")
 elif restores != [v3[0]["id"]]:
@@ -181,4 +191,5 @@ PY
 
 banner "Demo finished as expected" \
     "web-1 upgraded and kept its new state; web-2's failed upgrade was rolled back from its snapshot." \
-    "Both snapshots are in the report above. Try: ansible-doc -t role vps.cloud.snapshot_guard"
+    "Both snapshots are in the report above; its CONSISTENCY column shows web-1's as quiesced." \
+    "Try: ansible-doc -t role vps.cloud.snapshot_guard"
