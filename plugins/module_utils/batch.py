@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import absent_result, ensure_absent, ensure_pruned, prune_diff, prune_result
 from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present, entry_result
-from ansible_collections.vps.cloud.plugins.module_utils.selection import name_problem, with_quiesce_note
+from ansible_collections.vps.cloud.plugins.module_utils.selection import is_working, name_problem, with_quiesce_note
 from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
 
 
@@ -120,7 +120,8 @@ def present_options(params):
     return PresentOptions(retention=params.get("retention"), retention_match=params.get("retention_match") or "*",
                           resume_match=params.get("resume_match"),
                           protect_last_completed=params.get("protect_last_completed", True),
-                          wait=params["wait"], wait_timeout=params["wait_timeout"])
+                          wait=params["wait"], wait_timeout=params["wait_timeout"],
+                          wait_for_first=params.get("wait_for") == "first")
 
 
 def batch_present(service, requests, params):
@@ -139,7 +140,9 @@ def batch_present(service, requests, params):
                             for r in results),
                 after=dict((str(r["server_id"]), r["diff"]["after"] if isinstance(r["diff"], dict) else r["diff"][0]["after"])
                            for r in results))
-    return _finish(service, results, diff, "snapshot")
+    # Still in progress (not waited for, or not yet with wait_for=first): the servers a rerun would wait for.
+    pending = sorted(set(e.server_id for e in entries.values() if e.active and is_working(e.snapshot)))
+    return _finish(service, results, diff, "snapshot", dict(pending_servers=pending))
 
 
 def batch_absent(service, requests, params):

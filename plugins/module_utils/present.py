@@ -47,7 +47,7 @@ class PresentOptions:
     """The options of state=present that apply to every server of the task."""
 
     def __init__(self, retention=None, retention_match="*", resume_match=None, protect_last_completed=True, wait=True,
-                 wait_timeout=1800, protected_ids=()):
+                 wait_timeout=1800, protected_ids=(), wait_for_first=False):
         self.retention = retention
         self.retention_match = retention_match
         self.resume_match = resume_match
@@ -55,6 +55,8 @@ class PresentOptions:
         self.wait = wait
         self.wait_timeout = wait_timeout
         self.protected_ids = set(protected_ids)
+        # Stop waiting as soon as one snapshot still in progress has ended (each host is released at its own).
+        self.wait_for_first = wait_for_first
 
 
 class ServerEntry:
@@ -116,7 +118,8 @@ def carry_out(service, entries, options, deadline):
         return
     _settle(service.parallel([e for e in entries if e.active], lambda e: _realise(service, e, options, deadline)))
     if options.wait:
-        _await(service, [e for e in entries if e.active and is_working(e.snapshot)], deadline, options.wait_timeout)
+        _await(service, [e for e in entries if e.active and is_working(e.snapshot)], deadline, options.wait_timeout,
+               options.wait_for_first)
     _settle(service.parallel([e for e in entries if e.active], lambda e: _retain(service, e, options)))
 
 
@@ -273,13 +276,15 @@ def _waited_while_busy(service, entry, deadline, refusal, wait_timeout):
     return True
 
 
-def _await(service, pending, deadline, wait_timeout):
-    """Wait once for every snapshot still in progress: each poll is one listing covering them all.
+def _await(service, pending, deadline, wait_timeout, first_only=False):
+    """Wait once for every snapshot still in progress (with `first_only`, until one of them has ended): each poll
+    is one listing covering them all.
 
     A poll whose listing fails (after the client's own retries) is not the end: the snapshots go on at the
     provider, so the wait goes on, until POLL_FAILURES_TOLERATED polls in a row have failed for a server.
     """
     pending = list(pending)
+    waited_for = len(pending)
     failures = {}
 
     def check():
@@ -297,7 +302,7 @@ def _await(service, pending, deadline, wait_timeout):
                 _follow(service, entry)
             if not entry.active or not is_working(entry.snapshot):
                 pending.remove(entry)
-        return not pending, None, _statuses(pending)
+        return not pending or (first_only and len(pending) < waited_for), None, _statuses(pending)
 
     if not pending:
         return

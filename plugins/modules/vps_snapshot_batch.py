@@ -86,7 +86,8 @@ options:
         type: str
       quiesce:
         description:
-          - With O(state=present), how the host is quiesced while this snapshot is taken (the vps.cloud.snapshot_guard role
+          - >-
+            With O(state=present), how the host is quiesced while this snapshot is taken (the vps.cloud.snapshot_guard role
             sets it): V(none), V(sync), V(freeze) or V(tasks). It is noted at the end of the new snapshot's description, for
             example C([vps.cloud quiesce: freeze held until completed]), so that M(vps.cloud.vps_snapshot_info) can say
             which snapshots are consistent and restores can prefer them (O(vps.cloud.vps_snapshot#module:prefer_quiesced)).
@@ -95,7 +96,7 @@ options:
         choices: [none, sync, freeze, tasks]
   quiesce_release:
     description:
-      - The release point noted with C(quiesce): V(completed) (the host is held until the snapshot has completed) or
+      - The release point noted with C(quiesce), V(completed) (the host is held until the snapshot has completed) or
         V(accepted) (until the provider accepted the creation).
     type: str
     choices: [accepted, completed]
@@ -110,6 +111,15 @@ options:
       - Wait until every snapshot is completed (O(state=present)), or gone (O(state=absent)).
     type: bool
     default: true
+  wait_for:
+    description:
+      - With O(state=present) and O(wait), V(all) waits until every snapshot has completed (or failed).
+      - V(first) returns as soon as at least one of the snapshots still in progress has completed or failed; the others
+        are returned in progress, listed in RV(pending_servers), and a rerun waits for them without taking another. The
+        vps.cloud.snapshot_guard role uses it to release each quiesced host as soon as its own snapshot has completed.
+    type: str
+    choices: [all, first]
+    default: all
   wait_timeout:
     description:
       - How long to wait for all of them, in seconds of wall clock.
@@ -191,6 +201,14 @@ failed_servers:
   type: list
   elements: int
   sample: [102]
+pending_servers:
+  description:
+    - With O(state=present), the ids of the servers whose snapshot is still in progress (not waited for, or not yet with
+      O(wait_for=first)).
+  returned: with O(state=present)
+  type: list
+  elements: int
+  sample: [102]
 requests:
   description: How many HTTP requests the task sent, and how many of them the provider answered 429.
   returned: always
@@ -223,6 +241,7 @@ def main():
         quiesce_release=dict(type="str", default="completed", choices=list(QUIESCE_RELEASES)),
         snapshot_ids=dict(type="list", elements="int"),
         wait=dict(type="bool", default=True),
+        wait_for=dict(type="str", default="all", choices=["all", "first"]),
         wait_timeout=dict(type="int", default=1800),
     )
     module = AnsibleModule(

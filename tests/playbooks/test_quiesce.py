@@ -422,3 +422,27 @@ def test_the_report_shows_which_snapshots_are_consistent(mounts, tmp_path):
         assert "CONSISTENCY" in lines[1]
         assert [line for line in lines if " web-1 " in line and "quiesced (freeze until completed)" in line], lines
         assert [line for line in lines if " web-2 " in line and "flushed (sync)" in line], lines
+
+
+def test_each_host_of_a_batch_is_thawed_as_soon_as_its_own_snapshot_has_completed(mounts, tmp_path):
+    quick, slow = mounts(), mounts()
+    with simulator(create_seconds_by_server={101: 2, 102: 14}) as sim:
+        quick.start_writer()
+        slow.start_writer()
+        hosts = {"quick-1": {"vps_server_id": 101, "pre_upgrade_freeze_paths": str(quick.path)},
+                 "slow-1": {"vps_server_id": 102, "pre_upgrade_freeze_paths": str(slow.path)}}
+        run = run_pre_upgrade(sim, tmp_path, hosts, ["pre_upgrade_quiesce=freeze", KEEP])
+        quick.stop_writer()
+        slow.stop_writer()
+
+        assert run.rc == 0, run
+        snaps = dict((s["server"]["id"], s) for s in sim.snapshots())
+        quick_done, slow_done = ready_time(sim, snaps[101]["id"]), ready_time(sim, snaps[102]["id"])
+        quick_from, quick_until = quick.longest_block()
+        slow_from, slow_until = slow.longest_block()
+        # Both held from before their request until their own completion; the quick one thawed before the slow one completed.
+        assert quick_from < post_time(sim, 101) < quick_done <= quick_until < slow_done <= slow_until, (
+            quick_from, quick_done, quick_until, slow_done, slow_until)
+        assert len(creation_posts(calls(sim))) == 2, "the waits never send a creation again"
+        for host in hosts:
+            assert quiesce_result(run, host)["quiesced"] is True, host

@@ -126,6 +126,45 @@ def test_quiesce_is_refused_with_state_absent_and_its_choices_are_checked(rsps, 
     assert sent(rsps) == []
 
 
+def test_wait_for_first_returns_once_one_snapshot_has_ended_and_lists_the_rest_as_pending(rsps, run):
+    add_list(rsps, [], server_id=None)
+    add_post(rsps, payload=made(101), for_server=101)
+    add_post(rsps, payload=made(102), for_server=102)
+    add_list(rsps, [made(101), made(102)], server_id=None)
+    add_list(rsps, [made(101, "completed"), made(102)], server_id=None)
+
+    result = run(vps_snapshot_batch, batch(wait_for="first"))
+
+    assert result["rc"] == 0
+    assert result["pending_servers"] == [102]
+    assert [(r["server_id"], r["snapshot"]["status"]) for r in result["results"]] == [(101, "completed"), (102, "in_progress")]
+    assert not result.get("failed")
+    assert sent(rsps) == [LIST_ALL, POST, POST, LIST_ALL, LIST_ALL]
+
+
+def test_wait_for_all_waits_for_every_snapshot_and_leaves_none_pending(rsps, run):
+    add_list(rsps, [], server_id=None)
+    add_post(rsps, payload=made(101), for_server=101)
+    add_post(rsps, payload=made(102), for_server=102)
+    add_list(rsps, [made(101, "completed"), made(102)], server_id=None)
+    # One snapshot left to wait for: its server's own listing.
+    add_list(rsps, [made(102, "completed")], server_id=102)
+
+    result = run(vps_snapshot_batch, batch())
+
+    assert result["pending_servers"] == []
+    assert sent(rsps) == [LIST_ALL, POST, POST, LIST_ALL, ("GET", "/snapshots/?server_id=102")]
+
+
+def test_without_wait_every_new_snapshot_is_pending(rsps, run):
+    add_list(rsps, [made(102, "completed")], server_id=None)
+    add_post(rsps, payload=made(101), for_server=101)
+
+    result = run(vps_snapshot_batch, batch(wait=False))
+
+    assert result["pending_servers"] == [101]
+
+
 def test_two_hosts_on_one_server_share_one_snapshot(rsps, run):
     add_list(rsps, [], server_id=101)
     add_post(rsps, payload=made(101))
