@@ -446,3 +446,21 @@ def test_each_host_of_a_batch_is_thawed_as_soon_as_its_own_snapshot_has_complete
         assert len(creation_posts(calls(sim))) == 2, "the waits never send a creation again"
         for host in hosts:
             assert quiesce_result(run, host)["quiesced"] is True, host
+
+
+def test_a_creation_that_outlasts_wait_timeout_thaws_at_the_timeout_not_at_max_seconds(mounts, tmp_path):
+    mount = mounts()
+    with simulator(create_seconds=60) as sim:
+        mount.start_writer()
+        run = run_pre_upgrade(sim, tmp_path, {"web-1": 101},
+                              freeze_args(mount, "pre_upgrade_quiesce_max_seconds=120", "snapshot_guard_wait_timeout=4"))
+        mount.stop_writer()
+
+        assert run.failed_hosts() == ["web-1"], run
+        (snapshot,) = by_server(sim, 101)
+        assert snapshot["status"] == "in_progress", "the snapshot goes on at the provider"
+        blocked_from, blocked_until = mount.longest_block()
+        # Thawed when the wait gave up (4 s), long before the guard's 120 s.
+        assert blocked_until - blocked_from < 60, (blocked_from, blocked_until)
+        assert not mount.frozen()
+        assert run.said("web-1", "No snapshot of server 101")
