@@ -390,7 +390,7 @@ def test_tasks_mode_runs_the_quiesce_file_before_the_request_and_the_thaw_file_a
         assert run.rc == 0, run
         (snapshot,) = by_server(sim, 101)
         entries = journal_of(journal)
-        assert [word for word, _ in entries] == ["quiesce", "thaw"]
+        assert [entry[0] for entry in entries] == ["quiesce", "thaw"]
         assert entries[0][1] < post_time(sim, 101) < ready_time(sim, snapshot["id"]) <= entries[1][1]
         assert snapshot["description"].endswith("[vps.cloud quiesce: tasks held until completed]")
         assert quiesce_result(run, "web-1")["quiesced"] is True
@@ -402,7 +402,7 @@ def test_a_failed_quiesce_task_still_runs_the_thaw_file_and_takes_no_snapshot(tm
         run = run_pre_upgrade(sim, tmp_path, {"web-1": 101}, extra)
 
         assert run.failed_hosts() == ["web-1"], run
-        assert [word for word, _ in journal_of(journal)] == ["quiesce", "thaw"]
+        assert [entry[0] for entry in journal_of(journal)] == ["quiesce", "thaw"]
         assert not creation_posts(calls(sim))
         assert run.said("web-1", "QUIESCE FAILED on web-1")
         assert run.said("web-1", "the database did not checkpoint")
@@ -414,8 +414,8 @@ def test_the_report_shows_which_snapshots_are_consistent(mounts, tmp_path):
         frozen = run_pre_upgrade(sim, tmp_path / "a", {"web-1": 101}, freeze_args(mount))
         synced = run_pre_upgrade(sim, tmp_path / "b", {"web-2": 102}, [KEEP])
         assert frozen.rc == 0 and synced.rc == 0, (frozen, synced)
-        report = Runner(sim, tmp_path / "c").run("vps.cloud.report", write_inventory(tmp_path / "report.yml", {"web-1": 101,
-                                                                                                            "web-2": 102}))
+        inventory = write_inventory(tmp_path / "report.yml", {"web-1": 101, "web-2": 102})
+        report = Runner(sim, tmp_path / "c").run("vps.cloud.report", inventory)
 
         assert report.rc == 0, report
         lines = [e for e in report.events if e.get("task", "").endswith("Show the snapshots as a table")][0]["result"]["msg"]
