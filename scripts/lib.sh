@@ -10,7 +10,8 @@ DEFAULT_CORE=2.19
 # One venv per other ansible-core line, .venvs/core-X.Y, pinned in tests/constraints-core-X.Y.txt.
 VENVS_DIR=${VPS_VENVS_DIR:-$REPO_ROOT/.venvs}
 # ansible-test only runs from a real directory ending in ansible_collections/vps/cloud.
-LAYOUT_ROOT=${VPS_LAYOUT_ROOT:-${TMPDIR:-/tmp}/vps-cloud-layout}
+# One layout per checkout (named after its path), so that two checkouts on one machine never share or delete each other's.
+LAYOUT_ROOT=${VPS_LAYOUT_ROOT:-${TMPDIR:-/tmp}/vps-cloud-layout-$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12)}
 COLLECTION_DIR=$LAYOUT_ROOT/ansible_collections/vps/cloud
 
 log() { printf '\n==> %s\n' "$*"; }
@@ -277,6 +278,21 @@ start_simulator() {
     fi
     # shellcheck disable=SC2034  # for the caller
     SIM_URL=$(cat "$work/sim.url")
+}
+
+# Start the simulator the integration targets run against and write tests/integration/integration_config.yml (in the
+# laid-out collection, the working directory) for it. Usage: write_integration_config <work dir>; stop_simulator after.
+write_integration_config() {
+    local work=$1 token
+    token="it-$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(16))')"
+    start_simulator "$work" "$token" --seed tests/integration/simulator_servers.yml --create-seconds 1 --restore-seconds 1
+    echo "Simulator for the targets on $SIM_URL (pid $SIM_PID)"
+    # ansible-test hands this file to every target (vars_files of the play it writes for a target role).
+    cat > "$COLLECTION_DIR/tests/integration/integration_config.yml" <<YAML
+---
+vps_api_url: $SIM_URL
+vps_api_token: $token
+YAML
 }
 
 stop_simulator() {

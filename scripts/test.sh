@@ -206,20 +206,12 @@ stage_units() {
 }
 
 stage_integration() {
-    local core=$1 token
+    local core=$1
     # Global, not local: the EXIT trap runs when the cell's subshell ends, after this function has returned.
     INTEGRATION_WORK=$(mktemp -d "${TMPDIR:-/tmp}/vps-integration.XXXXXX")
     local work=$INTEGRATION_WORK
-    token="it-$(python -c 'import secrets; print(secrets.token_hex(16))')"
     trap 'stop_simulator; rm -rf "$INTEGRATION_WORK" tests/integration/integration_config.yml' EXIT
-    start_simulator "$work" "$token" --seed tests/integration/simulator_servers.yml --create-seconds 1 --restore-seconds 1
-    echo "Simulator for the targets on $SIM_URL (pid $SIM_PID)"
-    # ansible-test hands this file to every target (vars_files of the play it writes for a target role).
-    cat > tests/integration/integration_config.yml <<YAML
----
-vps_api_url: $SIM_URL
-vps_api_token: $token
-YAML
+    write_integration_config "$work"
     local rc=0 py py_rc
     log "ansible-test integration (ansible-core $core): tests/integration/targets against the simulator"
     ansible-test integration --local --color no || rc=$?

@@ -3,7 +3,7 @@
 # Usage: bash tools/benchmark/run.sh [--quick]
 #   full run (about 50 minutes on 2 cores): writes docs/performance.md, docs/performance.png and tools/benchmark/results.json
 #   --quick (a few minutes): small fleets and 8 s creations; writes under $VPS_LAYOUT_ROOT/bench-quick/ instead
-# Set VPS_LAYOUT_ROOT to lay the collection out away from other runs (default: ${TMPDIR:-/tmp}/vps-cloud-layout).
+# Set VPS_LAYOUT_ROOT to lay the collection out away from other runs (default: one folder per checkout under ${TMPDIR:-/tmp}, scripts/lib.sh).
 set -euo pipefail
 # shellcheck disable=SC1091
 . "$(cd "$(dirname "$0")/../.." && pwd)/scripts/lib.sh"
