@@ -2,7 +2,7 @@
 # CORE=X.Y picks one ansible-core line (2.16, 2.18, 2.21; 2.19 is the tool venv .venv), e.g.
 #   make units CORE=2.16      make test CORE=2.21      make demo CORE=2.16
 # Without CORE, `make test` runs the whole matrix (scripts/test.sh lists it) and `make demo` runs on 2.19.
-.PHONY: demo test test-one sanity units simulator integration e2e playbooks faults quality venv venvs
+.PHONY: demo test test-one check sanity units simulator integration e2e playbooks faults quality venv venvs
 
 CORE ?=
 CORE_FLAG = $(if $(CORE),--core $(CORE))
@@ -14,10 +14,15 @@ test:
 	bash scripts/test.sh $(CORE_FLAG)
 
 # One test: T=<pytest node id or path under tests/, or an integration target name>, e.g.
-#   make test-one T=tests/unit/plugins/module_utils/test_client.py::test_error_text_reads_json
+#   make test-one T=tests/unit/plugins/module_utils/test_client.py::test_post_sends_json_body
 #   make test-one T=vps_snapshot CORE=2.16
 test-one:
 	bash scripts/test_one.sh $(CORE_FLAG) "$(T)"
+
+# For a change under review, in a few minutes: sanity and units on the oldest and newest ansible-core, the integration
+# targets on both, and the linters (quality). `make test` (and CI) runs the whole matrix.
+check:
+	bash scripts/test.sh --core 2.16,2.21 sanity units integration quality
 
 sanity units simulator integration e2e playbooks faults quality:
 	bash scripts/test.sh $(CORE_FLAG) $@

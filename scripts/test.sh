@@ -237,15 +237,9 @@ stage_e2e() {
 }
 
 stage_playbooks() {
-    local core=$1 suites=()
-    if [ -d tests/playbooks ]; then
-        suites+=(tests/playbooks)
-    else
-        printf '\n!!! playbooks@%s: tests/playbooks does not exist (yet): the role and playbook suites are SKIPPED !!!\n' "$core" >&2
-        note "tests/playbooks missing: SKIPPED"
-    fi
-    # The ansible-runner run of vps.cloud.pre_upgrade: AWX's engine on this ansible-core line (the EE pins 2.16).
-    suites+=(tests/runner)
+    local core=$1
+    # tests/runner: the ansible-runner run of vps.cloud.pre_upgrade, AWX's engine on this ansible-core line (the EE pins 2.16).
+    local suites=(tests/playbooks tests/runner)
     log "pytest ${suites[*]} (ansible-core $core): the role and the playbooks, and through ansible-runner"
     # As root on Linux the quiesce tests freeze real loop-mounted filesystems; they must not be skipped there.
     if [ "$(id -u)" = 0 ] && [ "$(uname -s)" = Linux ]; then export VPS_REQUIRE_LOOP=1; fi
