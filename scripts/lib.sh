@@ -64,6 +64,15 @@ _build_venv() {  # _build_venv <dir> <stamp value> <python> <pip install args...
     if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.requirements.sha" 2>/dev/null)" = "$want" ]; then
         return 0
     fi
+    # Pins changed in a venv of the same Python: install into it, so that runs using it meanwhile keep working
+    # (CI's fresh clone always builds anew). Start over only when that fails.
+    if [ -x "$dir/bin/python" ] && [ "$("$dir/bin/python" -V 2>&1)" = "$("$python" -V 2>&1)" ]; then
+        log "Updating $dir (pins changed)"
+        if "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "$@"; then
+            echo "$want" > "$dir/.requirements.sha"
+            return 0
+        fi
+    fi
     log "Creating $dir with $("$python" -V 2>&1) (pins changed or first run)"
     rm -rf "$dir"
     "$python" -m venv "$dir"
