@@ -14,8 +14,17 @@ from __future__ import annotations
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import absent_result, ensure_absent, ensure_pruned, prune_diff, prune_result
 from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present, entry_result
-from ansible_collections.vps.cloud.plugins.module_utils.selection import is_working, name_problem, with_quiesce_note
+from ansible_collections.vps.cloud.plugins.module_utils.selection import describe, is_working, name_problem, with_quiesce_note
 from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
+
+# The options of state=present a deletion has no use for: refused with state=absent, in vps_snapshot's words.
+PRESENT_ONLY = ("description", "resume_match", "retention")
+# A failed batch's msg names this many failures in full; every failure is in `results` (and `by_host`).
+FAILURES_IN_MSG = 3
+# Longest failure message quoted in msg; longer ones are cut there, whole in `results`.
+FAILURE_MSG_CHARS = 600
+# How many more failed entries msg names (by server or snapshot, and host) after the ones quoted.
+LABELS_IN_MSG = 10
 
 
 class Request:
@@ -78,8 +87,7 @@ def batch_requests(params):
             if isinstance(snapshot_id, bool) or snapshot_id <= 0:
                 problems.append("snapshot_ids[%d] must be a positive integer, got %s" % (index, snapshot_id))
             requests.append(Request(snapshot_id=snapshot_id))
-    if state == "absent" and params.get("description") is not None:
-        problems.append("description is only used with state=present")
+    problems += _option_problems(params)
     if not requests and not problems:
         problems.append("the batch is empty: give at least one server or snapshot")
     names = {}
@@ -88,6 +96,21 @@ def batch_requests(params):
             problems.append("server %s is given twice with different names (%s and %s); one batch takes one snapshot per server"
                             % (request.server_id, names[request.server_id], request.name))
     return requests, problems
+
+
+def _option_problems(params):
+    """Options that the state, or the way the entries are given, leave without use: refused, never silently ignored."""
+    problems = []
+    if params["state"] != "present":
+        problems += ["%s is only used with state=present" % option for option in PRESENT_ONLY if params.get(option) is not None]
+        if params.get("wait_for") == "first":
+            problems.append("wait_for=first is only used with state=present")
+    if params.get("servers") is None:
+        # With snapshots (or snapshot_ids) each entry has its own name and description: a shared one would be dropped.
+        for option in ("name", "description"):
+            if params.get(option) is not None and not (option == "description" and params["state"] != "present"):
+                problems.append("%s is only used with servers; each entry of snapshots gives its own" % option)
+    return problems
 
 
 def _entry_problems(state, index, item):
@@ -126,34 +149,135 @@ def present_options(params):
 
 def batch_present(service, requests, params):
     options = present_options(params)
-    unique = []
-    for request in requests:
-        if request.server_id not in [u[0] for u in unique]:
-            unique.append((request.server_id, request.name, request.description))
+    # One snapshot per server in a batch (two names for one server are refused before): the first entry for a server
+    # is the one that takes it, the others share it.
+    first, unique, warnings = {}, [], []
+    for index, request in enumerate(requests):
+        if request.server_id in first:
+            earlier = requests[first[request.server_id]]
+            if request.description != earlier.description:
+                warnings.append("%s: snapshot %r is asked for twice in this batch with different descriptions, %s for %s and %s "
+                                "for %s: it is taken once, with %s." % (
+                                    _label(dict(server_id=request.server_id, host=request.host)), request.name,
+                                    _quoted(earlier.description), _entry_name(earlier, first[request.server_id]),
+                                    _quoted(request.description), _entry_name(request, index), _quoted(earlier.description)))
+            continue
+        first[request.server_id] = index
+        unique.append((request.server_id, request.name, request.description))
     entries = dict((entry.server_id, entry) for entry in ensure_present(service, unique, options))
     now = service.now()
-    results = []
-    for request in requests:
-        result = entry_result(entries[request.server_id], options, service.check_mode, now)
-        results.append(dict(result, host=request.host))
-    diff = dict(before=dict((str(r["server_id"]), r["diff"]["before"] if isinstance(r["diff"], dict) else r["diff"][0]["before"])
-                            for r in results),
-                after=dict((str(r["server_id"]), r["diff"]["after"] if isinstance(r["diff"], dict) else r["diff"][0]["after"])
-                           for r in results))
+    results, owners = [], []
+    for index, request in enumerate(requests):
+        result = dict(entry_result(entries[request.server_id], options, service.check_mode, now), host=request.host)
+        owner = first[request.server_id]
+        if owner != index:
+            result = _shared(result, _entry_ref(requests[owner], owner), "server")
+        results.append(result)
+        owners.append(owner == index)
+    mine = [r for r, owns in zip(results, owners) if owns]
+    diff = dict(before=dict((str(r["server_id"]), _diff_part(r, "before")) for r in mine),
+                after=dict((str(r["server_id"]), _diff_part(r, "after")) for r in mine))
     # Still in progress (not waited for, or not yet with wait_for=first): the servers a rerun would wait for.
     pending = sorted(set(e.server_id for e in entries.values() if e.active and is_working(e.snapshot)))
-    return _finish(service, results, diff, "snapshot", dict(pending_servers=pending))
+    counts = _count(mine, service.check_mode, [("taken", "to take"), ("already there", "already there")],
+                    lambda r: 0 if r.get("created") or (service.check_mode and r["snapshot"].get("id") is None) else 1)
+    extras = []
+    deleted = sum(len(r.get("pruned") or []) for r in mine)
+    if deleted:
+        extras.append("%d other%s %s (see pruned)" % (deleted, "" if deleted == 1 else "s",
+                                                       "to delete" if service.check_mode else "deleted"))
+    if pending and not service.check_mode:
+        extras.append("%d still in progress" % len(pending))
+    summary = _summary("Snapshots", counts, extras, len(results), len(mine), "server", service.check_mode)
+    return _finish(service, results, diff, "snapshot", dict(pending_servers=pending), summary=summary, warnings=warnings,
+                   distinct=mine)
 
 
 def batch_absent(service, requests, params):
-    targets = [(r.snapshot_id, r.server_id, r.name) for r in requests]
-    entries = ensure_absent(service, targets, params["wait"], params["wait_timeout"])
+    # One deletion per snapshot in a batch: entries naming the same snapshot the same way share the first one's.
+    first, targets = {}, []
+    for index, request in enumerate(requests):
+        key = (request.snapshot_id, request.server_id, request.name)
+        if key not in first:
+            first[key] = index
+            targets.append(key)
+    entries = dict(zip(targets, ensure_absent(service, targets, params["wait"], params["wait_timeout"])))
     now = service.now()
-    results = [dict(absent_result(entry, service.check_mode, now), host=request.host, snapshot_id=request.snapshot_id,
-                    server_id=request.server_id or (entry.doomed[0]["server"]["id"] if entry.doomed else None))
-               for request, entry in zip(requests, entries)]
-    diff = dict(before=dict((str(r["snapshot"]["id"]), r["snapshot"]) for r in results if r["snapshot"]), after={})
-    return _finish(service, results, diff, "deletion")
+    results, mine = [], []
+    for index, request in enumerate(requests):
+        key = (request.snapshot_id, request.server_id, request.name)
+        entry = entries[key]
+        result = dict(absent_result(entry, service.check_mode, now), host=request.host, snapshot_id=request.snapshot_id,
+                      server_id=request.server_id or (entry.doomed[0]["server"]["id"] if entry.doomed else None))
+        if first[key] != index:
+            result = _shared(result, _entry_ref(requests[first[key]], first[key]), "snapshot")
+        else:
+            mine.append(result)
+        results.append(result)
+    diff = dict(before=dict((str(r["snapshot"]["id"]), r["snapshot"]) for r in mine if r["snapshot"]), after={})
+    counts = _count(mine, service.check_mode, [("deleted", "to delete"), ("already gone", "already gone")],
+                    lambda r: 0 if r["changed"] else 1)
+    summary = _summary("Deletions", counts, [], len(results), len(mine), "snapshot", service.check_mode)
+    return _finish(service, results, diff, "deletion", summary=summary, distinct=mine)
+
+
+def _shared(result, owner, per):
+    """The result of an entry that names what an earlier entry (`owner`) already does: the same outcome, no change of its own."""
+    shared = dict(result, changed=False)
+    for key in ("warnings", "preview"):
+        shared.pop(key, None)  # shown once, with the entry that did it
+    if "created" in shared:
+        shared["created"] = False
+    if "pruned" in shared:
+        shared["pruned"] = []
+    shared["diff"] = dict(before=result["snapshot"], after=result["snapshot"]) if per == "server" else dict(before={}, after={})
+    head = "The same snapshot as %s (one %s per %s in a batch)" % (owner, "snapshot" if per == "server" else "deletion", per)
+    if result.get("failed"):
+        shared["msg"] = "%s, which failed: %s" % (head, result["msg"])
+    elif per == "server":
+        shared["msg"] = "%s: %s." % (head, describe(result["snapshot"]) if result["snapshot"] else "none")
+    else:
+        shared["msg"] = "%s: %s" % (head, result["msg"])
+    return shared
+
+
+def _diff_part(result, side):
+    return result["diff"][side] if isinstance(result["diff"], dict) else result["diff"][0][side]
+
+
+def _entry_name(request, index):
+    return request.host if request.host else "entry %d" % index
+
+
+def _entry_ref(request, index):
+    return "the entry for %s" % request.host if request.host else "entry %d" % index
+
+
+def _quoted(text):
+    return repr(text) if text is not None else "none"
+
+
+def _count(results, check_mode, kinds, kind_of):
+    """'2 taken, 1 already there, 1 failed': what was done (or would be, in check mode), once per server or snapshot."""
+    tally = [0] * len(kinds)
+    failed = 0
+    for result in results:
+        if result.get("failed"):
+            failed += 1
+        else:
+            tally[kind_of(result)] += 1
+    counts = ["%d %s" % (number, kind[1] if check_mode else kind[0]) for number, kind in zip(tally, kinds) if number]
+    if failed:
+        counts.append("%d failed" % failed)
+    return counts
+
+
+def _summary(what, actions, extras, entries, distinct, per, check_mode):
+    """One line: what was done, then anything else worth knowing, separated by semicolons."""
+    text = "; ".join([", ".join(actions) or "nothing to do"] + extras)
+    if entries != distinct:
+        text += "; %d entries for %d %s%s" % (entries, distinct, per, "" if distinct == 1 else "s")
+    return "%s: %s" % ("Check mode, " + what.lower() if check_mode else what, text)
 
 
 def batch_prune(service, servers, params):
@@ -168,11 +292,13 @@ def batch_prune(service, servers, params):
     return _finish(service, results, prune_diff(entries, service.check_mode, now), "prune", extra)
 
 
-def _finish(service, results, diff, what, extra=None):
+def _finish(service, results, diff, what, extra=None, summary=None, warnings=None, distinct=None):
+    """The batch's result from its entries' (`distinct`: those that did the work, one per server or snapshot; the others
+    share their outcome and are not named twice in msg)."""
     failed = [r for r in results if r.get("failed")]
     failed_servers = sorted(set(r["server_id"] for r in failed if r.get("server_id") is not None))
     # Each server's warnings are shown once, named: they would be lost inside `results` (and `by_host`).
-    warnings = []
+    warnings = list(warnings or [])
     for r in results:
         for warning in r.get("warnings", []):
             line = "%s: %s" % (_label(r), warning)
@@ -183,14 +309,33 @@ def _finish(service, results, diff, what, extra=None):
                   failed_servers=failed_servers,
                   requests=dict(sent=service.client.requests_sent, rate_limited=service.client.rate_limited))
     result.update(extra or {})
-    if failed:
-        result["msg"] = "The %s failed for %d of %d: %s" % (what, len(failed), len(results), "; ".join(
-            "%s: %s" % (_label(r), r["msg"]) for r in failed))
+    if summary is None:
+        head = "The %s failed for %d of %d: " % (what, len(failed), len(results))
+        result["msg"] = head + _failures(failed, last="") if failed else "%d %s(s) done%s." % (
+            len(results), what, ", check mode" if service.check_mode else "")
     else:
-        result["msg"] = "%d %s(s) done%s." % (len(results), what, ", check mode" if service.check_mode else "")
+        result["msg"] = "%s. Failed: %s" % (summary, _failures([r for r in distinct if r.get("failed")])) if failed else summary + "."
     if failed:
         raise TaskFailed(result)
     return result
+
+
+def _failures(failed, last="."):
+    """The first failures in full (each cut at FAILURE_MSG_CHARS), then only the labels of a few more: a batch of many
+    servers failing must not print pages at default verbosity. Every message is whole in `results` and `by_host`."""
+    quoted = []
+    for r in failed[:FAILURES_IN_MSG]:
+        message = r["msg"] if len(r["msg"]) <= FAILURE_MSG_CHARS else "%s [cut here; the whole message is in results]" % (
+            r["msg"][:FAILURE_MSG_CHARS].rstrip(" .;,"))
+        quoted.append("%s: %s" % (_label(r), message))
+    # Joined by semicolons: a message's own final period would make ".;".
+    text = "; ".join(q.rstrip(".") for q in quoted[:-1]) + ("; " if len(quoted) > 1 else "") + quoted[-1]
+    rest = failed[FAILURES_IN_MSG:]
+    if not rest:
+        return text.rstrip(".") + last if last else text
+    named = ", ".join(_label(r) for r in rest[:LABELS_IN_MSG])
+    more = " and %d others" % (len(rest) - LABELS_IN_MSG) if len(rest) > LABELS_IN_MSG else ""
+    return "%s; and %d more: %s%s (every message is in results and by_host)." % (text.rstrip("."), len(rest), named, more)
 
 
 def _label(result):

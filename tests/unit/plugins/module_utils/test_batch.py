@@ -102,6 +102,6 @@ def test_a_failed_entry_by_snapshot_id_is_named_by_its_id(rsps, vt):
     with pytest.raises(TaskFailed) as caught:
         batch_absent(service, requests, dict(wait=True, wait_timeout=10))
 
-    assert caught.value.result["msg"] == ("The deletion failed for 1 of 1: snapshot 801: Could not list snapshots: No. (HTTP 401 "
-                                          "on GET snapshots/)")
+    assert caught.value.result["msg"] == ("Deletions: 1 failed. Failed: snapshot 801: Could not list snapshots: No. (HTTP 401 "
+                                          "on GET snapshots/).")
     assert sent(rsps) == [LIST_ALL]

@@ -249,3 +249,33 @@ def test_snapshot_id_with_state_present_is_refused_before_any_request(run, args,
 
     assert result["failed"] is True
     assert result["msg"] == message
+
+
+# The options of state=present that a deletion has no use for: vps_snapshot and vps_snapshot_batch refuse the same ones,
+# in the same words, before any request (a retention silently ignored would be a lie by omission).
+PRESENT_ONLY = [("retention", 2), ("resume_match", "pre-*"), ("description", "before the upgrade")]
+
+
+@pytest.mark.parametrize("which", ["vps_snapshot absent", "vps_snapshot_batch absent"])
+@pytest.mark.parametrize("option, value", PRESENT_ONLY)
+def test_state_absent_refuses_the_options_of_state_present_in_both_modules(rsps, run, which, option, value):
+    result = run_one(run, which, **{option: value})
+
+    assert result["failed"] is True
+    assert result["msg"] == "%s is only used with state=present" % option
+    assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(state="absent", snapshot_ids=[801], wait_for="first"), "wait_for=first is only used with state=present"),
+    (dict(snapshots=[{"server_id": SERVER_ID, "name": "a"}], name="b"),
+     "name is only used with servers; each entry of snapshots gives its own"),
+    (dict(snapshots=[{"server_id": SERVER_ID, "name": "a"}], description="d"),
+     "description is only used with servers; each entry of snapshots gives its own"),
+])
+def test_the_batch_refuses_the_options_its_entries_make_useless(rsps, run, args, message):
+    result = run(vps_snapshot_batch, args)
+
+    assert result["failed"] is True
+    assert result["msg"] == message
+    assert len(rsps.calls) == 0

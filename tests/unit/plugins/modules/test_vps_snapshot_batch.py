@@ -49,7 +49,7 @@ def test_a_mapping_of_hosts_gets_one_listing_one_post_each_and_one_shared_wait(r
 
     assert result["rc"] == 0
     assert result["changed"] is True
-    assert result["msg"] == "2 snapshot(s) done."
+    assert result["msg"] == "Snapshots: 2 taken."
     assert [(r["host"], r["server_id"], r["changed"], r["snapshot"], r["msg"]) for r in result["results"]] == [
         ("web-1", 101, True, clean(made(101, "completed")), took(101)),
         ("web-2", 102, True, clean(made(102, "completed")), took(102))]
@@ -173,8 +173,12 @@ def test_two_hosts_on_one_server_share_one_snapshot(rsps, run):
     result = run(vps_snapshot_batch, batch(servers={"db-1": 101, "db-2": 101}))
 
     assert result["rc"] == 0
+    assert result["msg"] == "Snapshots: 1 taken; 2 entries for 1 server."
     assert [r["snapshot"] for r in result["results"]] == [clean(made(101, "completed"))] * 2
-    assert sorted(result["by_host"]) == ["db-1", "db-2"]
+    assert [(r["host"], r["changed"], r["created"]) for r in result["results"]] == [("db-1", True, True), ("db-2", False, False)]
+    assert result["by_host"]["db-2"]["msg"] == ("The same snapshot as the entry for db-1 (one snapshot per server in a batch): "
+                                                "%s." % describe(made(101, "completed")))
+    assert warnings(result) == []
     assert sent(rsps) == [listing(101), POST, listing(101)]
 
 
@@ -189,7 +193,7 @@ def test_one_server_failing_never_stops_the_others(rsps, run):
     failure = "Could not create snapshot 'pre-upgrade' on server 102: Not your server. (HTTP 403 on POST snapshots/)"
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["msg"] == "The snapshot failed for 1 of 2: server 102 (web-2): " + failure
+    assert result["msg"] == "Snapshots: 1 taken, 1 failed. Failed: server 102 (web-2): %s." % failure
     assert result["failed_servers"] == [102]
     assert result["by_host"]["web-1"]["snapshot"] == clean(made(101, "completed"))
     assert "failed" not in result["by_host"]["web-1"]
@@ -207,7 +211,7 @@ def test_a_failed_listing_fails_every_server_of_it(rsps, run):
     failure = "Could not list snapshots: Invalid token. (HTTP 401 on GET snapshots/)"
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == "The snapshot failed for 2 of 2: server 101: %s; server 102: %s" % (failure, failure)
+    assert result["msg"] == "Snapshots: 2 failed. Failed: server 101: %s; server 102: %s." % (failure, failure)
     assert result["failed_servers"] == [101, 102]
     assert sent(rsps) == [LIST_ALL]
 
@@ -245,6 +249,7 @@ def test_retention_applies_per_server_once_its_snapshot_completed(rsps, run):
                                            description="nightly"), diff=True)
 
     assert result["results"][0]["pruned"] == [clean(old)]
+    assert result["msg"] == "Snapshots: 1 taken; 1 other deleted (see pruned)."
     assert result["results"][0]["msg"] == "%s; deleted %s." % (took(1)[:-1], describe(old, "19d 9h old"))
     assert result["diff"] == {"before": {"1": {}}, "after": {"1": clean(made(1, "completed"))}}
     assert request_json(rsps, 1) == {"server_id": 1, "name": NAME, "description": "nightly"}
@@ -280,7 +285,8 @@ def test_each_servers_warnings_are_shown_once_naming_it(rsps, run):
     assert [r["snapshot"] for r in result["results"]] == [clean(left)] * 3
     assert [r["created"] for r in result["results"]] == [False] * 3
     assert result["results"][0]["warnings"] == [note]
-    assert warnings(result) == ["server 101 (web-1): " + note, "server 101: " + note]
+    # The server's warning belongs to its first entry; the others share its snapshot and say so.
+    assert warnings(result) == ["server 101 (web-1): " + note]
 
 
 def test_check_mode_reads_every_server_and_posts_nothing(rsps, run):
@@ -292,7 +298,7 @@ def test_check_mode_reads_every_server_and_posts_nothing(rsps, run):
 
     assert result["rc"] == 0
     assert result["changed"] is True
-    assert result["msg"] == "3 snapshot(s) done, check mode."
+    assert result["msg"] == "Check mode, snapshots: 2 to take, 1 already there."
     assert [r["changed"] for r in result["results"]] == [False, True, True]
     assert [r["snapshot"]["id"] for r in result["results"]] == [700, None, None]
     assert result["diff"]["before"] == {"101": clean(snap(700, NAME, server_id=101)), "102": {}, "103": {}}
@@ -420,6 +426,92 @@ def test_requests_per_second_paces_every_request(rsps, run, vtime):
     assert vtime.sleeps == [2.0, 2.0]
 
 
+def test_the_summary_counts_what_was_done_once_per_server(rsps, run):
+    add_list(rsps, [snap(700, NAME, server_id=101)], server_id=None)
+    add_post(rsps, payload=made(102), for_server=102)
+    add_post(rsps, payload={"detail": "Not your server."}, status=403, for_server=103)
+    add_list(rsps, [made(102, "completed")], server_id=102)
+
+    result = run(vps_snapshot_batch, batch(servers={"web-1": 101, "web-2": 102, "web-3": 102, "web-4": 103}))
+
+    failure = "Could not create snapshot 'pre-upgrade' on server 103: Not your server. (HTTP 403 on POST snapshots/)"
+    assert result["failed"] is True
+    assert result["msg"] == ("Snapshots: 1 taken, 1 already there, 1 failed; 4 entries for 3 servers. Failed: server 103 (web-4): "
+                             "%s." % failure)
+    assert [r["changed"] for r in result["results"]] == [False, True, False, False]
+    assert sent(rsps) == [LIST_ALL, POST, POST, listing(102)]
+
+
+def test_one_server_and_name_given_twice_is_one_snapshot_taken_once_and_differing_descriptions_warn(rsps, run):
+    add_list(rsps, [], server_id=101)
+    add_post(rsps, payload=made(101))
+
+    result = run(vps_snapshot_batch, dict(wait=False, snapshots=[
+        {"server_id": 101, "name": NAME, "host": "web-1", "description": "first"},
+        {"server_id": 101, "name": NAME, "host": "web-2", "description": "second"}]))
+
+    assert result["rc"] == 0
+    assert request_json(rsps, 1) == {"server_id": 101, "name": NAME, "description": "first"}
+    assert [(r["host"], r["changed"], r["created"]) for r in result["results"]] == [("web-1", True, True), ("web-2", False, False)]
+    assert result["by_host"]["web-2"]["snapshot"] == result["by_host"]["web-1"]["snapshot"]
+    assert result["msg"] == "Snapshots: 1 taken; 1 still in progress; 2 entries for 1 server."
+    assert warnings(result) == ["server 101 (web-2): snapshot 'pre-upgrade' is asked for twice in this batch with different "
+                                "descriptions, 'first' for web-1 and 'second' for web-2: it is taken once, with 'first'."]
+    assert sent(rsps) == [listing(101), POST]
+
+
+def test_a_failed_server_fails_every_entry_that_shares_it_and_counts_once(rsps, run):
+    add_list(rsps, [], server_id=101)
+    add_post(rsps, payload={"detail": "Not your server."}, status=403)
+
+    result = run(vps_snapshot_batch, batch(servers={"a": 101, "b": 101}))
+
+    failure = "Could not create snapshot 'pre-upgrade' on server 101: Not your server. (HTTP 403 on POST snapshots/)"
+    assert result["failed"] is True
+    assert [(r["failed"], r["changed"]) for r in result["results"]] == [(True, False), (True, False)]
+    assert result["by_host"]["b"]["msg"] == ("The same snapshot as the entry for a (one snapshot per server in a batch), which "
+                                             "failed: %s" % failure)
+    assert result["msg"] == "Snapshots: 1 failed; 2 entries for 1 server. Failed: server 101 (a): %s." % failure
+
+
+LONG = "The provider could not take this snapshot because " + "the storage backend is very busy right now " * 8
+
+
+def test_a_batch_failing_on_many_servers_keeps_its_message_short_and_every_detail_in_results(rsps, run):
+    servers = dict(("web-%02d" % i, 100 + i) for i in range(1, 56))
+    add_list(rsps, [], server_id=None)
+    rsps.add(responses.POST, url("snapshots/"), json={"detail": LONG}, status=403)
+
+    result = run(vps_snapshot_batch, batch(servers=servers, api_retries=0))
+
+    assert result["failed"] is True
+    assert len(result["failed_servers"]) == 55
+    assert len(result["msg"]) < 2000, len(result["msg"])
+    assert result["msg"].startswith("Snapshots: 55 failed. Failed: server 101 (web-01): ")
+    assert "; and 52 more: server 104 (web-04), server 105 (web-05)" in result["msg"]
+    assert result["msg"].endswith("and 42 others (every message is in results and by_host).")
+    assert result["results"][0]["msg"] in result["msg"]
+    for entry in result["results"]:
+        assert entry["msg"].startswith("Could not create snapshot 'pre-upgrade' on server %s: The provider could not take this "
+                                       "snapshot because the storage backend" % entry["server_id"])
+    assert ".." not in result["msg"] and ".;" not in result["msg"]
+
+
+def test_failure_messages_are_joined_without_doubled_punctuation(rsps, run, vtime):
+    add_list(rsps, [], server_id=None)
+    add_post(rsps, payload=made(101), for_server=101)
+    add_post(rsps, payload=made(102), for_server=102)
+    add_list(rsps, [made(101), made(102)], server_id=None)
+
+    result = run(vps_snapshot_batch, batch(wait_timeout=10))
+
+    assert result["failed"] is True
+    assert ".;" not in result["msg"] and ".." not in result["msg"]
+    assert result["msg"].count("Timed out after 10s") == 2
+    assert result["msg"].endswith("was still in_progress. Before this failure the task made changes: It created %s."
+                                  % describe(made(102)))
+
+
 # state=absent ---------------------------------------------------------------------------------------------------------
 
 A = snap(801, "pre-upgrade", server_id=101)
@@ -436,13 +528,28 @@ def test_absent_by_ids_reads_the_account_once_deletes_each_and_waits_once(rsps, 
 
     assert result["rc"] == 0
     assert result["changed"] is True
-    assert result["msg"] == "3 deletion(s) done."
+    assert result["msg"] == "Deletions: 2 deleted, 1 already gone."
     assert [(r["server_id"], r["snapshot_id"], r["changed"], r["snapshot"], r["msg"]) for r in result["results"]] == [
         (101, 801, True, clean(A), "Deleted snapshot %s." % describe(A, "4d 17h old")),
         (102, 802, True, clean(B), "Deleted snapshot %s." % describe(B, "4d 17h old")),
         (None, 999, False, {}, "No such snapshot; nothing to delete.")]
     assert result["diff"] == {"before": {"801": clean(A), "802": clean(B)}, "after": {}}
     assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(802), LIST_ALL]
+
+
+def test_absent_counts_deleted_and_already_gone_once_per_snapshot(rsps, run):
+    add_list(rsps, [A, B], server_id=None)
+    add_delete(rsps, 801)
+    add_delete(rsps, 802, status=404, json={"detail": "Not found."})
+
+    result = run(vps_snapshot_batch, dict(state="absent", snapshot_ids=[801, 801, 802, 999], concurrency=1, wait=False))
+
+    assert result["rc"] == 0
+    assert result["msg"] == "Deletions: 1 deleted, 2 already gone; 4 entries for 3 snapshots."
+    assert [r["changed"] for r in result["results"]] == [True, False, False, False]
+    assert result["results"][1]["msg"] == ("The same snapshot as entry 0 (one deletion per snapshot in a batch): %s"
+                                           % result["results"][0]["msg"])
+    assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(802)]
 
 
 def test_absent_waits_within_wait_timeout(rsps, run, vtime):
@@ -478,7 +585,7 @@ def test_absent_entries_by_id_or_by_name_and_one_failure(rsps, run):
     failure = "Could not delete snapshot %s: In use. (HTTP 409 on DELETE snapshots/801/)" % describe(A)
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["msg"] == "The deletion failed for 1 of 2: server 101 (web-1): " + failure
+    assert result["msg"] == "Deletions: 1 deleted, 1 failed. Failed: server 101 (web-1): %s." % failure
     assert result["failed_servers"] == [101]
     assert result["results"][1]["changed"] is True
     assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(802)]
@@ -490,7 +597,7 @@ def test_absent_in_check_mode_deletes_nothing(rsps, run):
     result = run(vps_snapshot_batch, dict(state="absent", snapshot_ids=[801]), check_mode=True)
 
     assert result["changed"] is True
-    assert result["msg"] == "1 deletion(s) done, check mode."
+    assert result["msg"] == "Check mode, deletions: 1 to delete."
     assert result["results"][0]["msg"] == "Check mode: would delete snapshot %s." % describe(A, "4d 17h old")
     assert sent(rsps) == [LIST_ALL]
 
@@ -500,7 +607,7 @@ def test_a_failed_absent_entry_without_a_server_is_named_by_its_snapshot(rsps, r
 
     result = run(vps_snapshot_batch, dict(state="absent", snapshots=[{"server_id": 101, "name": "twin", "host": "h"}]))
 
-    assert result["msg"].startswith("The deletion failed for 1 of 1: server 101 (h): Server 101 has 2 snapshots named 'twin'")
+    assert result["msg"].startswith("Deletions: 1 failed. Failed: server 101 (h): Server 101 has 2 snapshots named 'twin'")
 
 
 # Input ----------------------------------------------------------------------------------------------------------------
@@ -541,12 +648,24 @@ BAD_INPUT = [
     (dict(servers=[101], name=None), "missing parameter(s) required by 'servers': name"),
     (dict(servers=[101], retention=0), "retention must be between 1 and 5 (the provider's limit per server), got 0"),
     (dict(servers=[101], retention=6), "retention must be between 1 and 5 (the provider's limit per server), got 6"),
+    # The options of state=present are refused with state=absent, in the words of vps_snapshot.
+    (dict(state="absent", servers=[101], retention=2), "retention is only used with state=present"),
+    (dict(state="absent", snapshot_ids=[801], resume_match="pre-*"), "resume_match is only used with state=present"),
+    (dict(state="absent", snapshot_ids=[801], retention=2, resume_match="p-*", wait_for="first"),
+     "resume_match is only used with state=present; retention is only used with state=present; wait_for=first is only used "
+     "with state=present"),
+    # The shared name and description of servers are not silently dropped with snapshots or snapshot_ids.
+    (dict(snapshots=[{"server_id": 101, "name": "a"}], name="b"),
+     "name is only used with servers; each entry of snapshots gives its own"),
+    (dict(snapshots=[{"server_id": 101, "name": "a"}], description="d"),
+     "description is only used with servers; each entry of snapshots gives its own"),
+    (dict(state="absent", snapshot_ids=[801], name="b"), "name is only used with servers; each entry of snapshots gives its own"),
 ]
 
 
 @pytest.mark.parametrize("args, message", BAD_INPUT)
 def test_bad_input_fails_naming_each_problem_before_any_request(rsps, run, args, message):
-    full = dict(dict(name=NAME), **args)
+    full = dict(dict(name=NAME) if "servers" in args else {}, **args)
     result = run(vps_snapshot_batch, dict((key, value) for key, value in full.items() if value is not None))
 
     assert result["failed"] is True
