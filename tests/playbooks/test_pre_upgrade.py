@@ -75,6 +75,13 @@ FAILED_HOSTS = ["fail-1", "gone-1", "sick-1", "stopped-1"]
 THREE = {"web-1": 101, "web-2": 102, "web-3": 103}
 
 
+def seed_check(sim):
+    """Snapshots for the check scenario: one of another server, and ok-1's two older pre-upgrade snapshots."""
+    return {"keep": add_snapshot(sim, 105, "weekly-1"),
+            "old-1": add_snapshot(sim, 101, "pre-upgrade-20250101-000000", days_old=3),
+            "old-2": add_snapshot(sim, 101, "pre-upgrade-20250102-000000", days_old=2)}
+
+
 @pytest.fixture(scope="module")
 def scenarios(tmp_path_factory):
     """Four independent pre_upgrade runs, each against its own simulator, at the same time:
@@ -82,7 +89,8 @@ def scenarios(tmp_path_factory):
     rollback  five hosts: one upgrades, four fail in the four ways a rollback can end (server 103 comes back stopped
               after its restore, and the API has no way to start it)
     check     --check on a mapped host, a host without vps_server_id, and a host whose server does not exist (the
-              account has a snapshot of another server: that is how the API can tell a missing server)
+              account has a snapshot of another server: that is how the API can tell a missing server); the mapped
+              host's server already has the two pre-upgrade snapshots that pre_upgrade_retention (2) keeps
     serial    -e pre_upgrade_serial=1 -e pre_upgrade_keep_snapshot=true on three hosts
     """
     together = Concurrent(tmp_path_factory.mktemp("pre_upgrade"))
@@ -91,7 +99,7 @@ def scenarios(tmp_path_factory):
         together.start("rollback", "vps.cloud.pre_upgrade", ROLLBACK_HOSTS, [UPGRADE, HEALTH, "pre_upgrade_reconnect_timeout=3"],
                        settings={"after_restore_by_server": {103: "stopped"}})
         together.start("check", "vps.cloud.pre_upgrade", {"ok-1": 101, "nomap-1": None, "ghost-1": 999}, [UPGRADE, HEALTH],
-                       check=True, setup=lambda sim: add_snapshot(sim, 105, "weekly-1"))
+                       check=True, setup=seed_check)
         together.start("serial", "vps.cloud.pre_upgrade", THREE, ["pre_upgrade_serial=1", "pre_upgrade_keep_snapshot=true"])
         yield together.finish()
     finally:
@@ -109,6 +117,7 @@ def test_happy_path_snapshots_each_server_once_in_one_batch_task_then_deletes_th
     for host, server in (("web-1", 101), ("web-2", 102), ("web-3", 103)):
         assert run.said(host, "UPGRADED: %s (server %s) passed the health check" % (host, server)), run
         assert run.said(host, "was deleted"), run
+        assert run.said(host, "Deleted 1 snapshot(s) of server %s (%s):" % (server, host)), run
         assert run.facts(host).get("pre_upgrade_outcome") == "upgraded", run.facts(host)
         assert run.cached_facts(host).get("pre_upgrade_outcome") == "upgraded", "cacheable, for AWX and report"
         health = [e["event"] for e in run.host_events(host) if e["task"] in ("The host answers", "The application answers")]
@@ -210,10 +219,10 @@ def check_run(scenarios):
 
 
 def test_check_mode_sends_nothing_but_reads(check_run):
-    run, log, snapshots, keep = check_run
+    run, log, snapshots, seeded = check_run
     assert run.rc != 0, run
     assert set(e["method"] for e in log) == {"GET"}, [(e["method"], e["path"]) for e in log]
-    assert [s["id"] for s in snapshots] == [keep]
+    assert sorted(s["id"] for s in snapshots) == sorted(seeded.values())
     assert run.said("ok-1", "Check mode: would take snapshot"), run
 
 
@@ -235,9 +244,25 @@ def test_check_mode_fails_a_host_whose_server_does_not_exist_like_the_real_run(c
 def test_check_mode_passes_a_good_host(check_run):
     run = check_run[0]
     assert run.ok_hosts() == ["ok-1"], run
-    assert run.said("ok-1", "Check mode: would delete 0 snapshot(s) of server 101 (ok-1)."), run
     assert run.facts("ok-1").get("pre_upgrade_outcome") == "would upgrade", run.facts("ok-1")
     assert run.said("ok-1", "UPGRADED: ok-1 (server 101) passed the health check; snapshot"), run
+
+
+def test_check_mode_says_the_same_about_deleting_the_snapshot_in_every_task_as_a_real_run_does(check_run):
+    """A real run deletes, on success, the snapshot it took (and, by retention, the oldest pre-upgrade one): the plan,
+    the retention, the cleanup and the last word of --check say so, and none of them says that nothing goes."""
+    run, _log, _snapshots, _seeded = check_run
+    (name,) = set(re.findall(r"Would snapshot server 101 as (pre-upgrade-\d{8}-\d{6}) and wait for it[.]", run.stdout))
+    assert run.said("ok-1", "On success: would delete the snapshot."), run
+    # Retention: a preview, not something done.
+    assert run.said("ok-1", "Would delete, to keep the retention: pre-upgrade-20250101-000000."), run
+    assert not [m for m in run.messages("ok-1") if "Pruned:" in m], run.messages("ok-1")
+    # The cleanup names the snapshot this run would take, only planned in check mode, as the one it would delete.
+    assert run.said("ok-1", "Check mode: would delete 1 snapshot(s) of server 101 (ok-1):"), run
+    assert run.said("ok-1", "id none  %s  planned" % name), run
+    assert [s["name"] for s in run.facts("ok-1")["snapshot_guard_deleted"]] == [name], run.facts("ok-1")
+    assert run.said("ok-1", "snapshot %s (check mode: nothing was quiesced) would be deleted." % name), run
+    assert not [m for m in run.messages("ok-1") if "would delete 0" in m or "kept" in m], run.messages("ok-1")
 
 
 # Rolling upgrades ---------------------------------------------------------------------------------
