@@ -137,8 +137,12 @@ seealso:
 """
 
 EXAMPLES = r"""
-# In a play on all the hosts (hosts: webservers), for the hosts of the current batch:
-- name: Snapshot every web server at once, waiting once for all
+# Each example is a block of tasks for a play on the hosts to change (hosts: webservers, gather_facts: false), each host
+# with the id of its server at the provider in the host variable vps_server_id. Each one fails closed: a host goes on
+# only with a snapshot of its own, so a failed entry, a host the batch task could not read (no or an invalid
+# vps_server_id) or a batch task that failed before it gave any entry fails the host, never lets it through.
+
+- name: Snapshot the servers of the play's hosts at once, and go on only with the hosts whose own snapshot was taken
   module_defaults:
     group/vps.cloud.vps:
       api_token: "{{ vault_vps_api_token }}"
@@ -152,28 +156,66 @@ EXAMPLES = r"""
       run_once: true
       delegate_to: localhost
       register: batch
+      # One server failing must not fail the others: each host checks its own entry below.
       ignore_errors: true
 
-    - name: Fail the hosts whose snapshot could not be taken, and only those
-      ansible.builtin.fail:
-        msg: "{{ batch.by_host[inventory_hostname].msg }}"
-      when: batch.by_host[inventory_hostname].failed | default(false)
+    - name: Fail each host without a snapshot of its own (its entry failed, or the task failed before it gave any)
+      ansible.builtin.assert:
+        that:
+          - inventory_hostname in (batch.by_host | default({}))
+          - not batch.by_host[inventory_hostname].failed | default(false)
+        fail_msg: >-
+          No snapshot for {{ inventory_hostname }}:
+          {{ ((batch.by_host | default({}))[inventory_hostname] | default(batch)).msg | default('the batch task gave no result') }}
+        quiet: true
 
-- name: Each server with its own name
-  vps.cloud.vps_snapshot_batch:
-    api_token: "{{ vault_vps_api_token }}"
-    snapshots:
-      - {server_id: 101, name: before-kernel, host: web-1}
-      - {server_id: 103, name: before-postgres-17, host: db-1}
-    concurrency: 4
-    requests_per_second: 5
-  delegate_to: localhost
+- name: Snapshot each server under a name of its own, and go on only with the hosts whose own snapshot was taken
+  module_defaults:
+    group/vps.cloud.vps:
+      api_token: "{{ vault_vps_api_token }}"
+  block:
+    - name: Say which snapshot this host needs (a host without vps_server_id fails here, and is left out of the batch)
+      ansible.builtin.set_fact:
+        snapshot_request:
+          host: "{{ inventory_hostname }}"
+          server_id: "{{ vps_server_id }}"
+          name: "before-{{ upgrade_step | default('upgrade') }}"
 
-- name: Delete the snapshots the batch took, all at once
+    - name: One task on the controller for the hosts still in the play
+      vps.cloud.vps_snapshot_batch:
+        snapshots: "{{ ansible_play_batch | map('extract', hostvars, 'snapshot_request') | list }}"
+        concurrency: 4
+        requests_per_second: 5
+      run_once: true
+      delegate_to: localhost
+      register: named_batch
+      ignore_errors: true
+
+    - name: Fail each host without a snapshot of its own
+      ansible.builtin.assert:
+        that:
+          - inventory_hostname in (named_batch.by_host | default({}))
+          - not named_batch.by_host[inventory_hostname].failed | default(false)
+        fail_msg: >-
+          No snapshot for {{ inventory_hostname }}:
+          {{ ((named_batch.by_host | default({}))[inventory_hostname] | default(named_batch)).msg | default('the batch task gave no result') }}
+        quiet: true
+
+# After the change, in the same play as the first example: delete the snapshots of the hosts still in the play (their
+# change went well), and those that ended failed (no restore point). A host whose change failed has left the play, and
+# keeps its snapshot: the way back.
+- name: Delete the snapshots the batch took that are no longer needed, all at once
   vps.cloud.vps_snapshot_batch:
     api_token: "{{ vault_vps_api_token }}"
     state: absent
-    snapshot_ids: "{{ batch.results | map(attribute='snapshot.id') | list }}"
+    snapshot_ids: "{{ batch_cleanup_ids }}"
+  vars:
+    batch_cleanup_ids: >-
+      {{ ((batch.results | default([]) | rejectattr('failed', 'defined') | selectattr('host', 'in', ansible_play_batch) | list)
+      + (batch.results | default([]) | selectattr('snapshot.status', 'defined') | selectattr('snapshot.status', 'in', ['failed', 'error'])
+      | list)) | map(attribute='snapshot.id') | select | unique | list }}
+  when: batch_cleanup_ids | length > 0
+  run_once: true
   delegate_to: localhost
 """
 
