@@ -13,6 +13,8 @@ options:
   api_url:
     description:
       - Base URL of the provider's API, up to and including the version.
+      - It must not carry credentials (C(https://user:password@host/...)), which would be sent as HTTP Basic authentication
+        instead of the token; the token goes in O(api_token).
       - Plain C(http://) is only meant for a local simulator; sending the token over it to a host that is not loopback draws a warning.
       - If not set, the value of the E(VPS_API_URL) environment variable is used.
     type: str
@@ -35,9 +37,12 @@ options:
     description:
       - How many times a retryable request is retried, from 0 to 20.
       - Reads and deletions are retried on HTTP 502, 503, 504 and connection errors, with jittered exponential backoff
-        (1 second, doubling up to 30) that honours C(Retry-After) (capped at 120 seconds). Timeouts are retried once at most.
+        (1 second, doubling up to 30). Timeouts are retried once at most.
+      - An answer with C(Retry-After) is sent again after what it asks for (capped at 120 seconds), plus a jitter of at most
+        a tenth of it (of one second, for a shorter one), never after a longer backoff. The backoff only grows while no
+        C(Retry-After) comes.
       - "Answers of HTTP 429 (rate limited) are not counted: the provider did not process the request, so any request, a creation
-        or a restore too, is sent again after the same backoff and C(Retry-After), for up to 10 minutes after its first 429.
+        or a restore too, is sent again after its C(Retry-After) (or the backoff), for up to 10 minutes after its first 429.
         Many hosts sharing one rate limit meet many 429s in a row without anything being wrong. O(api_retries=0) turns
         this off too."
       - "Worst case of one request with the defaults: a refused or dropped connection, retried 5 times, costs about 31 seconds

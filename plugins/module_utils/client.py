@@ -39,6 +39,8 @@ RETRYABLE_STATUSES = frozenset((429, 502, 503, 504))
 REFUSED_BY_GATEWAY = frozenset((502, 503))
 # The longest a single Retry-After is honoured; longer ones are capped so a task never sleeps for hours.
 MAX_RETRY_AFTER = 120.0
+# A Retry-After is waited as given plus up to this fraction of it (of 1 s at least), never less.
+RETRY_AFTER_JITTER = 0.1
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 # A request that timed out is tried once more at most, whatever api_retries says: an API that accepts
@@ -90,9 +92,16 @@ class VpsConfigError(ValueError):
 def client_option_problems(api_url, api_token, timeout, retries, validate_certs=True, ca_path=None):
     """Every problem with the client's options, each naming the option; the one place they are checked."""
     problems = []
+    userinfo = re.match(r"^[a-z][a-z0-9+.-]*://([^/?#]*)@", api_url, re.IGNORECASE) if isinstance(api_url, str) else None
     if not isinstance(api_url, str) or not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", api_url, re.IGNORECASE) \
             or not _hostname(api_url):
-        problems.append("api_url must be an http:// or https:// URL such as %s, got %r" % (DEFAULT_API_URL, api_url))
+        # Shown without any user:password, which is a secret as much as the token.
+        shown = api_url[:userinfo.start(1)] + "***" + api_url[userinfo.end(1):] if userinfo else api_url
+        problems.append("api_url must be an http:// or https:// URL such as %s, got %r" % (DEFAULT_API_URL, shown))
+    elif userinfo:
+        problems.append("api_url must not carry credentials (user:password@ before the host): requests would send them as HTTP "
+                        "Basic authentication instead of the token, and the API would answer 401. Give the token in api_token, "
+                        "and api_url without them, such as %s" % DEFAULT_API_URL)
     token = api_token.strip() if isinstance(api_token, str) else ""
     # A token with whitespace or control characters makes requests raise an error that quotes the header.
     if not re.match(r"^[\x21-\x7e]+$", token):
@@ -159,6 +168,13 @@ def retry_after_seconds(response, now=time.time):
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
+def retry_after_delay(retry_after, rand=random.random):
+    """What the provider asked for, and a little more so that the clients it asked do not all come back at once:
+    uniform in [retry_after, retry_after + RETRY_AFTER_JITTER x max(retry_after, 1 s)], the Retry-After capped first."""
+    retry_after = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+    return retry_after + RETRY_AFTER_JITTER * max(retry_after, 1.0) * rand()
+
+
 def backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP, rand=random.random):
     """Jittered exponential backoff: uniform in [half, full] of min(cap, base * 2**attempt)."""
     ceiling = min(cap, base * (2 ** attempt))
@@ -205,11 +221,19 @@ class Pacer:
       just under the provider's limit instead of running into it over and over.
     - without `slow_start` (one request at a time: nothing can bunch up), nothing is paced until a first
       429; a slow start would only make a long pagination wait ln(pages / INITIAL_RATE) seconds.
+    - other clients share the limit too (AWX job slices: one process each, each with its own Pacer): each one's
+      growth of one request per second each second adds up, and they run into the limit over and over. So the
+      growth learns from 429s as well: a 429 that comes back within CALM seconds of the last one (and not in the
+      same WINDOW, where the requests in flight together meet the same empty bucket) halves it, down to
+      MIN_GROWTH; each CALM seconds without a 429 doubles it back. Alone, a client meets the limit seldom and
+      keeps the full growth; among others, the pacers settle near their shares instead of fighting.
     """
 
     WINDOW = 2.0
     MIN_RATE = 0.5
     INITIAL_RATE = 4.0
+    CALM = 10.0
+    MIN_GROWTH = 1.0 / 16
 
     def __init__(self, rate=None, clock=time.monotonic, sleep=time.sleep, slow_start=True):
         self.learns = rate is None
@@ -221,6 +245,9 @@ class Pacer:
         self._resume_at = float("-inf")
         self._theoretical = float("-inf")
         self._recent = []
+        self.growth = 1.0  # requests per second added each second once past the slow start
+        self._limited_at = None
+        self._calm_since = None
 
     def hold(self, seconds):
         """Nobody sends before `seconds` from now."""
@@ -233,8 +260,10 @@ class Pacer:
             now = self.clock()
             self._recent = [t for t in self._recent if t > now - self.WINDOW] + [now]
             if self.learns and self.rate:
-                # Slow start: +1 per answer doubles the pace each second; then +1 request per second each second.
-                self.rate += 1.0 if self.slow_start else 1.0 / self.rate
+                # Slow start: +1 per answer doubles the pace each second; then +growth requests per second each second.
+                if not self.slow_start and self.growth < 1.0 and now - self._calm_since >= self.CALM:
+                    self.growth, self._calm_since = min(1.0, 2.0 * self.growth), now
+                self.rate += 1.0 if self.slow_start else self.growth / self.rate
 
     def rate_limited(self, retry_after):
         """The provider answered 429: everyone holds for `retry_after` seconds (if given), and a learnt pace halves."""
@@ -248,6 +277,9 @@ class Pacer:
                 pace = self.rate or float("inf")  # not paced yet: what got through is all there is to halve
                 self.rate = max(self.MIN_RATE, min(pace, max(seen, 2 * self.MIN_RATE)) / 2.0)
                 self.slow_start = False
+                if self._limited_at is not None and self.WINDOW <= now - self._limited_at < self.CALM:
+                    self.growth = max(self.MIN_GROWTH, self.growth / 2.0)
+                self._limited_at = self._calm_since = now
 
     def wait_turn(self):
         """Sleep until this thread may send."""
@@ -280,6 +312,7 @@ class VpsClient:
         self.sleep = sleep
         self.clock = clock
         self.pacer = Pacer(rate, clock=clock, sleep=sleep, slow_start=concurrency > 1)
+        self.one_at_a_time = concurrency <= 1 and rate is None
         self.warnings = []
         self.requests_sent = 0
         self.rate_limited = 0
@@ -368,8 +401,9 @@ class VpsClient:
             raise VpsApiError("the API's next page points to another origin (%s://%s); refusing to send the token there"
                               % (theirs.scheme, theirs.hostname), method="GET", path=path)
 
-    def _send(self, method, url, params, json_body, idempotent):
-        self.pacer.wait_turn()
+    def _send(self, method, url, params, json_body, idempotent, paced=True):
+        if paced:
+            self.pacer.wait_turn()
         with self._counter_lock:
             self.requests_sent += 1
         # verify given per request: session.verify alone loses to REQUESTS_CA_BUNDLE in the environment.
@@ -381,9 +415,12 @@ class VpsClient:
         attempt = timeouts = rate_limited_attempt = 0
         rate_limited_since = None
         shown = without_credentials(url)
+        # Sent again once a Retry-After has been waited out: one request at a time cannot bunch up with others, so the
+        # provider's own word says when (the pace learnt from its 429s still spaces the requests that follow).
+        told_when = False
         while True:
             try:
-                response = self._send(method, url, params, json_body, idempotent)
+                response = self._send(method, url, params, json_body, idempotent, paced=not (told_when and self.one_at_a_time))
             except requests.exceptions.SSLError as exc:
                 raise VpsApiError(self._tls_message(exc), method=method, path=path, url=shown)
             except requests.exceptions.ProxyError as exc:
@@ -404,6 +441,7 @@ class VpsClient:
                     timeouts += 1
                 if timeouts > min(self.retries, TIMEOUT_RETRIES) or attempt >= self.retries:
                     raise error
+                told_when = False
                 attempt = self._pause(attempt)
                 continue
             except requests.exceptions.RequestException as exc:
@@ -424,12 +462,14 @@ class VpsClient:
                 now = self.clock()
                 rate_limited_since = now if rate_limited_since is None else rate_limited_since
                 if self.retries and now - rate_limited_since < RATE_LIMIT_PATIENCE:
+                    told_when = retry_after_seconds(response) is not None
                     rate_limited_attempt = self._pause(rate_limited_attempt, retry_after_seconds(response))
                     continue
             elif status in RETRYABLE_STATUSES:
                 # A 5xx may hide an applied POST.
                 if idempotent:
                     if attempt < self.retries:
+                        told_when = retry_after_seconds(response) is not None
                         attempt = self._pause(attempt, retry_after_seconds(response))
                         continue
                 else:
@@ -448,6 +488,7 @@ class VpsClient:
             except VpsApiError:
                 # A truncated or garbled body on a read is a passing fault: reading again is safe.
                 if attempt < self.retries:
+                    told_when = False
                     attempt = self._pause(attempt)
                     continue
                 raise
@@ -465,15 +506,17 @@ class VpsClient:
             raise error(message, status=response.status_code, method=method, path=path, url=shown)
 
     def _pause(self, attempt, retry_after=None):
-        """Wait before attempt `attempt` + 1: the backoff, or the provider's Retry-After if that is longer.
+        """Wait before attempt `attempt` + 1: the provider's Retry-After as given (jittered), or without one the backoff.
 
-        A Retry-After also holds every other thread of this client (Pacer.rate_limited, for 429s; hold, for 503s).
+        The backoff grows only while no Retry-After comes: a provider that says "come back in 1 s" ten times in a row
+        is asked again every second or so, not after a backoff doubling over what it asked for. A Retry-After also
+        holds every other thread of this client (Pacer.rate_limited, for 429s; hold, for 503s).
         """
-        delay = backoff_delay(attempt)
-        if retry_after is not None:
+        if retry_after is None:
+            self.sleep(backoff_delay(attempt))
+        else:
             self.pacer.hold(retry_after)
-        if retry_after is None or delay > retry_after:
-            self.sleep(delay)
+            self.sleep(retry_after_delay(retry_after))
         return attempt + 1
 
     def _host(self):
