@@ -22,7 +22,8 @@ description:
   - The wait is shared, a whole batch waits about one creation time. Each poll is one listing of the account
     (followed across its pages) that covers every snapshot still in progress, instead of one request per server.
   - One server failing never stops the others. Every server ends with its own entry in RV(results), and the task fails
-    naming the servers that failed.
+    naming the servers that failed. Its RV(msg) quotes the first failures only, so that a batch of many servers stays
+    readable; every failure is whole in RV(results), RV(by_host) and RV(failed_servers).
   - Restores are not batched. The API has no listing of servers to follow many restores with, so restore per host with
     M(vps.cloud.vps_snapshot) and bound their number with the C(throttle) keyword.
 author:
@@ -37,7 +38,9 @@ options:
   state:
     description:
       - V(present) ensures one snapshot per server.
-      - V(absent) deletes the snapshots given, if they exist.
+      - V(absent) deletes the snapshots given, if they exist. The options of V(present) that a deletion has no use for
+        (O(retention), O(resume_match), O(description), O(wait_for=first)) are refused with it, as
+        M(vps.cloud.vps_snapshot) refuses them.
     type: str
     choices: [present, absent]
     default: present
@@ -46,20 +49,26 @@ options:
       - The servers, as a mapping of inventory host to server id (the usual way, see the examples), or a list of server ids.
       - Each gets a snapshot named O(name) with O(description) (O(state=present)), or loses its snapshot named O(name)
         (O(state=absent)).
-      - Two hosts with the same server id share one snapshot.
+      - Two hosts with the same server id share one snapshot. The first of them takes it and reports the change; the
+        others return the same snapshot, not changed.
     type: raw
   name:
     description:
       - With O(servers), the snapshot's name on every server. ASCII letters, digits, hyphens and underscores.
+      - Refused with O(snapshots) or O(snapshot_ids), where each entry gives its own.
     type: str
   description:
     description:
       - With O(servers) and O(state=present), free text stored with each new snapshot.
+      - Refused with O(snapshots), where each entry gives its own.
     type: str
   snapshots:
     description:
       - Instead of O(servers), one entry per snapshot, each with its own name.
       - With O(state=present) each entry needs C(server_id) and C(name); two different names for one server in one batch are refused.
+        The same server and name twice is one snapshot, taken once: the first entry reports the change, the others the same
+        snapshot, not changed, and a warning says so when their descriptions differ (the first one is stored).
+      - With O(state=absent), entries naming the same snapshot the same way share one deletion, reported by the first.
       - With O(state=absent) each entry needs C(snapshot_id), or C(server_id) and C(name).
     type: list
     elements: dict
@@ -220,6 +229,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description:
+    - What the task did, counted once per server (O(state=present)) or per snapshot (O(state=absent)), for example
+      C(Snapshots: 2 taken, 1 already there, 1 failed; 2 others deleted (see pruned).) or C(Deletions: 2 deleted, 1 already gone.)
+    - On failure, then the first failures in full and the number of the others; each is whole in its entry of RV(results).
+  returned: always
+  type: str
+  sample: "Snapshots: 2 taken, 1 already there."
 results:
   description:
     - One entry per entry of O(snapshots), in the same order.
