@@ -210,3 +210,47 @@ def test_absent_by_ids_and_by_server_and_name(sim, play):
     assert again_ids["changed"] is False and again_name["changed"] is False
     assert sorted(deleted_ids(sim)) == sorted([keep[1], drop_102[0], drop_103[0]])
     assert names(sim.snapshots()) == ["keep", "keep"]
+
+
+# Issue 22: what happened at the provider is what the task reports --------------------------------------------------
+
+
+def test_one_server_and_name_twice_is_taken_once_and_reported_once(sim, play):
+    """Two entries for one server and name: one POST, one entry changed, the other the same snapshot not changed, and a
+    warning because their descriptions differ; the summary counts the snapshot once."""
+    task = batch(wait_timeout=60, snapshots=[{"server_id": 101, "name": "pre-upgrade", "host": "web-a", "description": "one"},
+                                             {"server_id": 101, "name": "pre-upgrade", "host": "web-b", "description": "two"},
+                                             {"server_id": 102, "name": "pre-upgrade", "host": "web-c"}])
+    result = play([task])[0]
+    assert not result.get("failed"), result["msg"]
+    assert result["msg"] == "Snapshots: 2 taken; 3 entries for 2 servers."
+    assert [(r["host"], r["changed"]) for r in result["results"]] == [("web-a", True), ("web-b", False), ("web-c", True)]
+    assert result["by_host"]["web-b"]["snapshot"] == result["by_host"]["web-a"]["snapshot"]
+    assert [w for w in result.get("warnings", []) if "different descriptions" in w], result.get("warnings")
+    assert sorted(c["body"]["server_id"] for c in creation_posts(sim)) == [101, 102]
+    assert [s["description"] for s in of_server(sim, 101)] == ["one"]
+
+
+def test_many_failing_servers_keep_the_message_short_and_every_detail_in_results(sim, play):
+    """55 servers that do not exist: the task fails, msg names the first few and how many more, each entry has its own
+    whole message, and the summary counts them."""
+    hosts = dict(("ghost-%02d" % i, 9000 + i) for i in range(55))
+    result = play([batch(servers=hosts, name="pre-upgrade", wait_timeout=60)])[0]
+    assert result["failed"] is True
+    assert len(result["failed_servers"]) == 55
+    assert result["msg"].startswith("Snapshots: 55 failed. Failed: server 9000 (ghost-00): Server 9000 does not exist")
+    assert "; and 52 more: " in result["msg"] and result["msg"].endswith("(every message is in results and by_host).")
+    assert len(result["msg"]) < 2000, len(result["msg"])
+    assert ".." not in result["msg"] and ".;" not in result["msg"]
+    for host, server_id in hosts.items():
+        assert "Server %d does not exist" % server_id in result["by_host"][host]["msg"]
+
+
+def test_absent_refuses_retention_before_any_request(sim, play):
+    """A deletion has no use for retention: refused, as vps_snapshot refuses it, instead of silently ignored."""
+    seed(sim, 101, ["a"])
+    result = play([batch(state="absent", servers=[101], name="a", retention=1)])[0]
+    assert result.get("failed") is True
+    assert result["msg"] == "retention is only used with state=present"
+    assert api_calls(sim.request_log()) == []
+    assert names(of_server(sim, 101)) == ["a"]
