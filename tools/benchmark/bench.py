@@ -36,6 +36,7 @@ sys.path.insert(0, str(COLLECTION_ROOT.parents[2]))
 
 from vps_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import fleet  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import slices  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import report  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from ansible_collections.vps.cloud.plugins.module_utils.client import RATE_LIMIT_PATIENCE  # noqa: E402  pylint: disable=C0413,E0401
 
@@ -455,11 +456,16 @@ def main(argv=None):
     parser.add_argument("--chart", help="write the chart (docs/performance.png) here")
     parser.add_argument("--command", default="bash tools/benchmark/run.sh", help="the command quoted in the report")
     parser.add_argument("--workdir", help="where playbooks and inventories go (default: a new temporary directory)")
-    parser.add_argument("--only", choices=["fleet", "others"], help="run only the fleet section, or only the others (development)")
+    parser.add_argument("--only", choices=["fleet", "others", "slices"],
+                        help="run only the fleet section, or only the others (development), or only the job slices (issue #22): "
+                        "slices adds its results to the existing JSON (key 'slices') and re-renders the page from it")
+    parser.add_argument("--slice-sizes", type=int, nargs="+", help="with --only slices: these N only (default: all of the mode's)")
     args = parser.parse_args(argv)
     if COLLECTION_ROOT.parts[-3:] != ("ansible_collections", "vps", "cloud"):
         raise SystemExit("run the benchmark from the laid-out collection: bash tools/benchmark/run.sh")
     sizes = QUICK if args.quick else FULL
+    if args.only == "slices":
+        return main_slices(args, slices.QUICK if args.quick else slices.FULL)
     workdir = args.workdir or tempfile.mkdtemp(prefix="vps-bench-")
     Path(workdir).mkdir(parents=True, exist_ok=True)
     runner = Runner(workdir)
@@ -490,6 +496,10 @@ def main(argv=None):
     results["total_seconds"] = time.time() - started
     results["command"] = args.command
 
+    if args.json and Path(args.json).exists():
+        kept = json.loads(Path(args.json).read_text(encoding="utf-8")).get("slices")
+        if kept is not None:  # measured by --only slices: kept until that is run again
+            results["slices"] = kept
     print()
     print(report.text(results))
     print("\nTotal %.0f s" % results["total_seconds"])
@@ -500,6 +510,40 @@ def main(argv=None):
         report.chart(results, args.chart)
         print("chart: %s" % args.chart)
     if args.markdown:
+        report.markdown(results, args.markdown, chart_name=Path(args.chart).name if args.chart else None)
+        print("report: %s" % args.markdown)
+    return 0
+
+
+def main_slices(args, cfg):
+    """Only the job slices (issue #22): measured, added to the existing JSON under 'slices', and the page re-rendered from it."""
+    workdir = args.workdir or tempfile.mkdtemp(prefix="vps-bench-")
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    runner = Runner(workdir)
+    cfg = dict(cfg, ansible_playbook=ANSIBLE_PLAYBOOK, timeout=PLAYBOOK_TIMEOUT)
+    started, load_before = time.time(), os.getloadavg()
+    print("... job slices: %d concurrent pre_upgrade runs vs one batch, N = %s" % (cfg["slices"], args.slice_sizes or list(cfg["sizes"])),
+          flush=True)
+    measured = slices.bench_slices(runner, api_entries, cfg, sizes=args.slice_sizes, log=lambda line: print(line, flush=True))
+    measured.update(cpus=os.cpu_count(), load_before=load_before, started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+                    total_seconds=time.time() - started, command=args.command, python=sys.version.split()[0])
+    measured["load_after"] = os.getloadavg()
+    from ansible_collections.vps.cloud.plugins.module_utils.client import Pacer  # pylint: disable=C0415,E0401
+    measured["pacer"] = dict((key, getattr(Pacer, key, None)) for key in ("WINDOW", "MIN_RATE", "INITIAL_RATE", "CALM", "MIN_GROWTH"))
+    for case in measured["cases"]:
+        case["pacer"] = measured["pacer"]
+    results = {}
+    if args.json and Path(args.json).exists():
+        results = json.loads(Path(args.json).read_text(encoding="utf-8"))
+    for case in measured["cases"]:
+        case["command"] = args.command
+    results["slices"] = slices.merge(results.get("slices"), measured)
+    print()
+    print(report.slices_text(results["slices"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+        print("results: %s" % args.json)
+    if args.markdown and "mode" in results:
         report.markdown(results, args.markdown, chart_name=Path(args.chart).name if args.chart else None)
         print("report: %s" % args.markdown)
     return 0

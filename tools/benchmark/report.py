@@ -738,6 +738,102 @@ def other_markdown(results, add):
     add("")
 
 
+# Job slices (issue #22) -------------------------------------------------------------------------
+
+def slices_lines(measured):
+    """One line per run of each case: the single batch, then each slice."""
+    header = ("N", "run", "hosts", "wall", "snapshot task", "requests (POST)", "429s", "failed hosts")
+    lines = []
+    for case in measured["cases"]:
+        for kind in ("single", "sliced"):
+            record = case[kind]
+            for run in record["runs"]:
+                lines.append((case["size"], run["label"], run["hosts"], seconds(run["wall"]), seconds(run["snapshot_task_wall"]),
+                              "%d (%d)" % (run["requests"], run["posts"]), run["rate_limited"], run["failed_hosts"]))
+            if kind == "sliced":
+                lines.append((case["size"], "**all %d slices**" % record["slices"], record["size"], seconds(record["wall"]), "-",
+                              "%d (%d)" % (record["requests"], record["posts"]), record["rate_limited"], record["failed_hosts"]))
+    return header, lines
+
+
+def slices_goals(measured):
+    settings = measured["settings"]
+    header = ("N", "single batch wall", "%d slices wall" % settings["slices"], "slices / single (goal <= %.1f)" % settings["goal_ratio"],
+              "failed hosts (single / slices)", "duplicates (single / slices)", "lost (single / slices)", "429s (single / slices)")
+    lines = []
+    for case in measured["cases"]:
+        single, sliced = case["single"], case["sliced"]
+        lines.append((case["size"], seconds(single["wall"]), seconds(sliced["wall"]),
+                      "%.2f, %s" % (case["ratio"], verdict(case["goals"]["wall"])),
+                      "%d / %d, %s" % (single["failed_hosts"], sliced["failed_hosts"], verdict(case["goals"]["failed_hosts"])),
+                      "%d / %d, %s" % (single["duplicates"], sliced["duplicates"], verdict(case["goals"]["duplicates"])),
+                      "%d / %d" % (single["lost"], sliced["lost"]), "%d / %d" % (single["rate_limited"], sliced["rate_limited"])))
+    return header, lines
+
+
+def slices_text(measured):
+    return "\n\n".join(["Job slices: each run", grid_table(*slices_lines(measured)), "Job slices: goals", grid_table(*slices_goals(measured))])
+
+
+def slices_markdown(measured, add):
+    settings = measured["settings"]
+    add("")
+    add("## Job slices: %d concurrent pre_upgrade runs behind one rate limit (issue #22)" % settings["slices"])
+    add("")
+    add("Measured apart from the rest of this page, each N in one run of its own (the single batch, then the slices, one after "
+        "the other), so each ratio below is between figures of one run:")
+    add("")
+    add("```")
+    for command in sorted(set(case.get("command") or measured["command"] for case in measured["cases"])):
+        add(command)
+    add("```")
+    add("")
+    for case in measured["cases"]:
+        add("- N = %d: started %s, %.0f s in all, 1-minute load average %.1f at the start and %.1f at the end (`%s`)."
+            % (case["size"], case["started"], case["seconds"], case["load_before"][0], case["load_after"][0],
+               case.get("command") or measured["command"]))
+    add("")
+    add("AWX and AAP split a job's inventory into job slices: separate `ansible-playbook` processes, each with its own batch "
+        "and its own pace (its own `Pacer`), all behind the provider's one rate limit. Here %d real `ansible-playbook "
+        "vps.cloud.pre_upgrade` processes (the playbook as a job template runs it, with the snapshot_guard role) start at once, "
+        "each over N/%d hosts dealt round-robin, against ONE simulator at %g rps (bucket %d), creations of %.0f-%.0f s "
+        "(T = %d s); beside them, on a fresh simulator with the same servers, durations and seed, one run over all N "
+        "(the single batch). Forks %d per run (so %d in all for the slices). Hosts are inventory entries with "
+        "`ansible_connection=local`, as in the fleet benchmark; `pre_upgrade_quiesce=%s` (the default is `sync`, which runs "
+        "`sync` on every host: %s), `pre_upgrade_snapshot_name=%s`, everything else the playbook's defaults (the snapshots are "
+        "deleted after the successful default upgrade)."
+        % (settings["slices"], settings["slices"], settings["rps"], settings["bucket"], settings["spread"][0] * settings["T"],
+           settings["spread"][1] * settings["T"], settings["T"], settings["forks"], settings["forks"] * settings["slices"],
+           settings["quiesce"], "left out here to spare the shared machine 500 more module runs and filesystem flushes; "
+           "it sends no API request" if settings["quiesce"] == "none" else "kept", "pre-upgrade-bench"))
+    add("")
+    add("Each run sends its own API token, and the simulator's request log is tagged with the run whose token a request carried, "
+        "which gives the 429s per slice. Failed hosts are the hosts failed or unreachable in each run's PLAY RECAP (or missing "
+        "from it); a duplicate is a server with more than one accepted POST of the snapshot name, lost a server with none. "
+        "Wall times are from the first process's start to the last one's end.")
+    add("")
+    add("**The machine:** %s CPUs, shared with other developers' test runs while these ran (load averages above): absolute times "
+        "vary from run to run; read the ratios, each between the single batch and the slices of one N, measured one after the other."
+        % measured["cpus"])
+    add("")
+    add("### Goals")
+    add("")
+    add(grid_table(*slices_goals(measured)))
+    add("")
+    add("### Each run, and its 429s")
+    add("")
+    add(grid_table(*slices_lines(measured)))
+    add("")
+    add("429s per 10 s of the run, all clients together (do they die down as the pacers settle, or keep coming?):")
+    add("")
+    for case in measured["cases"]:
+        for kind, label in (("single", "single batch"), ("sliced", "%d slices" % settings["slices"])):
+            add("- N = %d, %s: %s" % (case["size"], label, " ".join(str(n) for n in case[kind]["rate_limited_per_10s"]) or "none"))
+    for paragraph in measured.get("notes", []):
+        add("")
+        add(paragraph)
+
+
 def markdown(results, path, chart_name=None):
     """docs/performance.md, all from `results`."""
     out = []
@@ -773,6 +869,8 @@ def markdown(results, path, chart_name=None):
         fleet_markdown(results, add)
     if "overhead" in results:
         other_markdown(results, add)
+    if "slices" in results:
+        slices_markdown(results["slices"], add)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(out).rstrip() + "\n")
 
