@@ -532,6 +532,8 @@ def main_slices(args, cfg):
     measured["pacer"] = dict((key, getattr(Pacer, key, None)) for key in ("WINDOW", "MIN_RATE", "INITIAL_RATE", "CALM", "MIN_GROWTH"))
     for case in measured["cases"]:
         case["pacer"] = measured["pacer"]
+    if getattr(Pacer, "MIN_GROWTH", None) is not None:
+        measured["model"] = slices.pacer_model(Pacer)
     results = {}
     if args.json and Path(args.json).exists():
         results = json.loads(Path(args.json).read_text(encoding="utf-8"))

@@ -20,8 +20,11 @@ POST of the run's snapshot name) and lost (a server with none), and existing sna
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import os
+import random
 import re
 import subprocess
 import time
@@ -93,8 +96,10 @@ def finish(job, hosts, timeout):
             ends = [h["end"] for h in snap[0]["hosts"].values() if "end" in h]
             task_wall = (max(ends) - snap[0]["start"]) if ends else None
     tail = "" if not failed else stdout[-1500:]
+    messages = sorted(set(m.group(1)[:300] for m in re.finditer(r'^fatal: \[[^\]]*\]: FAILED! => .*?"msg": "((?:[^"\\]|\\.)*)"', stdout,
+                                                               re.MULTILINE)))
     return dict(label=job["label"], hosts=len(hosts), rc=rc, started=job["started"], ended=ended, wall=ended - job["started"],
-                snapshot_task_wall=task_wall, failed_hosts=len(failed), tail=tail)
+                snapshot_task_wall=task_wall, failed_hosts=len(failed), failures=messages[:5], tail=tail)
 
 
 def judge(entries, servers, existing_ids, snapshots):
@@ -183,3 +188,81 @@ def bench_slices(runner, api_entries, cfg, sizes=None, log=print):
                         started=started, load_before=load_before, load_after=os.getloadavg()))
         log("    N=%d: slices / single batch = %.2f (goal <= %.1f), %.0f s" % (size, ratio, cfg["goal_ratio"], time.time() - began))
     return dict(settings=dict((k, v) for k, v in cfg.items() if k not in ("ansible_playbook", "timeout")), cases=out)
+
+
+# The pacers alone, on a virtual clock ----------------------------------------------------------------------------------
+
+class _Later(Exception):
+    def __init__(self, seconds):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def share_the_limit(pacer_class, clients, requests, rps=5.0, bucket=10, threads=8, latency=0.03, seed=22):
+    """`clients` processes (one Pacer and `threads` threads each, `requests` requests each) behind one token bucket.
+
+    The same discrete-event model as tests/unit/plugins/module_utils/test_pacer.py: a thread asks its pacer for a
+    turn, sends, and on a 429 holds its pacer for the Retry-After and tries again after it (plus up to 10 %).
+    Returns (seconds until the last answer, times of the 429s).
+    """
+    rand = random.Random(seed)
+    now = [0.0]
+    tokens = [float(bucket), 0.0]
+
+    def take():
+        tokens[0], tokens[1] = min(float(bucket), tokens[0] + (now[0] - tokens[1]) * rps), now[0]
+        if tokens[0] >= 1.0:
+            tokens[0] -= 1.0
+            return None
+        return max(1, math.ceil((1.0 - tokens[0]) / rps - 1e-9))
+
+    def sleep(seconds):
+        raise _Later(seconds)
+
+    pacers = [pacer_class(clock=lambda: now[0], sleep=sleep) for dummy in range(clients)]
+    left = [requests] * clients
+    queue, order, last, limited = [], 0, 0.0, []
+    for client in range(clients):
+        for dummy in range(threads):
+            order += 1
+            heapq.heappush(queue, (0.01 * rand.random(), order, client, False))
+    while queue:
+        now[0], dummy, client, retry = heapq.heappop(queue)
+        if not retry and left[client] <= 0:
+            continue
+        try:
+            pacers[client].wait_turn()
+        except _Later as later:
+            order += 1
+            heapq.heappush(queue, (now[0] + later.seconds, order, client, retry))
+            continue
+        if not retry:
+            left[client] -= 1
+        retry_after = take()
+        now[0] += latency
+        order += 1
+        if retry_after is None:
+            pacers[client].accepted()
+            last = now[0]
+            heapq.heappush(queue, (now[0], order, client, False))
+        else:
+            limited.append(now[0])
+            pacers[client].rate_limited(retry_after)
+            pacers[client].hold(retry_after)
+            heapq.heappush(queue, (now[0] + retry_after * (1.0 + 0.1 * rand.random()), order, client, True))
+    return last, limited
+
+
+def pacer_model(pacer_class, total=500, counts=(1, 2, 4, 8)):
+    """429s and wall of `total` requests shared by 1, 2, 4, 8 clients: the Pacer as it is, and with a fixed growth (before #22)."""
+    class FixedGrowth(pacer_class):  # pylint: disable=too-few-public-methods
+        MIN_GROWTH = 1.0
+
+    rows = []
+    for clients in counts:
+        row = dict(clients=clients, requests=total)
+        for key, cls in (("fixed", FixedGrowth), ("learnt", pacer_class)):
+            wall, limited = share_the_limit(cls, clients, total // clients)
+            row[key] = dict(wall=wall, rate_limited=len(limited))
+        rows.append(row)
+    return rows
