@@ -41,6 +41,7 @@ FULL = dict(T=60, spread=(0.9, 1.0), existing=1, page_size=20, rps=5, bucket=10,
             quiesce="none", goal_ratio=1.3)
 QUICK = dict(FULL, T=8, sizes=(20,))
 
+FATAL = re.compile(r'^fatal: \[[^\]]*\]: FAILED! => .*?"msg": "((?:[^"\\]|\\.)*)"', re.MULTILINE)
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -96,8 +97,7 @@ def finish(job, hosts, timeout):
             ends = [h["end"] for h in snap[0]["hosts"].values() if "end" in h]
             task_wall = (max(ends) - snap[0]["start"]) if ends else None
     tail = "" if not failed else stdout[-1500:]
-    messages = sorted(set(m.group(1)[:300] for m in re.finditer(r'^fatal: \[[^\]]*\]: FAILED! => .*?"msg": "((?:[^"\\]|\\.)*)"', stdout,
-                                                               re.MULTILINE)))
+    messages = sorted(set(m.group(1)[:300] for m in FATAL.finditer(stdout)))
     return dict(label=job["label"], hosts=len(hosts), rc=rc, started=job["started"], ended=ended, wall=ended - job["started"],
                 snapshot_task_wall=task_wall, failed_hosts=len(failed), failures=messages[:5], tail=tail)
 
