@@ -265,6 +265,21 @@ def test_check_mode_says_the_same_about_deleting_the_snapshot_in_every_task_as_a
     assert not [m for m in run.messages("ok-1") if "would delete 0" in m or "kept" in m], run.messages("ok-1")
 
 
+# Messages -----------------------------------------------------------------------------------------
+
+SLOPPY = re.compile(r"(?<![.])[.][.](?![.])|[.];")
+
+
+def test_messages_end_their_sentences_once(scenarios):
+    """No ".." or ".;" where a message quotes another that ends with a full stop (a rollback's detail, a module's
+    message, a health check's failure), in any of the scenarios' hosts, rollbacks included."""
+    sloppy = []
+    for name, outcome in scenarios.items():
+        for host in outcome.run.recap:
+            sloppy += [(name, host, m) for m in outcome.run.messages(host) if SLOPPY.search(m)]
+    assert not sloppy, sloppy
+
+
 # Rolling upgrades ---------------------------------------------------------------------------------
 
 

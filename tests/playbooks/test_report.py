@@ -14,7 +14,10 @@ import pytest
 from pb_helpers import (
     FILES,
     Concurrent,
+    Runner,
     add_snapshot,
+    simulator,
+    write_inventory,
 )
 
 pytestmark = pytest.mark.timeout(600)
@@ -170,3 +173,35 @@ def test_report_after_pre_upgrade_in_the_same_run_shows_each_hosts_outcome(repor
     assert outcome_of[kept].endswith(" upgraded"), outcome_of
     assert outcome_of[rolled_back[0]].endswith(" rolled back and healthy"), outcome_of
     assert outcome_of[unhealthy[0]].endswith(" rolled back but unhealthy"), outcome_of
+
+
+def test_report_in_a_run_of_its_own_shows_the_outcome_of_the_last_real_upgrade_from_the_fact_cache(tmp_path):
+    """pre_upgrade, then a --check of the next upgrade, then report, three runs sharing a jsonfile fact cache (what the
+    README's report section tells a user to set, and scripts/demo.sh does): the report shows each host's last real
+    outcome. A dry run does not overwrite it with what it would do."""
+    facts = tmp_path / "fact-cache"
+    shared = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(facts)}
+    out = tmp_path / "report.csv"
+    with simulator() as sim:
+        runner = Runner(sim, tmp_path)
+        runner.extra_scan = [str(out)]
+        inventory = write_inventory(tmp_path / "inventory.yml", {
+            "web-1": 101, "web-2": {"vps_server_id": 102, "upgrade_mode": "fail"}, "db-1": 104})
+        upgrade = runner.run("vps.cloud.pre_upgrade", inventory, [
+            "pre_upgrade_hosts=web-1,web-2", "pre_upgrade_keep_snapshot=true",
+            "pre_upgrade_tasks_file=%s" % (FILES / "upgrade.yml")], env=shared)
+        assert upgrade.failed_hosts() == ["web-2"], upgrade
+        dry_run = runner.run("vps.cloud.pre_upgrade", inventory, ["pre_upgrade_hosts=web-1,web-2"], check=True, env=shared)
+        assert dry_run.rc == 0, dry_run
+        assert dry_run.facts("web-2")["pre_upgrade_outcome"] == "would upgrade", "the dry run itself says what it would do"
+        report = runner.run("vps.cloud.report", inventory, ["report_output_path=%s" % out], env=shared)
+        assert report.rc == 0, report
+        snapshot_of = dict((s["server"]["id"], s["id"]) for s in sim.snapshots())
+
+    assert sorted(snapshot_of) == [101, 102], snapshot_of
+    rows = dict((int(r["snapshot_id"]), r) for r in csv.DictReader(io.StringIO(out.read_text())))
+    assert rows[snapshot_of[101]]["host_outcome"] == "upgraded", rows
+    assert rows[snapshot_of[102]]["host_outcome"] == "rolled back and healthy", rows
+    shown = dict((int(line.split()[3]), line.rstrip()) for line in table_lines(report)[2:-1])
+    assert shown[snapshot_of[101]].endswith(" upgraded"), shown
+    assert shown[snapshot_of[102]].endswith(" rolled back and healthy"), shown
