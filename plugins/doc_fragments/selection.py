@@ -17,6 +17,8 @@ options:
         from 1 to 5.
       - A failed snapshot is not a restore point. Every failed matching snapshot is deleted, before any completed one,
         and none counts towards the number kept.
+      - A failed snapshot with the very name the task takes is deleted and the snapshot taken again, with or without
+        O(retention), so that a job that failed once is not blocked for good; the deletion is reported like any other.
       - Before the creation, only as many as the provider's limit of 5 per server forces are deleted, failed ones first,
         and only after the server was checked to exist and be idle. The rest are deleted once the new snapshot has completed.
         If it fails, nothing more is deleted.

@@ -7,10 +7,13 @@
 
 One engine serves both, so a batch gives every server exactly the guarantees of the single module:
 1. read every server's snapshots (one account-wide listing for many servers);
-2. plan each server with selection.plan_present (reuse, create after the deletions the limit forces, or refuse);
+2. plan each server with selection.plan_present (reuse, create after the deletions the limit forces, or refuse;
+   a failed snapshot of the same name is no restore point, so it is deleted and the snapshot taken again);
 3. create, at most `concurrency` servers at a time: check the server before deleting anything, delete
    as little as the limit forces, POST once (never twice after an ambiguous failure), and when the
-   server is busy, wait until it is idle and POST again;
+   server is busy, wait until it is idle and POST again; a server in a failure status (error, failed...)
+   is never waited for, and every refusal that was followed by another try is in the result, in the
+   provider's words;
 4. wait once for all: each poll is one listing covering every snapshot still in progress; two runs
    that created the same name converge on the lowest id;
 5. apply retention on each server once its snapshot has completed.
@@ -26,13 +29,18 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     IN_PROGRESS,
     REFUSE,
     REUSE,
+    SERVER_FAILED,
+    STABLE,
+    clean_server,
     clean_snapshot,
     converged,
     describe,
     is_failed,
+    is_unrecognised_server_status,
     is_working,
     plan_present,
     plan_retention,
+    server_kind,
 )
 from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError
 
@@ -190,9 +198,15 @@ def _create(service, entry, options, deadline):
         # Delete as late as possible: first make sure the server exists and is idle.
         server = service.server_presence(entry.server_id)
         if server is None and _created_without_room(service, entry):
+            for snapshot in entry.plan.retake:
+                service.delete(snapshot, entry.changes)
             return
-        if service.is_busy(server):
-            service.wait_until_idle(entry.server_id, deadline - service.clock(), server, limit=options.wait_timeout)
+        if server is not None and server_kind(server.get("status")) != STABLE:
+            try:
+                wait_until_idle(service, entry.server_id, deadline - service.clock(), server, note=entry.note,
+                                limit=options.wait_timeout)
+            except ServerFailedError as exc:
+                raise SnapshotError("%s Nothing was deleted or created." % exc.message, **exc.details)
             entry.listing = service.list(entry.server_id)
             _plan(entry, options)
             if not entry.active:
@@ -204,31 +218,54 @@ def _create(service, entry, options, deadline):
         deleted = set(s.get("id") for s in entry.plan.deletions)
         entry.listing = [s for s in entry.listing if s.get("id") not in deleted]
     retried_when_idle = False
+    # Each refusal the provider made before the creation went ahead, and what this task did about it: the result says so.
+    refusals = []
     while True:
         try:
             created = service.create(entry.server_id, entry.name, entry.description, entry.changes)
         except SnapshotError as exc:
             if _refusal_status(entry, exc) != 400:
                 raise
-            waited = _waited_while_busy(service, entry, deadline, exc, options.wait_timeout)
+            server, waited = _after_refusal(service, entry, deadline, exc, options.wait_timeout)
             # Another run may have taken the same snapshot meanwhile (and the last free slot with it): settle on it.
             entry.listing = service.list(entry.server_id)
             winner = converged(entry.listing, entry.server_id, entry.name)
             if winner is not None:
                 entry.snapshot = winner
                 entry.note("The provider refused the creation (%s), but another run had just created snapshot %r on server %s "
-                           "(id %s): this task settles on it." % (exc.details["failure"].get("message"), entry.name,
-                                                                  entry.server_id, winner.get("id")))
+                           "(id %s): this task settles on it." % (_words(exc), entry.name, entry.server_id, winner.get("id")))
                 return
             # A server idle again by the time it is read may have been busy when it refused: one more try, no more.
             if waited or (not retried_when_idle and len(entry.listing) < MAX_SNAPSHOTS_PER_SERVER):
                 retried_when_idle = retried_when_idle or not waited
+                refusals.append(_refusal_story(exc, server, waited))
                 continue
+            if refusals:
+                raise SnapshotError("%s It had been refused before: %s; this was the last try." % (
+                    exc.message, "; then ".join(refusals)), **exc.details)
             raise
         entry.snapshot = created
         entry.own_ids.add(created.get("id"))
         entry.listing = [s for s in entry.listing if s.get("id") != created.get("id")] + [created]
+        if refusals:
+            entry.note("The provider refused snapshot %r on server %s before it accepted it: %s." % (
+                entry.name, entry.server_id, "; then ".join(refusals)))
         return
+
+
+def _words(exc):
+    """The provider's own words in a refusal."""
+    return (exc.details.get("failure") or {}).get("message") or exc.message
+
+
+def _refusal_story(exc, server, waited):
+    """One refusal and what this task did about it, for the result."""
+    said = "HTTP 400 (%s)" % _words(exc)
+    if waited:
+        return "%s while the server was %s, so this task waited until it was idle and sent it again" % (said, server.get("status"))
+    if server is None:
+        return "%s, and the server's state could not be read, so this task sent it again once" % said
+    return "%s although the server then read %s, so this task sent it again once" % (said, server.get("status"))
 
 
 def _created_without_room(service, entry):
@@ -240,6 +277,9 @@ def _created_without_room(service, entry):
     except SnapshotError as exc:
         if _refusal_status(entry, exc, " Nothing was deleted.") != 400:
             raise
+        entry.note("Server %s could not be read, so snapshot %r was first requested without making room, to learn whether the "
+                   "server exists: the provider refused it with HTTP 400 (%s), so the server exists, and room is made before "
+                   "it is requested again." % (entry.server_id, entry.name, _words(exc)))
         return False
     entry.snapshot = created
     entry.own_ids.add(created.get("id"))
@@ -256,24 +296,72 @@ def _refusal_status(entry, exc, tail=""):
     return status
 
 
-def _waited_while_busy(service, entry, deadline, refusal, wait_timeout):
-    """After a 400: if the server is busy, wait until it is idle and say so; False when it is not (or cannot be read)."""
+def _after_refusal(service, entry, deadline, refusal, wait_timeout):
+    """After a 400: the server as read (None if it cannot be), and whether it was busy and has been waited out.
+
+    A server in a failure status fails the task at once: no wait would make it take a snapshot.
+    """
     try:
         server = service.get_server(entry.server_id)
     except SnapshotError:
-        return False
-    if not service.is_busy(server):
-        return False
-    remaining = deadline - service.clock()
+        return None, False
+    if server_kind(server.get("status")) == STABLE:
+        return server, False
     try:
-        service.wait_until_idle(entry.server_id, remaining, server, limit=wait_timeout)
+        wait_until_idle(service, entry.server_id, deadline - service.clock(), server, note=entry.note, limit=wait_timeout)
+    except ServerFailedError as exc:
+        raise SnapshotError("The provider refused snapshot %r on server %s with HTTP 400 (%s). %s Nothing was created." % (
+            entry.name, entry.server_id, _words(refusal), exc.message), **refusal.details)
     except SnapshotError as exc:
         raise SnapshotError("Server %s refused snapshot %r while %s (%s), and was still busy when wait_timeout ran out: %s "
-                            "Nothing was created." % (entry.server_id, entry.name, server.get("status"), refusal.details.get(
-                                "failure", {}).get("message"), exc.message), **refusal.details)
-    entry.note("Server %s was %s and refused the snapshot; it was taken once the server was idle." % (
-        entry.server_id, server.get("status")))
-    return True
+                            "Nothing was created." % (entry.server_id, entry.name, server.get("status"), _words(refusal),
+                                                      exc.message), **refusal.details)
+    return server, True
+
+
+# Servers -----------------------------------------------------------------------------------------
+
+
+class ServerFailedError(SnapshotError):
+    """The server is in a failure status (error, failed...): no wait ends it, so the task stops at once."""
+
+
+def server_failed_error(server_id, server, doing="waiting for it to be running or stopped"):
+    status = server.get("status")
+    return ServerFailedError("Server %s is in status %r, a failure status: %s would not end it, so this task stops at once. "
+                             "Look at the server at the provider." % (server_id, status, doing), server=clean_server(server))
+
+
+def unrecognised_status_note(server_id, status, limit):
+    return ("Server %s reads status %r, which this collection does not know: it is taken for a transitional status and "
+            "waited for (up to wait_timeout=%s) until the server is running or stopped." % (server_id, status, limit))
+
+
+def wait_until_idle(service, server_id, timeout, server=None, note=None, advice=None, what=None, limit=None):
+    """The server once it is running or stopped, within `timeout` seconds, as service.wait_until_idle, except that:
+    a failure status (error, failed...) raises ServerFailedError at once, whenever it is seen, since no wait ends it;
+    a status this collection does not know is waited for, and `note` is told at once, not at the timeout."""
+    noted = set()
+
+    def look(current):
+        status = current.get("status")
+        kind = server_kind(status)
+        if kind == SERVER_FAILED:
+            raise server_failed_error(server_id, current)
+        if note is not None and is_unrecognised_server_status(status) and status not in noted:
+            noted.add(status)
+            note(unrecognised_status_note(server_id, status, limit if limit is not None else round(timeout)))
+        return kind == STABLE
+
+    def check():
+        current = service.get_server(server_id)
+        return look(current), current, current.get("status")
+
+    if server is not None and look(server):
+        return server
+    status = server.get("status") if server else "unknown"
+    return service.wait(check, timeout, what or "server %s to be running or stopped" % server_id, status,
+                        check_first=server is None, advice=advice, limit=limit)
 
 
 def _await(service, pending, deadline, wait_timeout, first_only=False):
@@ -310,7 +398,7 @@ def _await(service, pending, deadline, wait_timeout, first_only=False):
     if len(pending) == 1:
         what = "snapshot %s (id %s) on server %s to complete" % (first.snapshot.get("name"), first.snapshot.get("id"), first.server_id)
     else:
-        what = "%d snapshots on %d servers to complete" % (len(pending), len(pending))
+        what = "%d snapshots on %d servers to complete" % (len(pending), len(set(e.server_id for e in pending)))
     try:
         service.wait(check, deadline - service.clock(), what, _statuses(pending), advice=RESUME_ADVICE, limit=wait_timeout)
     except SnapshotError as exc:
@@ -326,8 +414,8 @@ def _follow(service, entry):
     current = next((s for s in entry.listing if s.get("id") == mine.get("id")), None)
     if current is not None and is_failed(current):
         entry.snapshot = current
-        message = "Snapshot %s on server %s ended %s, so it is no restore point. Delete it (state: absent, snapshot_id: %s) " \
-                  "and try again." % (describe(current), entry.server_id, current.get("status"), current.get("id"))
+        message = "Snapshot %s on server %s ended %s, so it is no restore point. Run the task again: it deletes that snapshot " \
+                  "and takes it again." % (describe(current), entry.server_id, current.get("status"))
         entry.fail(SnapshotError(message, snapshot=clean_snapshot(current)))
         return
     winner = converged(entry.listing, entry.server_id, mine.get("name"))

@@ -3,13 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""state=restored, and following a server's state (vps_server_info). Private to this collection.
+"""state=restored, and reading servers (vps_server_info, and whether a server exists for vps_snapshot_info). Private
+to this collection.
 
 A restore overwrites the server and cannot be undone, so it is started at most once per task:
 - the server already restoring: the task joins that restore (no second one), unless the API names
   another snapshot as its source, in which case it waits for it to end and then restores;
-- the server busy (stopping, starting, snapshotting, any status not known to be stable): the task
-  waits until it is running or stopped, within wait_timeout, then restores once;
+- the server busy (stopping, starting, snapshotting, or a status this collection does not know, which
+  is warned of at once): the task waits until it is running or stopped, within wait_timeout, then restores once;
+- the server in a failure status (error, failed...): no wait would end it, so the task does not wait; it
+  asks for the restore at once (restoring is the way out of a broken server, and only the provider knows
+  whether it allows it), and a refusal fails at once, naming the status and the provider's words;
 - a 400 refusal while the server is busy is waited out the same way; any other 400 fails at once;
 - with a safety snapshot, the server's current state is snapshotted (and waited for) first, so that
   the restore itself can be undone;
@@ -20,16 +24,28 @@ A restore overwrites the server and cannot be undone, so it is started at most o
 from __future__ import annotations
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import find_target
-from ansible_collections.vps.cloud.plugins.module_utils.present import REUSE, PresentOptions, carry_out, entry_result, prepare
+from ansible_collections.vps.cloud.plugins.module_utils.present import (
+    REUSE,
+    PresentOptions,
+    ServerFailedError,
+    carry_out,
+    entry_result,
+    prepare,
+    wait_until_idle,
+)
 from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     BUSY,
     RESTORING,
+    SERVER_FAILED,
     STABLE,
+    server_id_of,
     clean_server,
     clean_snapshot,
+    consistency_of,
     describe,
     describe_all,
     is_completed,
+    is_unrecognised_server_status,
     name_matches,
     newest_completed_matching,
     server_kind,
@@ -116,7 +132,15 @@ class RestoreTask:
                                  "whether one is already under way." % (server_id, status))
             server = dict(self.snapshot.get("server") or {}, status=None)
         self.server_before = self.server = server
+        if server_kind(server.get("status")) == SERVER_FAILED:
+            self.note_failed_server(server)
         return server
+
+    def note_failed_server(self, server):
+        self.warnings.append(
+            "Server %s was in status %r, a failure status that no wait would end: the restore from snapshot %s was asked for at "
+            "once, since restoring is the way out of a broken server and only the provider knows whether it allows it."
+            % (server.get("id"), server.get("status"), describe(self.snapshot)))
 
     def joins_running_restore(self):
         """Whether the server is already restoring from this snapshot (or from one the API does not name)."""
@@ -133,10 +157,15 @@ class RestoreTask:
         return source_id == self.snapshot.get("id")
 
     def wait_until_idle(self, reason):
+        """Wait until the server is running or stopped; a server that shows a failure status meanwhile is not waited for
+        (no wait would end it): the restore is asked for at once, and the provider decides."""
         if server_kind(self.server.get("status")) in (BUSY, RESTORING):
             try:
-                self.server = self.service.wait_until_idle(self.server["id"], self.remaining(), self.server,
-                                                           limit=self.wait_timeout)
+                self.server = wait_until_idle(self.service, self.server["id"], self.remaining(), self.server,
+                                              note=self.warnings.append, limit=self.wait_timeout)
+            except ServerFailedError as exc:
+                self.server = dict(self.server, **exc.details["server"])
+                self.note_failed_server(self.server)
             except SnapshotError as exc:
                 raise SnapshotError("%s No restore was started. %s" % (exc.message, reason))
 
@@ -178,6 +207,12 @@ class RestoreTask:
                     current = self.service.get_server(self.snapshot["server"]["id"])
                 except SnapshotError:
                     raise refusal
+                if server_kind(current.get("status")) == SERVER_FAILED:
+                    raise SnapshotError("%s. Server %s is in status %r, a failure status that no wait would end, so this task "
+                                        "stops at once; no restore was started. Look at the server at the provider." % (
+                                            refusal.message.rstrip("."), current.get("id", self.snapshot["server"]["id"]),
+                                            current.get("status")), failure=exc.details.get("failure"),
+                                        server=clean_server(current))
                 if server_kind(current.get("status")) not in (BUSY, RESTORING):
                     raise refusal
                 self.server = current
@@ -193,10 +228,15 @@ class RestoreTask:
 
     def wait_restored(self):
         server_id = self.snapshot["server"]["id"]
-        self.server = self.service.wait_until_idle(server_id, self.remaining(), self.server, advice=follow_advice(server_id),
-                                                   limit=self.wait_timeout,
-                                                   what="server %s to finish restoring from snapshot %s" % (
-                                                       server_id, describe(self.snapshot)))
+        try:
+            self.server = wait_until_idle(self.service, server_id, self.remaining(), self.server, note=self.warnings.append,
+                                          advice=follow_advice(server_id), limit=self.wait_timeout,
+                                          what="server %s to finish restoring from snapshot %s" % (server_id, describe(self.snapshot)))
+        except ServerFailedError as exc:
+            self.server = dict(self.server, **exc.details["server"])
+            raise SnapshotError("The restore of server %s from snapshot %s was started, and the server is now in status %r, a "
+                                "failure status that no wait would end, so this task stops at once. Look at the server at the "
+                                "provider." % (server_id, describe(self.snapshot), self.server.get("status")))
         return self.server
 
     # Result --------------------------------------------------------------------------
@@ -270,9 +310,12 @@ def _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quie
     if task.joined:
         return _finish(task, "Server %s was already restoring when this task asked (another run's restore?); this task followed "
                              "that restore and started none." % task.server["id"])
-    return _finish(task, "Restored server %s from snapshot %s%s." % (
-        task.snapshot["server"]["id"], describe(task.snapshot),
-        "" if task.wait else " (started; not waited for)"))
+    if not task.wait:
+        server_id = task.snapshot["server"]["id"]
+        return _finish(task, "Started the restore of server %s from snapshot %s; it goes on at the provider, and wait is false, "
+                             "so this task did not wait for it to end. Follow it with vps.cloud.vps_server_info (server_id: %s, "
+                             "wait: true)." % (server_id, describe(task.snapshot), server_id))
+    return _finish(task, "Restored server %s from snapshot %s." % (task.snapshot["server"]["id"], describe(task.snapshot)))
 
 
 def _raise_if_failed(entry):
@@ -300,7 +343,11 @@ def _finish(task, message):
 
 
 def server_info(service, server_id, wait=False, wait_timeout=1800):
-    """A server's state; with wait, once it is running or stopped (for example at the end of a restore)."""
+    """A server's state; with wait, once it is running or stopped (for example at the end of a restore).
+
+    A failure status (error, failed...) is its own state, V(failed): with wait it fails at once, since no wait would end
+    it. A status this collection does not know is V(busy), with a warning that says so.
+    """
     try:
         server = service.get_server(server_id)
     except SnapshotError as exc:
@@ -308,7 +355,89 @@ def server_info(service, server_id, wait=False, wait_timeout=1800):
             raise SnapshotError("%s. Either server %s does not exist, or the API does not offer GET /servers/{id}/, which the "
                                 "provider does not document." % (exc.message, server_id), **exc.details)
         raise
+    warnings = []
     if wait:
-        server = service.wait_until_idle(server_id, wait_timeout, server, advice=(
-            "Rerunning this task is safe: it only reads, and never starts or stops anything."))
-    return dict(changed=False, server=clean_server(server), state=server_kind(server.get("status")))
+        try:
+            server = wait_until_idle(service, server_id, wait_timeout, server, note=warnings.append, limit=wait_timeout, advice=(
+                "Rerunning this task is safe: it only reads, and never starts or stops anything."))
+        except SnapshotError as exc:
+            details = dict(exc.details)
+            current = details.pop("server", None)
+            if current is None and not warnings:
+                raise
+            failed = dict(changed=False, msg=exc.message, warnings=warnings, **details)
+            if current is not None:
+                failed.update(server=current, state=SERVER_FAILED)
+            raise TaskFailed(failed)
+    elif is_unrecognised_server_status(server.get("status")):
+        warnings.append("Server %s reads status %r, which this collection does not know: its state is given as busy, as for a "
+                        "transitional status." % (server_id, server.get("status")))
+    result = dict(changed=False, server=clean_server(server), state=server_kind(server.get("status")))
+    if warnings:
+        result["warnings"] = warnings
+    return result
+
+
+def server_absence_warning(service, server_id):
+    """None if server `server_id` exists; else a warning that it does not, or that whether it does cannot be told.
+
+    GET /servers/{id}/ is not documented: a 404 means either that the server does not exist or that the endpoint does not,
+    so another server of the account (from one page of the listing) is read to tell them apart.
+    """
+    try:
+        service.get_server(server_id)
+        return None
+    except SnapshotError as exc:
+        status = (exc.details.get("failure") or {}).get("status")
+        if status != 404:
+            return ("Server %s has no snapshots, and whether it exists could not be checked: %s" % (server_id, exc.message)
+                    if status != 405 else
+                    "Server %s has no snapshots, and whether it exists could not be checked: the API does not offer "
+                    "GET /servers/{id}/ (HTTP 405), which the provider does not document." % server_id)
+    if _servers_endpoint_offered(service, server_id):
+        return ("Server %s does not exist: GET /servers/%s/ answered HTTP 404, while other servers of the account can be read. "
+                "No snapshots are listed for it; check server_id." % (server_id, server_id))
+    return ("Server %s has no snapshots, and it may not exist: GET /servers/%s/ answered HTTP 404, and no other server of the "
+            "account could be read to tell whether the server or that endpoint (which the provider does not document) is "
+            "missing. Check server_id." % (server_id, server_id))
+
+
+def _servers_endpoint_offered(service, server_id):
+    """Whether GET /servers/{id}/ works for another server of the account, found in one page of the listing."""
+    first_page = []
+
+    def stop_after_first(page):
+        first_page.append(page)
+        return False
+    try:
+        service.list(worth_reading=stop_after_first)
+    except SnapshotError:
+        return False
+    page = first_page[0] if first_page else {}
+    items = page.get("results") if isinstance(page, dict) else page
+    others = sorted(set(server_id_of(s) for s in items or () if isinstance(s, dict)) - {server_id, None})
+    if not others:
+        return False
+    try:
+        service.get_server(others[0])
+    except SnapshotError:
+        return False
+    return True
+
+
+def snapshots_info(service, server_id=None, snapshot_id=None, name=None, status=None):
+    """What vps_snapshot_info returns: the snapshots (of one server, or of the account) that match, newest first.
+
+    A server with no snapshot at all is looked up, so that a server that does not exist is warned of rather than
+    shown as an empty list; a server that exists and has none draws no warning.
+    """
+    listing = service.list(server_id)
+    snapshots = [dict(clean_snapshot(s), consistency=consistency_of(s)) for s in listing
+                 if (snapshot_id is None or s.get("id") == snapshot_id) and (name is None or s.get("name") == name)
+                 and (status is None or s.get("status") == status)]
+    result = dict(changed=False, snapshots=snapshots)
+    if server_id is not None and not listing:
+        warning = server_absence_warning(service, server_id)
+        if warning:
+            result["warnings"] = [warning]
+    return result

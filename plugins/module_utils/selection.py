@@ -37,9 +37,17 @@ WORKING = "working"
 
 # Server kinds, from its status.
 STABLE_SERVER_STATUSES = frozenset(("running", "stopped"))
+# Statuses a server passes through on its way back to running or stopped: waited for, without a word.
+TRANSITIONAL_SERVER_STATUSES = frozenset((
+    "starting", "stopping", "rebooting", "restarting", "booting", "shutting_down", "snapshotting", "restoring",
+    "provisioning", "creating", "building", "rebuilding", "resizing", "migrating", "backing_up", "updating", "pending"))
+# Statuses no wait ends: the server stays in them until someone acts. Any status naming a failure counts too.
+FAILED_SERVER_STATUSES = frozenset(("error", "failed", "errored", "crashed", "broken", "fault", "faulted"))
+FAILURE_WORDS = re.compile(r"fail|error|crash|fault")
 RESTORING = "restoring"
 STABLE = "stable"
 BUSY = "busy"
+SERVER_FAILED = "failed"
 UNKNOWN = "unknown"
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -111,14 +119,29 @@ def is_working(snapshot):
 
 
 def server_kind(status):
-    """STABLE (running, stopped), RESTORING, BUSY (stopping, starting, snapshotting, any other status) or UNKNOWN (no status)."""
+    """STABLE (running, stopped), RESTORING, SERVER_FAILED (error, failed or any status naming a failure: waiting would
+    not end it), BUSY (stopping, starting, snapshotting, and any status this collection does not know, which is waited
+    for like a transitional one) or UNKNOWN (no status)."""
     if status is None:
         return UNKNOWN
     if status in STABLE_SERVER_STATUSES:
         return STABLE
     if status == RESTORING:
         return RESTORING
+    if is_failure_status(status):
+        return SERVER_FAILED
     return BUSY
+
+
+def is_failure_status(status):
+    """Whether a server status says the server failed (error, failed, restore_failed...), case aside."""
+    text = str(status).lower()
+    return text in FAILED_SERVER_STATUSES or FAILURE_WORDS.search(text) is not None
+
+
+def is_unrecognised_server_status(status):
+    """A status that is neither stable, nor a failure, nor a transitional status this collection knows."""
+    return server_kind(status) == BUSY and status not in TRANSITIONAL_SERVER_STATUSES
 
 
 # Names and patterns -------------------------------------------------------------------------------
@@ -391,12 +414,17 @@ REFUSE = "refuse"
 
 
 class PresentPlan:
-    """REUSE `snapshot` (completed or still working), CREATE after `deletions`, or REFUSE with `problem`."""
+    """REUSE `snapshot` (completed or still working), CREATE after `deletions`, or REFUSE with `problem`.
 
-    def __init__(self, action, snapshot=None, deletions=(), problem=None, notes=()):
+    `retake` are the failed snapshots of the same name among `deletions` (first): deleted because the snapshot is
+    taken again, not to make room.
+    """
+
+    def __init__(self, action, snapshot=None, deletions=(), problem=None, notes=(), retake=()):
         self.action = action
         self.snapshot = snapshot
-        self.deletions = list(deletions)
+        self.retake = list(retake)
+        self.deletions = list(retake) + [s for s in deletions if s not in retake]
         self.problem = problem
         self.notes = list(notes)
 
@@ -406,7 +434,8 @@ def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume
     """What state=present does given the server's snapshots.
 
     A snapshot named `name` that has not failed is reused (the oldest, if racing runs made two). One that
-    failed is refused: it is no restore point, and taking another under its name would hide that. With
+    failed is no restore point: it is retaken, that is deleted (`retake`, reported like any deletion) and the
+    snapshot taken again, so that a daily job that failed once still leaves a way back that day. With
     `resume_match`, a snapshot still working whose name matches (left by an interrupted run) is reused
     rather than taking another. Otherwise a new one is created, after the deletions the limit forces.
     """
@@ -418,19 +447,22 @@ def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume
             notes.append("server %s has %d snapshots named %r (ids %s); the oldest, id %s, is the one this task ensures"
                          % (server_id, len(alive), name, ", ".join(str(s.get("id")) for s in alive), alive[0].get("id")))
         return PresentPlan(REUSE, snapshot=alive[0], notes=notes)
-    if same:
-        failed = same[-1]
-        return PresentPlan(REFUSE, snapshot=failed, problem=(
-            "Snapshot %s on server %s ended %s, so it is no restore point. Delete it (state: absent, snapshot_id: %s) or "
-            "choose another name, then run again." % (describe(failed), server_id, failed.get("status"), failed.get("id"))))
     if resume_match:
         working = newest_first([s for s in snapshots if is_working(s) and name_matches(s, resume_match)])
         if working:
             return PresentPlan(REUSE, snapshot=working[0], notes=[
                 "snapshot %s matches resume_match %r and is still in progress (an interrupted run's?): it is reused instead of "
                 "taking %r" % (describe(working[0]), resume_match, name)])
-    room = plan_room(snapshots, retention, pattern, protect_last_completed, protected_ids)
+    notes = []
+    if len(same) == 1:
+        notes.append("Snapshot %s on server %s ended %s, so it is no restore point: this task deletes it and takes snapshot %r "
+                     "again." % (describe(same[0]), server_id, same[0].get("status"), name))
+    elif same:
+        notes.append("Snapshots %s on server %s ended failed, so they are no restore points: this task deletes them and takes "
+                     "snapshot %r again." % (describe_all(same), server_id, name))
+    others = [s for s in snapshots if s not in same]
+    room = plan_room(others, retention, pattern, protect_last_completed, protected_ids)
     if room.problem:
-        return PresentPlan(REFUSE, problem="Cannot take snapshot %r of server %s: %s. Its snapshots: %s." % (
-            name, server_id, room.problem, describe_all(snapshots)))
-    return PresentPlan(CREATE, deletions=room.deletions)
+        return PresentPlan(REFUSE, snapshot=same[-1] if same else None, problem="Cannot take snapshot %r of server %s: %s. Its "
+                           "snapshots: %s." % (name, server_id, room.problem, describe_all(snapshots)))
+    return PresentPlan(CREATE, deletions=room.deletions, retake=same, notes=notes)

@@ -14,6 +14,10 @@ description:
   - Reads the server's C(id), C(name) and C(status) from the provider.
   - With O(wait=true), waits until the server is running or stopped, that is no longer restoring, stopping, starting,
     snapshotting or in any other transitional status.
+  - A server in a failure status (V(error), V(failed), or any status naming a failure) is not waited for, since no wait
+    would end it. Its RV(state) is V(failed), and with O(wait=true) the module fails at once, naming the status.
+  - A status this collection does not know is taken for a transitional one. It is waited for with O(wait=true), and a
+    warning names it at once, whether the wait then succeeds or times out.
   - This is the way to keep waiting for a restore that M(vps.cloud.vps_snapshot) started with O(vps.cloud.vps_snapshot#module:wait=false),
     or whose wait timed out or was interrupted. It only reads, so rerunning it is always safe, whereas rerunning a
     O(vps.cloud.vps_snapshot#module:state=restored) task after the restore has ended would restore the server again.
@@ -43,6 +47,9 @@ options:
     default: 1800
 notes:
   - Reads C(GET /servers/{id}/), which the provider does not document; if the API does not offer it, the module says so.
+  - The statuses known to be transitional are V(starting), V(stopping), V(rebooting), V(restarting), V(booting),
+    V(shutting_down), V(snapshotting), V(restoring), V(provisioning), V(creating), V(building), V(rebuilding),
+    V(resizing), V(migrating), V(backing_up), V(updating) and V(pending).
 seealso:
   - module: vps.cloud.vps_snapshot
 """
@@ -79,8 +86,13 @@ server:
   sample: {"id": 12345, "name": "web-server-01", "status": "running"}
 state:
   description:
-    - What the status means for this collection. V(stable) (running or stopped), V(restoring), V(busy) (stopping, starting,
-      snapshotting or any other transitional status) or V(unknown).
+    - What the status means for this collection.
+    - V(stable) is running or stopped.
+    - V(restoring) is a restore under way.
+    - V(busy) is stopping, starting, snapshotting or any other transitional status, including a status this collection
+      does not know, about which the module warns.
+    - V(failed) is a failure status such as V(error) or V(failed), which no wait ends. Someone must act at the provider.
+    - V(unknown) means the API gave no status.
   returned: always
   type: str
   sample: stable

@@ -35,6 +35,8 @@ options:
   state:
     description:
       - V(present) takes the snapshot if the server has none with that O(name). Needs O(server_id) and O(name).
+        A snapshot of that name that ended failed is no restore point, so it is deleted and the snapshot taken again
+        (see the notes).
       - V(absent) deletes the snapshot if it exists. Takes O(snapshot_id) (O(server_id) may narrow the lookup), or
         O(server_id) and O(name).
       - V(restored) restores the server from the snapshot given by O(snapshot_id), by O(server_id) and O(name), or by
@@ -123,6 +125,19 @@ options:
 notes:
   - The provider takes a snapshot of a running server as it is, which may leave the filesystem inconsistent; stop the server
     first for snapshots that matter.
+  - "With O(state=present), a snapshot of the same name that ended failed (or error) is retaken: the task deletes it, then
+    takes the snapshot again, so that a daily job that failed once still leaves a way back that day. A failed snapshot is
+    not a restore point, so nothing that could be restored is lost. The deletion is a change: it is named in RV(msg) and
+    in RV(pruned), and a warning says why. M(vps.cloud.vps_snapshot_batch) does the same for each server."
+  - "Every refusal the provider made that changed what the task did is in its result, in the provider's words. For example,
+    a creation refused with HTTP 400 while the server was busy, or while it then read idle, is sent again and the warning
+    says so. A refusal that ends the task is in RV(msg)."
+  - "A server in a failure status (V(error), V(failed) or any status naming a failure) is never waited for, since no wait
+    would end it. A creation that must first delete snapshots to make room fails at once and deletes nothing. A creation
+    the provider refuses fails at once, naming the status. A restore is asked for at once, because restoring is the way out
+    of a broken server and only the provider knows whether it allows it; a refusal fails at once, naming the status and
+    the provider's words. A status this collection does not know is waited for like a transitional one, and a warning
+    names it at once."
   - "A restore overwrites all current data on the server and cannot be undone, except from a O(safety_snapshot).
     What a run of O(state=restored) does depends on the server it finds.
     B(Running or stopped): it starts a restore. This includes a rerun after an earlier restore has ended, so never rerun a

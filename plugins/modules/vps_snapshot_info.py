@@ -23,6 +23,9 @@ options:
   server_id:
     description:
       - Only the snapshots of this server. Sent to the API as a filter.
+      - When the server has no snapshot at all, the module reads the server (C(GET /servers/{id}/), which the provider does
+        not document) and warns if it does not exist, or if whether it exists cannot be told. A server that exists and has
+        no snapshots draws no warning.
     type: int
   snapshot_id:
     description:
@@ -120,7 +123,7 @@ snapshots:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
-from ansible_collections.vps.cloud.plugins.module_utils.selection import clean_snapshot, consistency_of
+from ansible_collections.vps.cloud.plugins.module_utils.restore import snapshots_info
 
 
 def main():
@@ -133,15 +136,8 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     service = snapshot_service(module, option_problems(params, positive=("server_id", "snapshot_id")))
-
-    def query():
-        snapshots = [dict(clean_snapshot(s), consistency=consistency_of(s)) for s in service.list(params["server_id"])
-                     if (params["snapshot_id"] is None or s.get("id") == params["snapshot_id"])
-                     and (params["name"] is None or s.get("name") == params["name"])
-                     and (params["status"] is None or s.get("status") == params["status"])]
-        return dict(changed=False, snapshots=snapshots)
-    run(module, query)
-
+    run(module, lambda: snapshots_info(service, server_id=params["server_id"], snapshot_id=params["snapshot_id"],
+                                       name=params["name"], status=params["status"]))
 
 if __name__ == "__main__":
     main()

@@ -14,8 +14,8 @@ from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOp
 from ansible_collections.vps.cloud.plugins.module_utils.selection import CREATE, REUSE, PresentPlan
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
-    NOW, POST, add_delete, add_list, add_post, build_service, clean, delete_call, describe, listing, new_snapshot, sent,
-    snap,
+    NOW, POST, add_delete, add_list, add_post, add_server, build_service, clean, delete_call, describe, listing, new_snapshot,
+    sent, server_call, snap,
 )
 
 OURS = new_snapshot(snapshot_id=802)
@@ -64,10 +64,10 @@ def test_racing_runs_settle_on_the_lowest_id_and_the_run_that_made_the_other_del
 
 
 @pytest.mark.parametrize("listed, message", [
-    ([new_snapshot("failed")], "Snapshot %s on server 12345 ended failed, so it is no restore point. Delete it (state: absent, "
-                               "snapshot_id: 802) and try again." % describe(new_snapshot("failed"))),
-    ([new_snapshot("error"), THEIRS], "Snapshot %s on server 12345 ended error, so it is no restore point. Delete it (state: "
-                                      "absent, snapshot_id: 802) and try again." % describe(new_snapshot("error"))),
+    ([new_snapshot("failed")], "Snapshot %s on server 12345 ended failed, so it is no restore point. Run the task again: it "
+                               "deletes that snapshot and takes it again." % describe(new_snapshot("failed"))),
+    ([new_snapshot("error"), THEIRS], "Snapshot %s on server 12345 ended error, so it is no restore point. Run the task again: "
+                                      "it deletes that snapshot and takes it again." % describe(new_snapshot("error"))),
     ([], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
     ([new_snapshot(snapshot_id=801, server_id=999)], "Snapshot before-update (id 802) disappeared from server 12345 while waiting "
                                                      "for it to complete."),
@@ -262,3 +262,75 @@ def test_a_bug_while_creating_is_raised_not_taken_for_a_failed_server(rsps, vt, 
 
     with pytest.raises(KeyError):
         ensure_present(service, [(12345, "n", None)], PresentOptions())
+
+
+def test_the_shared_wait_counts_the_servers_it_waits_for_not_the_snapshots(rsps, vt):
+    entries = []
+    for snapshot_id, server_id, name in ((801, 1, "a"), (802, 1, "b"), (803, 2, "a")):
+        entry = ServerEntry(server_id, name)
+        entry.snapshot = new_snapshot(snapshot_id=snapshot_id, server_id=server_id, name=name)
+        entries.append(entry)
+    add_list(rsps, [e.snapshot for e in entries], server_id=None)
+
+    present._await(build_service(vt), entries, vt.now + 10, 10)
+
+    assert entries[0].error.message.startswith("Timed out after 10s (wait_timeout=10) waiting for 3 snapshots on 2 servers to "
+                                               "complete; last seen status: in_progress.")
+
+
+def test_many_servers_retake_a_failed_snapshot_of_the_same_name_as_one_server_does(rsps, vt):
+    service = build_service(vt)
+    broken = new_snapshot("failed", snapshot_id=801, server_id=1)
+    add_list(rsps, [broken, new_snapshot("completed", snapshot_id=802, server_id=2)], server_id=None)
+    add_server(rsps, "running", server_id=1)
+    add_delete(rsps, 801)
+    add_post(rsps, payload=new_snapshot(snapshot_id=803, server_id=1), for_server=1)
+    add_list(rsps, [new_snapshot("completed", snapshot_id=803, server_id=1)], server_id=1)
+
+    options = PresentOptions(wait_timeout=60)
+    entries = ensure_present(service, [(1, "before-update", None), (2, "before-update", None)], options)
+
+    first, second = (entry_result(e, options, False, NOW) for e in entries)
+    assert (first["changed"], first["created"], first["pruned"]) == (True, True, [clean(broken)])
+    assert first["msg"].endswith("; deleted %s." % describe(broken, "3d 19h old"))
+    assert first["warnings"] == ["Snapshot %s on server 1 ended failed, so it is no restore point: this task deletes it and "
+                                 "takes snapshot 'before-update' again." % describe(broken)]
+    assert (second["changed"], "warnings" in second) == (False, False)
+    assert sent(rsps) == [listing(None), server_call(1), delete_call(801), POST, listing(1)]
+
+
+# A server's state while it is waited for ------------------------------------------------------------------------------
+
+
+def test_a_server_in_a_failure_status_is_never_waited_for(rsps, vt):
+    with pytest.raises(present.ServerFailedError) as caught:
+        present.wait_until_idle(build_service(vt), 12345, 600, dict(id=12345, name="web", status="error"))
+
+    assert caught.value.message == ("Server 12345 is in status 'error', a failure status: waiting for it to be running or "
+                                    "stopped would not end it, so this task stops at once. Look at the server at the provider.")
+    assert caught.value.details == {"server": {"id": 12345, "name": "web", "status": "error"}}
+    assert vt.sleeps == []
+    assert sent(rsps) == []
+
+
+def test_an_unrecognised_server_status_is_noted_once_as_soon_as_it_is_seen(rsps, vt):
+    notes = []
+    add_server(rsps, "maintenance")
+    add_server(rsps, "maintenance")
+    add_server(rsps, "running")
+
+    server = present.wait_until_idle(build_service(vt), 12345, 600, None, note=notes.append)
+
+    assert server["status"] == "running"
+    assert notes == ["Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a "
+                     "transitional status and waited for (up to wait_timeout=600) until the server is running or stopped."]
+    assert sent(rsps) == [server_call()] * 3
+
+
+def test_a_known_transitional_status_is_waited_for_without_a_note(rsps, vt):
+    notes = []
+    add_server(rsps, "running")
+
+    server = present.wait_until_idle(build_service(vt), 12345, 600, dict(id=12345, status="stopping"), note=notes.append)
+
+    assert (server["status"], notes, len(vt.sleeps)) == ("running", [], 1)

@@ -189,7 +189,8 @@ def test_wait_until_idle_says_why_no_restore_was_started(vt):
                                     "last seen status: starting. No restore was started. Because.")
 
 
-@pytest.mark.parametrize("status, state", [("running", "stable"), ("restoring", "restoring"), ("rebooting", "busy")])
+@pytest.mark.parametrize("status, state", [("running", "stable"), ("restoring", "restoring"), ("rebooting", "busy"),
+                                           ("error", "failed")])
 def test_server_info_classifies_what_it_reads(rsps, vt, status, state):
     add_server(rsps, status, ipv4="x")
 
@@ -210,3 +211,17 @@ def test_server_info_waits_within_wait_timeout(rsps, vt, timeout):
     waited = timeout or 1800
     assert caught.value.message.startswith("Timed out after %ds (wait_timeout=%d)" % (waited, waited))
     assert vt.elapsed() == waited
+
+
+def test_wait_until_idle_does_not_wait_for_a_server_that_turns_to_a_failure_status(rsps, vt):
+    task = task_on(vt, dict(id=SERVER_ID, name="web-server-01", status="starting"), timeout=600)
+    add_server(rsps, "error")
+
+    task.wait_until_idle("Because.")
+
+    assert task.server["status"] == "error"
+    assert task.warnings == [
+        "Server 12345 was in status 'error', a failure status that no wait would end: the restore from snapshot %s was asked for "
+        "at once, since restoring is the way out of a broken server and only the provider knows whether it allows it."
+        % describe(GOLDEN)]
+    assert len(vt.sleeps) == 1

@@ -27,6 +27,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     RESTORE_POINT,
     RESTORING,
     REUSE,
+    SERVER_FAILED,
     STABLE,
     UNKNOWN,
     WORKING,
@@ -39,6 +40,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     describe_all,
     is_completed,
     is_failed,
+    is_unrecognised_server_status,
     is_working,
     last_completed,
     name_matches,
@@ -116,12 +118,27 @@ def test_snapshot_kind_without_a_status_key():
     pytest.param("restoring", RESTORING, id="restoring"),
     pytest.param("stopping", BUSY, id="stopping is busy"),
     pytest.param("starting", BUSY, id="starting is busy"),
-    pytest.param("snapshotting", BUSY, id="any other status is busy"),
+    pytest.param("snapshotting", BUSY, id="snapshotting is busy"),
+    pytest.param("maintenance", BUSY, id="a status this collection does not know is waited for as busy"),
     pytest.param("", BUSY, id="an empty status is busy, not unknown"),
     pytest.param("Running", BUSY, id="case-sensitive"),
+    pytest.param("error", SERVER_FAILED, id="error is a failure, never waited for"),
+    pytest.param("failed", SERVER_FAILED, id="failed is a failure"),
+    pytest.param("restore_failed", SERVER_FAILED, id="a status naming a failure is one"),
+    pytest.param("ERROR", SERVER_FAILED, id="a failure whatever its case"),
+    pytest.param("crashed", SERVER_FAILED, id="crashed is a failure"),
 ])
 def test_server_kind(status, kind):
     assert server_kind(status) == kind
+
+
+@pytest.mark.parametrize("status, unrecognised", [
+    ("stopping", False), ("snapshotting", False), ("restoring", False), ("rebooting", False), ("running", False),
+    ("stopped", False), ("error", False), ("restore_failed", False), (None, False),
+    ("maintenance", True), ("", True), ("Running", True), ("suspended", True),
+])
+def test_an_unrecognised_server_status_is_told_apart_from_the_transitional_ones(status, unrecognised):
+    assert is_unrecognised_server_status(status) is unrecognised
 
 
 # Names and patterns -----------------------------------------------------------------------------------------------------
@@ -653,19 +670,40 @@ def test_plan_present_a_failed_one_beside_an_alive_one_is_no_duplicate():
     assert (plan.action, plan.snapshot["id"], plan.notes) == (REUSE, 3, [])
 
 
-@pytest.mark.parametrize("snapshots, refused", [
-    pytest.param([snap(3, "failed", name="pre")], 3, id="failed"),
-    pytest.param([snap(3, "error", name="pre")], 3, id="error"),
-    pytest.param([snap(3, "failed", name="pre"), snap(8, "error", name="pre", day=1)], 8, id="several: the latest id is named"),
-])
-def test_plan_present_refuses_a_failed_snapshot_of_that_name(snapshots, refused):
-    plan = present(snapshots)
-    failed = next(s for s in snapshots if s["id"] == refused)
-    assert (plan.action, plan.snapshot["id"], plan.deletions) == (REFUSE, refused, [])
-    status, created = failed["status"], failed["created_at"]
-    assert plan.problem == (
-        "Snapshot pre (id %d, %s, created %s) on server 1 ended %s, so it is no restore point. Delete it (state: absent, "
-        "snapshot_id: %d) or choose another name, then run again." % (refused, status, created, status, refused))
+@pytest.mark.parametrize("status", ["failed", "error"])
+def test_plan_present_retakes_a_failed_snapshot_of_that_name_deleting_it_first(status):
+    failed = snap(3, status, name="pre")
+    plan = present([snap(1), failed])
+    assert (plan.action, plan.snapshot, plan.retake, plan.deletions, plan.problem) == (CREATE, None, [failed], [failed], None)
+    assert plan.notes == [
+        "Snapshot pre (id 3, %s, created 2025-01-03T00:00:00Z) on server 1 ended %s, so it is no restore point: this task "
+        "deletes it and takes snapshot 'pre' again." % (status, status)]
+
+
+def test_plan_present_retakes_every_failed_namesake_and_names_them_all():
+    failed = [snap(3, "failed", name="pre"), snap(8, "error", name="pre", day=1)]
+    plan = present(failed)
+    assert (plan.action, ids(plan.retake), ids(plan.deletions)) == (CREATE, [3, 8], [3, 8])
+    assert plan.notes == [
+        "Snapshots pre (id 3, failed, created 2025-01-03T00:00:00Z); pre (id 8, error, created 2025-01-01T00:00:00Z) on server "
+        "1 ended failed, so they are no restore points: this task deletes them and takes snapshot 'pre' again."]
+
+
+def test_plan_present_a_failed_namesake_at_the_limit_makes_its_own_room_without_retention():
+    failed = snap(5, "failed", name="pre")
+    plan = present(listing("1c 2c 3c 4c") + [failed])
+    assert (plan.action, ids(plan.deletions), plan.problem) == (CREATE, [5], None)
+
+
+def test_plan_present_a_failed_namesake_comes_before_the_deletions_the_limit_forces():
+    failed = snap(6, "failed", name="pre")
+    plan = present(listing("1c 2c 3c 4c 5c") + [failed], retention=5)
+    assert (plan.action, ids(plan.retake), ids(plan.deletions)) == (CREATE, [6], [6, 1])
+
+
+def test_plan_present_resuming_goes_before_retaking_a_failed_namesake():
+    plan = present([snap(3, "failed", name="pre"), snap(4, "in_progress", name="pre-2")], resume_match="pre-*")
+    assert (plan.action, plan.snapshot["id"], plan.deletions) == (REUSE, 4, [])
 
 
 def test_plan_present_resumes_the_newest_in_progress_snapshot_matching_resume_match():

@@ -102,21 +102,61 @@ def test_existing_in_progress_without_wait_returns_at_once(rsps, run):
     assert sent(rsps) == [LIST]
 
 
+def retaken_note(broken, name="pre-migration"):
+    return ("Snapshot %s on server 12345 ended %s, so it is no restore point: this task deletes it and takes snapshot %r again."
+            % (describe(broken), broken["status"], name))
+
+
 @pytest.mark.parametrize("status", ["failed", "error"])
-def test_existing_failed_is_refused_as_no_restore_point(rsps, run, status):
+def test_existing_failed_is_retaken_its_deletion_reported(rsps, run, status):
     broken = snap(801, "pre-migration", status=status)
+    retaken = new_snapshot(name="pre-migration", snapshot_id=803)
     add_list(rsps, [broken, D1])
+    add_server(rsps, "running")
+    add_delete(rsps, 801)
+    add_post(rsps, payload=retaken)
+    add_list(rsps, [new_snapshot("completed", name="pre-migration", snapshot_id=803), D1])
+
+    result = run(vps_snapshot, present(name="pre-migration"), diff=True)
+
+    assert (result["rc"], result["changed"], result["created"]) == (0, True, True)
+    assert result["snapshot"]["id"] == 803 and result["snapshot"]["status"] == "completed"
+    assert result["pruned"] == [clean(broken)]
+    assert result["msg"] == "Took snapshot %s of server 12345; deleted %s." % (
+        describe(new_snapshot("completed", name="pre-migration", snapshot_id=803)), aged(broken))
+    assert warnings(result) == [retaken_note(broken)]
+    assert result["diff"][1]["before"] == "%s\n" % aged(broken)
+    # The server is read before anything is deleted; the failed snapshot goes before the POST.
+    assert sent(rsps) == [LIST, SERVER, delete_call(801), POST, LIST]
+
+
+def test_existing_failed_is_retaken_in_check_mode_as_a_preview(rsps, run):
+    broken = snap(801, "pre-migration", status="failed")
+    add_list(rsps, [broken])
+    add_server(rsps, "running")
+
+    result = run(vps_snapshot, present(name="pre-migration"), check_mode=True)
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    assert result["pruned"] == [clean(broken)]
+    assert result["msg"] == "Check mode: Would take snapshot 'pre-migration' of server 12345; would delete %s." % aged(broken)
+    assert warnings(result) == [retaken_note(broken)]
+    assert sent(rsps) == [LIST, SERVER]
+
+
+def test_a_retake_that_fails_after_deleting_the_failed_snapshot_reports_the_deletion(rsps, run):
+    broken = snap(801, "pre-migration", status="failed")
+    add_list(rsps, [broken])
+    add_server(rsps, "running")
+    add_delete(rsps, 801)
+    add_post(rsps, payload={"detail": "Quota exceeded."}, status=403)
 
     result = run(vps_snapshot, present(name="pre-migration"))
 
-    assert result["failed"] is True
-    assert result["changed"] is False
-    assert result["msg"] == (
-        "Snapshot pre-migration (id 801, %s, created 2025-01-15T18:30:00Z) on server 12345 ended %s, so it is no restore "
-        "point. Delete it (state: absent, snapshot_id: 801) or choose another name, then run again." % (status, status))
-    assert result["snapshot"] == clean(broken)
-    assert result["snapshots"] == [clean(broken), clean(D1)]
-    assert sent(rsps) == [LIST]
+    assert (result["failed"], result["changed"]) == (True, True)
+    assert result["pruned"] == [clean(broken)]
+    assert result["msg"] == ("Could not create snapshot 'pre-migration' on server 12345: Quota exceeded. (HTTP 403 on POST "
+                             "snapshots/)" + CHANGES + "deleted %s." % aged(broken))
 
 
 def test_a_failed_namesake_does_not_hide_a_completed_one(rsps, run):
@@ -210,7 +250,8 @@ def test_without_description_posts_none_and_returns_the_answer_cleaned(rsps, run
 
 @pytest.mark.parametrize("later, message", [
     ([new_snapshot("failed")], "Snapshot before-update (id 802, failed, created 2025-01-16T16:15:00Z) on server 12345 ended "
-                               "failed, so it is no restore point. Delete it (state: absent, snapshot_id: 802) and try again."),
+                               "failed, so it is no restore point. Run the task again: it deletes that snapshot and takes it "
+                               "again."),
     ([], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
 ], ids=["ends failed", "disappears"])
 def test_a_created_snapshot_that_does_not_complete_fails_naming_the_creation(rsps, run, later, message):
@@ -283,14 +324,20 @@ def test_below_the_limit_creates_without_looking_at_the_server(rsps, run):
     assert sent(rsps) == [LIST, POST]
 
 
-@pytest.mark.parametrize("status, body, words, server", [
+AGAIN = " It had been refused before: HTTP 400 (%s) %s, so this task sent it again once; this was the last try."
+
+
+@pytest.mark.parametrize("status, body, words, server, before", [
     (400, {"non_field_errors": ["Snapshot limit reached for this server."]}, "Snapshot limit reached for this server.",
-     dict(status="running")),
-    (400, {"name": ["Enter a valid name."]}, "name: Enter a valid name.", dict(status="stopped")),
-    (400, {"detail": "Bad request."}, "Bad request.", dict(http_status=404, body={"detail": "Not found."})),
-    (401, {"detail": "Invalid token."}, "Invalid token.", None),
+     dict(status="running"), AGAIN % ("Snapshot limit reached for this server.", "although the server then read running")),
+    (400, {"name": ["Enter a valid name."]}, "name: Enter a valid name.", dict(status="stopped"),
+     AGAIN % ("name: Enter a valid name.", "although the server then read stopped")),
+    (400, {"detail": "Bad request."}, "Bad request.", dict(http_status=404, body={"detail": "Not found."}),
+     " It had been refused before: HTTP 400 (Bad request.), and the server's state could not be read, so this task sent it "
+     "again once; this was the last try."),
+    (401, {"detail": "Invalid token."}, "Invalid token.", None, ""),
 ])
-def test_a_refused_creation_fails_with_the_provider_words(rsps, run, status, body, words, server):
+def test_a_refused_creation_fails_with_the_provider_words(rsps, run, status, body, words, server, before):
     add_list(rsps, [D1])
     add_post(rsps, payload=body, status=status)
     if server:
@@ -300,12 +347,30 @@ def test_a_refused_creation_fails_with_the_provider_words(rsps, run, status, bod
 
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == "Could not create snapshot 'before-update' on server 12345: %s (HTTP %s on POST snapshots/)" % (
-        words, status)
+    # A 400 from a server seen idle (or unreadable) may have come while it was busy: one more try after a fresh look, and
+    # the message says both refusals.
+    assert result["msg"] == "Could not create snapshot 'before-update' on server 12345: %s (HTTP %s on POST snapshots/)%s" % (
+        words, status, before)
     assert result["failure"] == {"status": status, "message": words, "method": "POST", "path": "snapshots/",
                                  "url": "https://api.vps.test/api/v1/snapshots/"}
-    # A 400 from a server seen idle (or unreadable) may have come while it was busy: one more try after a fresh look.
     assert sent(rsps) == [LIST, POST] + ([SERVER, LIST, POST, SERVER, LIST] if server else [])
+
+
+def test_a_refusal_sent_again_and_accepted_is_in_the_warnings_in_the_providers_words(rsps, run):
+    words = "Server is busy (status: snapshotting); a snapshot can be taken when it is running or stopped."
+    add_list(rsps, [])
+    add_post(rsps, payload={"error": words}, status=400)
+    add_server(rsps, "running")
+    add_list(rsps, [])
+    add_post(rsps)
+    add_list(rsps, [new_snapshot("completed")])
+
+    result = run(vps_snapshot, present())
+
+    assert (result["rc"], result["changed"], result["created"]) == (0, True, True)
+    assert warnings(result) == ["The provider refused snapshot 'before-update' on server 12345 before it accepted it: HTTP 400 "
+                                "(%s) although the server then read running, so this task sent it again once." % words]
+    assert sent(rsps) == [LIST, POST, SERVER, LIST, POST, LIST]
 
 
 def test_after_a_busy_wait_a_refusal_seen_idle_is_still_tried_once_more(rsps, run):
@@ -316,7 +381,10 @@ def test_after_a_busy_wait_a_refusal_seen_idle_is_still_tried_once_more(rsps, ru
 
     result = run(vps_snapshot, present())
 
-    assert result["msg"] == "Could not create snapshot 'before-update' on server 12345: Busy. (HTTP 400 on POST snapshots/)"
+    assert result["msg"] == (
+        "Could not create snapshot 'before-update' on server 12345: Busy. (HTTP 400 on POST snapshots/) It had been refused "
+        "before: HTTP 400 (Busy.) while the server was snapshotting, so this task waited until it was idle and sent it again; "
+        "then HTTP 400 (Busy.) although the server then read running, so this task sent it again once; this was the last try.")
     assert sent(rsps) == [LIST, POST, SERVER, SERVER, LIST, POST, SERVER, LIST, POST, SERVER, LIST]
 
 
@@ -380,7 +448,9 @@ def test_a_refusal_while_busy_is_waited_out_and_the_snapshot_taken_once(rsps, ru
     assert result["rc"] == 0
     assert result["changed"] is True
     assert result["snapshot"] == clean(new_snapshot("completed"))
-    assert warnings(result) == ["Server 12345 was snapshotting and refused the snapshot; it was taken once the server was idle."]
+    assert warnings(result) == ["The provider refused snapshot 'before-update' on server 12345 before it accepted it: HTTP 400 "
+                                "(Server is busy.) while the server was snapshotting, so this task waited until it was idle and "
+                                "sent it again."]
     assert sent(rsps) == [LIST, POST, SERVER, SERVER, LIST, POST, LIST]
     # It read the server, saw it busy, and waited before reading it again.
     assert len(vtime.sleeps) == 2
@@ -461,6 +531,83 @@ def test_a_busy_server_whose_snapshot_another_run_took_meanwhile_loses_nothing(r
     assert sent(rsps) == [LIST, SERVER, SERVER, LIST]
 
 
+FAILED_SERVER = ("Server 12345 is in status 'error', a failure status: waiting for it to be running or stopped would not end "
+                 "it, so this task stops at once. Look at the server at the provider.")
+
+
+@pytest.mark.parametrize("status", ["error", "failed", "restore_failed"])
+def test_deletions_never_wait_for_a_server_in_a_failure_status_and_fail_at_once(rsps, run, vtime, status):
+    add_list(rsps, [MANUAL, D1, D2, D3, D4])
+    add_server(rsps, status)
+
+    result = run(vps_snapshot, present(name=DAILY, retention=4, retention_match="daily-*"))
+
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"] == FAILED_SERVER.replace("'error'", repr(status)) + " Nothing was deleted or created."
+    assert result["server"] == {"id": SERVER_ID, "name": SERVER_NAME, "status": status}
+    assert sent(rsps) == [LIST, SERVER]
+    assert vtime.sleeps == []
+
+
+def test_a_creation_refused_by_a_server_in_a_failure_status_fails_at_once_in_the_providers_words(rsps, run, vtime):
+    add_list(rsps, [])
+    add_post(rsps, payload={"error": "Server is busy (status: error)."}, status=400)
+    add_server(rsps, "error")
+
+    result = run(vps_snapshot, present())
+
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"] == ("The provider refused snapshot 'before-update' on server 12345 with HTTP 400 (Server is busy "
+                             "(status: error).). %s Nothing was created." % FAILED_SERVER)
+    assert result["failure"]["status"] == 400
+    assert sent(rsps) == [LIST, POST, SERVER]
+    assert vtime.sleeps == []
+
+
+def test_a_server_turning_to_a_failure_status_while_waited_for_fails_at_once(rsps, run, vtime):
+    add_list(rsps, [MANUAL, D1, D2, D3, D4])
+    add_server(rsps, "starting")
+    add_server(rsps, "error")
+
+    result = run(vps_snapshot, present(name=DAILY, retention=4, retention_match="daily-*"))
+
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"] == FAILED_SERVER + " Nothing was deleted or created."
+    assert sent(rsps) == [LIST, SERVER, SERVER]
+    assert len(vtime.sleeps) == 1
+
+
+UNRECOGNISED = ("Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a transitional "
+                "status and waited for (up to wait_timeout=%s) until the server is running or stopped.")
+
+
+def test_an_unrecognised_server_status_is_waited_for_with_a_warning(rsps, run):
+    add_list(rsps, [MANUAL, D1, D2, D3, D4])
+    add_server(rsps, "maintenance")
+    add_server(rsps, "running")
+    add_list(rsps, [MANUAL, D1, D2, D3, D4])
+    add_delete(rsps, 701)
+    add_post(rsps, payload=new_snapshot(name=DAILY))
+
+    result = run(vps_snapshot, present(name=DAILY, retention=4, retention_match="daily-*", wait=False))
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    assert warnings(result) == [UNRECOGNISED % 1800]
+    assert sent(rsps) == [LIST, SERVER, SERVER, LIST, delete_call(701), POST]
+
+
+def test_an_unrecognised_server_status_that_outlasts_wait_timeout_was_warned_of_from_the_start(rsps, run):
+    add_list(rsps, [MANUAL, D1, D2, D3, D4])
+    add_server(rsps, "maintenance")
+
+    result = run(vps_snapshot, present(name=DAILY, retention=4, wait_timeout=5))
+
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"].startswith("Timed out after 5s (wait_timeout=5)")
+    assert warnings(result) == [UNRECOGNISED % 5]
+    assert all(method == "GET" for method, dummy in sent(rsps))
+
+
 @pytest.mark.parametrize("http_status, words", [(403, "Forbidden."), (500, "Internal error.")])
 def test_nothing_is_deleted_on_a_server_that_cannot_be_read(rsps, run, http_status, words):
     add_list(rsps, [MANUAL, D1, D2, D3, D4])
@@ -529,7 +676,10 @@ def test_a_server_that_cannot_be_read_is_asked_through_a_post_before_anything_is
     if isinstance(outcome, list):
         assert (result["rc"], result["changed"], result["created"]) == (0, True, True)
         assert result["pruned"] == outcome
-        assert warnings(result) == [WITHOUT_ENDPOINT % 404]
+        assert warnings(result) == [WITHOUT_ENDPOINT % 404] + ([
+            "Server 12345 could not be read, so snapshot 'daily-20250105' was first requested without making room, to learn "
+            "whether the server exists: the provider refused it with HTTP 400 (Snapshot limit reached.), so the server exists, "
+            "and room is made before it is requested again."] if outcome else [])
     else:
         assert (result["failed"], result["changed"]) == (True, False)
         assert result["msg"] == outcome

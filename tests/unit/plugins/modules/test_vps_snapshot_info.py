@@ -12,7 +12,8 @@ import responses
 
 from ansible_collections.vps.cloud.plugins.modules import vps_server_info, vps_snapshot_info
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
-    CONTRACT_FIELDS, LIST, LIST_ALL, SERVER, SERVER_ID, add_list, add_server, clean, sent, server_view, snap, url,
+    CONTRACT_FIELDS, LIST, LIST_ALL, SERVER, SERVER_ID, add_list, add_server, clean, sent, server_call, server_view, snap, url,
+    warnings,
 )
 
 OLD = snap(798, "weekly-2025-01-08", created_at="2025-01-08T12:00:00Z", description="Weekly snapshot")
@@ -187,11 +188,82 @@ def test_each_snapshot_says_how_consistent_its_description_notes_it_is(rsps, run
     assert result["snapshots"][0]["description"] == description
 
 
+NO_SUCH_SERVER = ("Server 12345 does not exist: GET /servers/12345/ answered HTTP 404, while other servers of the account can "
+                  "be read. No snapshots are listed for it; check server_id.")
+
+
+def test_a_server_with_no_snapshots_that_exists_draws_no_warning(rsps, run):
+    add_list(rsps, [])
+    add_server(rsps, "running")
+
+    result = run(vps_snapshot_info, {"server_id": SERVER_ID})
+
+    assert (result["rc"], result["snapshots"]) == (0, [])
+    assert warnings(result) == []
+    assert sent(rsps) == [LIST, SERVER]
+
+
+def test_a_server_with_snapshots_is_not_looked_up_even_if_none_matches(rsps, run):
+    add_list(rsps, [MID])
+
+    result = run(vps_snapshot_info, {"server_id": SERVER_ID, "name": "nothing-like-it"})
+
+    assert (result["snapshots"], warnings(result)) == ([], [])
+    assert sent(rsps) == [LIST]
+
+
+def test_a_server_that_does_not_exist_is_warned_of(rsps, run):
+    add_list(rsps, [])
+    add_server(rsps, http_status=404, body={"detail": "Not found."})
+    add_list(rsps, [OTHER], server_id=None)
+    add_server(rsps, "running", server_id=777)
+
+    result = run(vps_snapshot_info, {"server_id": SERVER_ID})
+
+    assert (result["rc"], result["snapshots"]) == (0, [])
+    assert warnings(result) == [NO_SUCH_SERVER]
+    assert sent(rsps) == [LIST, SERVER, LIST_ALL, server_call(777)]
+
+
+@pytest.mark.parametrize("http_status, account, other, warning", [
+    (404, [OTHER], 404, "Server 12345 has no snapshots, and it may not exist: GET /servers/12345/ answered HTTP 404, and no other "
+                        "server of the account could be read to tell whether the server or that endpoint (which the provider "
+                        "does not document) is missing. Check server_id."),
+    (404, [], None, "Server 12345 has no snapshots, and it may not exist: GET /servers/12345/ answered HTTP 404, and no other "
+                    "server of the account could be read to tell whether the server or that endpoint (which the provider does "
+                    "not document) is missing. Check server_id."),
+    (405, None, None, "Server 12345 has no snapshots, and whether it exists could not be checked: the API does not offer GET "
+                      "/servers/{id}/ (HTTP 405), which the provider does not document."),
+], ids=["no other server readable", "no other server listed", "405: no such endpoint"])
+def test_a_missing_servers_endpoint_is_told_apart_from_a_missing_server(rsps, run, http_status, account, other, warning):
+    add_list(rsps, [])
+    add_server(rsps, http_status=http_status, body={"detail": "Not found."})
+    if account is not None:
+        add_list(rsps, account, server_id=None)
+    if other is not None:
+        add_server(rsps, http_status=other, body={"detail": "Not found."}, server_id=777)
+
+    result = run(vps_snapshot_info, {"server_id": SERVER_ID, "api_retries": 0})
+
+    assert (result["rc"], result["snapshots"]) == (0, [])
+    assert warnings(result) == [warning]
+
+
+def test_an_empty_account_listing_draws_no_warning(rsps, run):
+    add_list(rsps, [], server_id=None)
+
+    result = run(vps_snapshot_info, {})
+
+    assert (result["snapshots"], warnings(result)) == ([], [])
+    assert sent(rsps) == [LIST_ALL]
+
+
 # vps_server_info ------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status, state", [
     ("running", "stable"), ("stopped", "stable"), ("restoring", "restoring"), ("stopping", "busy"), ("migrating", "busy"),
+    ("error", "failed"), ("failed", "failed"), ("restore_failed", "failed"),
 ])
 def test_server_info_reads_the_server_and_classifies_its_status(rsps, run, status, state):
     add_server(rsps, status)
@@ -202,7 +274,44 @@ def test_server_info_reads_the_server_and_classifies_its_status(rsps, run, statu
     assert result["changed"] is False
     assert result["server"] == server_view(status)
     assert result["state"] == state
+    assert warnings(result) == []
     assert sent(rsps) == [SERVER]
+
+
+def test_server_info_names_a_status_it_does_not_know(rsps, run):
+    add_server(rsps, "maintenance")
+
+    result = run(vps_server_info, {"server_id": SERVER_ID})
+
+    assert (result["rc"], result["state"]) == (0, "busy")
+    assert warnings(result) == ["Server 12345 reads status 'maintenance', which this collection does not know: its state is "
+                                "given as busy, as for a transitional status."]
+
+
+@pytest.mark.parametrize("statuses", [["error"], ["restoring", "error"]], ids=["at once", "while waiting"])
+def test_server_info_wait_fails_at_once_on_a_failure_status(rsps, run, vtime, statuses):
+    for status in statuses:
+        add_server(rsps, status)
+
+    result = run(vps_server_info, {"server_id": SERVER_ID, "wait": True})
+
+    assert (result["failed"], result["changed"], result["state"]) == (True, False, "failed")
+    assert result["msg"] == ("Server 12345 is in status 'error', a failure status: waiting for it to be running or stopped would "
+                             "not end it, so this task stops at once. Look at the server at the provider.")
+    assert result["server"] == server_view("error")
+    assert len(vtime.sleeps) == len(statuses) - 1
+
+
+def test_server_info_wait_warns_of_an_unknown_status_even_when_it_times_out(rsps, run):
+    add_server(rsps, "maintenance")
+
+    result = run(vps_server_info, {"server_id": SERVER_ID, "wait": True, "wait_timeout": 30})
+
+    assert result["failed"] is True
+    assert result["msg"].startswith("Timed out after 30s (wait_timeout=30)")
+    assert warnings(result) == ["Server 12345 reads status 'maintenance', which this collection does not know: it is taken for "
+                                "a transitional status and waited for (up to wait_timeout=30) until the server is running or "
+                                "stopped."]
 
 
 def test_server_info_waits_until_the_server_is_idle(rsps, run, vtime):

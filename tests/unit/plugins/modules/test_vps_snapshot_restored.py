@@ -70,7 +70,9 @@ def test_without_wait_the_result_and_the_diff_agree_the_server_is_restoring(rsps
     assert result["changed"] is True
     assert result["server"] == RESTORING
     assert result["diff"] == {"before": {"server": STOPPED}, "after": {"server": RESTORING, "restored_from": RESTORED_FROM}}
-    assert result["msg"] == "Restored %s (started; not waited for)." % FROM
+    assert result["msg"] == ("Started the restore of server 12345 from snapshot %s; it goes on at the provider, and wait is false, "
+                             "so this task did not wait for it to end. Follow it with vps.cloud.vps_server_info (server_id: "
+                             "12345, wait: true)." % describe(EXISTING))
     assert sent(rsps) == [LIST, SERVER, RESTORE]
 
 
@@ -574,8 +576,10 @@ def test_the_safety_snapshot_retention_never_deletes_the_snapshot_being_restored
     assert result["rc"] == 0
     assert result["snapshot"] == clean(FULL[0])
     assert result["pruned"] == [clean(s) for s in FULL[1:]]
-    assert result["msg"] == ("Restored server 12345 from snapshot %s (started; not waited for). Safety snapshot taken first: %s. "
-                             "Its retention deleted %s." % (describe(FULL[0]), describe(safety_snapshot("completed")), FULL_AGED))
+    assert result["msg"] == ("Started the restore of server 12345 from snapshot %s; it goes on at the provider, and wait is false, "
+                             "so this task did not wait for it to end. Follow it with vps.cloud.vps_server_info (server_id: "
+                             "12345, wait: true). Safety snapshot taken first: %s. Its retention deleted %s." % (
+                                 describe(FULL[0]), describe(safety_snapshot("completed")), FULL_AGED))
     assert sent(rsps) == [LIST_ALL, SERVER, LIST, SERVER, delete_call(781), POST, LIST, delete_call(782), delete_call(783),
                           delete_call(784), SERVER, restore_call(780)]
 
@@ -589,7 +593,8 @@ def test_a_safety_snapshot_that_fails_stops_the_restore_and_reports_what_was_don
     assert result["changed"] is True
     assert result["msg"] == (
         "No restore was started: the safety snapshot could not be taken. Snapshot %s on server 12345 ended failed, so it is no "
-        "restore point. Delete it (state: absent, snapshot_id: 850) and try again. Before this failure the task made changes: "
+        "restore point. Run the task again: it deletes that snapshot and takes it again. Before this failure the task made "
+        "changes: "
         "It created %s, and deleted %s." % (
             describe(safety_snapshot("failed")), describe(safety_snapshot()), describe(FULL[1], "18d 12h old")))
     assert result["safety_snapshot"] == clean(safety_snapshot("failed"))
@@ -667,3 +672,78 @@ def test_without_a_server_endpoint_the_safety_snapshot_is_taken_and_the_server_n
     assert result["rc"] == 0
     assert result["safety_snapshot"] == clean(safety_snapshot("completed"))
     assert sent(rsps) == [LIST_ALL, SERVER, LIST, POST, RESTORE]
+
+
+# A server in a failure status ------------------------------------------------------------------------------------------
+
+NOT_VALID = "Server is not in a valid state for restoration (status: error)."
+
+
+def test_a_restore_of_a_server_in_a_failure_status_is_asked_for_at_once_and_its_refusal_fails_at_once(rsps, run, vtime):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "error")
+    add_restore(rsps, status=400, json={"error": NOT_VALID})
+    add_server(rsps, "error")
+
+    result = run(vps_snapshot, restored())
+
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"] == (
+        "The provider refused the restore of server 12345 from snapshot %s: %s Server 12345 is in status 'error', a failure "
+        "status that no wait would end, so this task stops at once; no restore was started. Look at the server at the "
+        "provider." % (describe(EXISTING), NOT_VALID))
+    assert result["server"] == server_view("error")
+    assert result["failure"]["status"] == 400
+    assert sent(rsps) == [LIST_ALL, SERVER, RESTORE, SERVER]
+    assert vtime.sleeps == []
+
+
+def test_a_restore_the_provider_accepts_for_a_server_in_a_failure_status_says_what_it_did(rsps, run):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "error")
+    add_restore(rsps)
+    add_server(rsps, "running")
+
+    result = run(vps_snapshot, restored())
+
+    assert (result["rc"], result["changed"], result["server"]) == (0, True, RUNNING)
+    assert warnings(result) == [
+        "Server 12345 was in status 'error', a failure status that no wait would end: the restore from snapshot %s was asked "
+        "for at once, since restoring is the way out of a broken server and only the provider knows whether it allows it."
+        % describe(EXISTING)]
+    assert sent(rsps) == [LIST_ALL, SERVER, RESTORE, SERVER]
+
+
+def test_a_restore_that_leaves_the_server_in_a_failure_status_fails_at_once_reporting_the_restore(rsps, run, vtime):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "running")
+    add_restore(rsps)
+    add_server(rsps, "restoring")
+    add_server(rsps, "error")
+
+    result = run(vps_snapshot, restored())
+
+    assert (result["failed"], result["changed"]) == (True, True)
+    assert result["msg"].startswith(
+        "The restore of server 12345 from snapshot %s was started, and the server is now in status 'error', a failure status "
+        "that no wait would end, so this task stops at once. Look at the server at the provider. Before this failure the task "
+        "made changes: " % describe(EXISTING))
+    assert result["server"] == server_view("error")
+    assert sent(rsps) == [LIST_ALL, SERVER, RESTORE, SERVER, SERVER]
+    assert len(vtime.sleeps) == 2
+
+
+def test_a_restore_waiting_for_a_server_in_an_unrecognised_status_warns_at_once(rsps, run):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "maintenance")
+    add_server(rsps, "running")
+    add_restore(rsps)
+    add_server(rsps, "running")
+
+    result = run(vps_snapshot, restored(wait_timeout=600))
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    assert warnings(result) == [
+        "Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a transitional status "
+        "and waited for (up to wait_timeout=600) until the server is running or stopped."]
+    assert sent(rsps) == [LIST_ALL, SERVER, SERVER, RESTORE, SERVER]
