@@ -2,7 +2,7 @@
 # The whole test suite on every ansible-core line the collection supports, or any part of it.
 #
 # Usage: scripts/test.sh [--core X.Y[,X.Y...]] [--jobs N] [--fail-fast] [stage ...]
-#   stages: sanity units simulator integration e2e playbooks demo faults quality (default: all)
+#   stages: sanity units simulator integration e2e playbooks demo faults quality eda (default: all)
 #
 # Each stage runs in cells, one per ansible-core line (the matrix):
 #   sanity                   2.16 (Python 3.11) and 2.21 (Python 3.12), no ignore file
@@ -13,6 +13,8 @@
 #   playbooks                2.16, 2.21   tests/playbooks (role and playbooks), then tests/runner (ansible-runner)
 #   demo                     2.16, 2.21   scripts/demo.sh
 #   simulator, faults, quality   2.19, the tool venv .venv
+#   eda                      2.19         tests/eda (the vps.cloud.snapshots event source: units, ansible-rulebook
+#                                         e2e against the simulator) and scripts/lint_eda.sh, with .venvs/eda
 # --core X.Y   runs the stages given on that line only (no stage given: sanity units integration e2e playbooks demo);
 #              2.19 is the tool venv.
 # --jobs N     runs N cells at a time, each in its own copy of the layout, and prints a cell's output whole when it
@@ -23,19 +25,21 @@
 set -euo pipefail
 # shellcheck disable=SC1091
 . "$(dirname "$0")/lib.sh"
+# shellcheck disable=SC1091
+. "$(dirname "$0")/eda.sh"  # ensure_eda_venv, ensure_java17, EDA_VENV (stage eda)
 
-ALL_STAGES=(sanity units simulator integration e2e playbooks demo faults quality)
+ALL_STAGES=(sanity units simulator integration e2e playbooks demo faults quality eda)
 CORE_STAGES=(sanity units integration e2e playbooks demo)
-TOOL_STAGES=(simulator faults quality)
+TOOL_STAGES=(simulator faults quality eda)
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 
 matrix_cores() {
     case "$1" in
         sanity) echo "2.16 2.21" ;;
         units) echo "2.16 2.18 2.21" ;;
         integration | e2e | playbooks | demo) echo "2.16 2.21" ;;
-        simulator | faults | quality) echo "$DEFAULT_CORE" ;;
+        simulator | faults | quality | eda) echo "$DEFAULT_CORE" ;;
     esac
 }
 
@@ -48,6 +52,7 @@ stage_weight() {
         playbooks) echo 200 ;;
         integration) echo 150 ;;
         quality) echo 120 ;;
+        eda) echo 150 ;;
         demo) echo 60 ;;
         *) echo 40 ;;
     esac
@@ -266,6 +271,17 @@ stage_quality() {
     bash "$REPO_ROOT/scripts/quality.sh" "$COLLECTION_DIR"
 }
 
+# The event source vps.cloud.snapshots: its unit tests (HTTP mocked, virtual clock), the shipped rulebook run by
+# ansible-rulebook (.venvs/eda) against the simulator, and ruff and pylint on extensions/eda/plugins.
+stage_eda() {
+    local rc=0
+    export VPS_EDA_VENV=$EDA_VENV PYTHONPATH=$LAYOUT_ROOT${PYTHONPATH:+:$PYTHONPATH}
+    log "pytest tests/eda: the event source's unit tests, and ansible-rulebook running vps.cloud.snapshots ($("$EDA_VENV/bin/ansible-rulebook" --version 2>/dev/null | head -1))"
+    run_pytest -q tests/eda || { rc=1; note "tests failed"; }
+    bash "$REPO_ROOT/scripts/lint_eda.sh" "$COLLECTION_DIR" || { rc=1; note "lint findings"; }
+    return "$rc"
+}
+
 # --- Running cells. Lane k lays the collection out in its own folder: ansible-test keeps its state in tests/output.
 
 BASE_LAYOUT_ROOT=$LAYOUT_ROOT
@@ -336,6 +352,7 @@ for cell in "${CELLS[@]}"; do
 done
 ensure_venvs "${needed[@]}"
 case " ${CELLS[*]} " in *" sanity "*) ensure_shellcheck ;; esac
+case " ${CELLS[*]} " in *" eda "*) ensure_eda_venv; ensure_java17 ;; esac
 ensure_ansible_test_key
 for lane_number in $(seq 1 "$njobs"); do
     use_lane "$lane_number"
