@@ -179,13 +179,14 @@ def batch_present(service, requests, params):
                 after=dict((str(r["server_id"]), _diff_part(r, "after")) for r in mine))
     # Still in progress (not waited for, or not yet with wait_for=first): the servers a rerun would wait for.
     pending = sorted(set(e.server_id for e in entries.values() if e.active and is_working(e.snapshot)))
+    # In check mode a snapshot to take is the planned one, without an id.
     counts = _count(mine, service.check_mode, [("taken", "to take"), ("already there", "already there")],
-                    lambda r: 0 if r.get("created") or (service.check_mode and r["snapshot"].get("id") is None) else 1)
+                    lambda r: "taken" if r.get("created") or (service.check_mode and r["snapshot"].get("id") is None) else "already there")
     extras = []
     deleted = sum(len(r.get("pruned") or []) for r in mine)
     if deleted:
-        extras.append("%d other%s %s (see pruned)" % (deleted, "" if deleted == 1 else "s",
-                                                       "to delete" if service.check_mode else "deleted"))
+        verb = "to delete" if service.check_mode else "deleted"
+        extras.append("%d other%s %s (see pruned)" % (deleted, "" if deleted == 1 else "s", verb))
     if pending and not service.check_mode:
         extras.append("%d still in progress" % len(pending))
     summary = _summary("Snapshots", counts, extras, len(results), len(mine), "server", service.check_mode)
@@ -216,7 +217,7 @@ def batch_absent(service, requests, params):
         results.append(result)
     diff = dict(before=dict((str(r["snapshot"]["id"]), r["snapshot"]) for r in mine if r["snapshot"]), after={})
     counts = _count(mine, service.check_mode, [("deleted", "to delete"), ("already gone", "already gone")],
-                    lambda r: 0 if r["changed"] else 1)
+                    lambda r: "deleted" if r["changed"] else "already gone")
     summary = _summary("Deletions", counts, [], len(results), len(mine), "snapshot", service.check_mode)
     return _finish(service, results, diff, "deletion", summary=summary, distinct=mine)
 
@@ -258,15 +259,16 @@ def _quoted(text):
 
 
 def _count(results, check_mode, kinds, kind_of):
-    """'2 taken, 1 already there, 1 failed': what was done (or would be, in check mode), once per server or snapshot."""
-    tally = [0] * len(kinds)
+    """'2 taken, 1 already there, 1 failed': what was done (or would be, in check mode), once per server or snapshot.
+    `kinds`: (kind, its words in check mode), in the order shown; `kind_of(result)`: the kind of a result that did not fail."""
+    tally = dict((kind, 0) for kind, unused in kinds)
     failed = 0
     for result in results:
         if result.get("failed"):
             failed += 1
         else:
             tally[kind_of(result)] += 1
-    counts = ["%d %s" % (number, kind[1] if check_mode else kind[0]) for number, kind in zip(tally, kinds) if number]
+    counts = ["%d %s" % (tally[kind], in_check_mode if check_mode else kind) for kind, in_check_mode in kinds if tally[kind]]
     if failed:
         counts.append("%d failed" % failed)
     return counts

@@ -66,10 +66,10 @@ options:
     description:
       - Instead of O(servers), one entry per snapshot, each with its own name.
       - With O(state=present) each entry needs C(server_id) and C(name); two different names for one server in one batch are refused.
-        The same server and name twice is one snapshot, taken once: the first entry reports the change, the others the same
+      - The same server and name twice is one snapshot, taken once. The first entry reports the change, the others the same
         snapshot, not changed, and a warning says so when their descriptions differ (the first one is stored).
-      - With O(state=absent), entries naming the same snapshot the same way share one deletion, reported by the first.
-      - With O(state=absent) each entry needs C(snapshot_id), or C(server_id) and C(name).
+      - With O(state=absent) each entry needs C(snapshot_id), or C(server_id) and C(name). Entries naming the same snapshot
+        the same way share one deletion, reported by the first.
     type: list
     elements: dict
     suboptions:
@@ -231,8 +231,10 @@ EXAMPLES = r"""
 RETURN = r"""
 msg:
   description:
-    - What the task did, counted once per server (O(state=present)) or per snapshot (O(state=absent)), for example
-      C(Snapshots: 2 taken, 1 already there, 1 failed; 2 others deleted (see pruned).) or C(Deletions: 2 deleted, 1 already gone.)
+    - >-
+      What the task did, counted once per server (O(state=present)) or per snapshot (O(state=absent)), for example
+      C(Snapshots: 2 taken, 1 already there, 1 failed.) or C(Deletions: 2 deleted, 1 already gone.) Snapshots deleted to make
+      room or by retention are counted too, and listed in each entry's C(pruned).
     - On failure, then the first failures in full and the number of the others; each is whole in its entry of RV(results).
   returned: always
   type: str
