@@ -2,7 +2,7 @@
 # CORE=X.Y picks one ansible-core line (2.16, 2.18, 2.21; 2.19 is the tool venv .venv), e.g.
 #   make units CORE=2.16      make test CORE=2.21      make demo CORE=2.16
 # Without CORE, `make test` runs the whole matrix (scripts/test.sh lists it) and `make demo` runs on 2.19.
-.PHONY: demo test test-one check sanity units simulator integration e2e playbooks faults quality venv venvs
+.PHONY: demo test test-one check sanity units simulator integration e2e playbooks faults quality venv venvs docs
 
 CORE ?=
 CORE_FLAG = $(if $(CORE),--core $(CORE))
@@ -32,3 +32,8 @@ venv:
 
 venvs:
 	bash scripts/venvs.sh $(CORE)
+
+# The docs site (antsibull-docs + Sphinx, warnings are errors) in build/docs/html; `bash scripts/test.sh docs` (a
+# stage of `make test`) also lints the docs and checks the site in headless Chromium.
+docs:
+	bash scripts/docs.sh

@@ -2,7 +2,7 @@
 # The whole test suite on every ansible-core line the collection supports, or any part of it.
 #
 # Usage: scripts/test.sh [--core X.Y[,X.Y...]] [--jobs N] [--fail-fast] [stage ...]
-#   stages: sanity units simulator integration e2e playbooks demo faults quality eda (default: all)
+#   stages: sanity units simulator integration e2e playbooks demo faults quality docs eda (default: all)
 #
 # Each stage runs in cells, one per ansible-core line (the matrix):
 #   sanity                   2.16 (Python 3.11) and 2.21 (Python 3.12), no ignore file
@@ -15,6 +15,7 @@
 #   simulator, faults, quality   2.19, the tool venv .venv
 #   eda                      2.19         tests/eda (the vps.cloud.snapshots event source: units, ansible-rulebook
 #                                         e2e against the simulator) and scripts/lint_eda.sh, with .venvs/eda
+#   docs                     2.19         scripts/docs.sh --check: the docs site, lint-collection-docs, headless Chromium
 # --core X.Y   runs the stages given on that line only (no stage given: sanity units integration e2e playbooks demo);
 #              2.19 is the tool venv.
 # --jobs N     runs N cells at a time, each in its own copy of the layout, and prints a cell's output whole when it
@@ -28,18 +29,18 @@ set -euo pipefail
 # shellcheck disable=SC1091
 . "$(dirname "$0")/eda.sh"  # ensure_eda_venv, ensure_java17, EDA_VENV (stage eda)
 
-ALL_STAGES=(sanity units simulator integration e2e playbooks demo faults quality eda)
+ALL_STAGES=(sanity units simulator integration e2e playbooks demo faults quality docs eda)
 CORE_STAGES=(sanity units integration e2e playbooks demo)
-TOOL_STAGES=(simulator faults quality eda)
+TOOL_STAGES=(simulator faults quality docs eda)
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 matrix_cores() {
     case "$1" in
         sanity) echo "2.16 2.21" ;;
         units) echo "2.16 2.18 2.21" ;;
         integration | e2e | playbooks | demo) echo "2.16 2.21" ;;
-        simulator | faults | quality | eda) echo "$DEFAULT_CORE" ;;
+        simulator | faults | quality | docs | eda) echo "$DEFAULT_CORE" ;;
     esac
 }
 
@@ -52,6 +53,7 @@ stage_weight() {
         playbooks) echo 200 ;;
         integration) echo 150 ;;
         quality) echo 120 ;;
+        docs) echo 120 ;;
         eda) echo 150 ;;
         demo) echo 60 ;;
         *) echo 40 ;;
@@ -280,6 +282,13 @@ stage_eda() {
     run_pytest -q tests/eda || { rc=1; note "tests failed"; }
     bash "$REPO_ROOT/scripts/lint_eda.sh" "$COLLECTION_DIR" || { rc=1; note "lint findings"; }
     return "$rc"
+}
+
+stage_docs() {
+    log "The docs site (warnings are errors), antsibull-docs lint-collection-docs, the browser check"
+    # The site and the screenshots stay beside the lane's layout, as test artefacts.
+    bash "$REPO_ROOT/scripts/docs.sh" --check --dest "$LAYOUT_ROOT/docs"
+    note "site, screenshots: $LAYOUT_ROOT/docs"
 }
 
 # --- Running cells. Lane k lays the collection out in its own folder: ansible-test keeps its state in tests/output.
