@@ -86,6 +86,9 @@ SIM_BASE=${VPS_API_URL%/api/v1}
 echo "Simulator listening on $VPS_API_URL (token in VPS_API_TOKEN, not shown)."
 
 export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_RETRY_FILES_ENABLED=false
+# A fact cache, as the README's report section says: pre_upgrade stores each host's outcome there (pre_upgrade_outcome),
+# and the report, a run of its own, reads it from there for its HOST OUTCOME column (AWX/AAP: enable fact storage).
+export ANSIBLE_CACHE_PLUGIN=jsonfile ANSIBLE_CACHE_PLUGIN_CONNECTION="$WORK/facts"
 DEMO_TASKS=$COLLECTION_DIR/playbooks/demo/tasks
 cd "$WORK"
 
@@ -119,7 +122,8 @@ ansible-playbook -i inventory.yml vps.cloud.pre_upgrade \
 echo "ansible-playbook exited $fail_rc, as expected for a rolled-back host."
 
 banner "Step 6/6: the report, and a check of what the simulator saw" \
-    "vps.cloud.report lists every snapshot of the account as a table, and writes it as CSV too."
+    "vps.cloud.report lists every snapshot of the account as a table, and writes it as CSV too;" \
+    "its HOST OUTCOME column comes from the fact cache the pre_upgrade runs wrote (the dry run writes none)."
 ansible-playbook -i inventory.yml vps.cloud.report -e "report_output_path=$WORK/report.csv" \
     2>&1 | tee "$WORK/run-report.log"
 printf '\nThe same report as CSV (report_output_path=report.csv):\n'
@@ -131,7 +135,7 @@ curl_json "$SIM_BASE/_sim/state" >"$WORK/sim-state.json"
 
 # The simulator's request log and state are the evidence: restores seen, snapshots and server states.
 python - "$WORK" <<'PY'
-import json, pathlib, re, sys
+import csv, io, json, pathlib, re, sys
 
 work = pathlib.Path(sys.argv[1])
 log = json.loads((work / "sim-log.json").read_text())
@@ -159,6 +163,15 @@ if not (work / "app" / "app.running").exists():
     problems.append("web-1's demo application was not started again after its snapshot")
 if "quiesced (tasks until completed)" not in (work / "run-report.log").read_text():
     problems.append("the report does not show web-1's snapshot as quiesced")
+# The HOST OUTCOME of each host's snapshot, in the CSV and in the table, from the fact cache of the earlier runs.
+report_rows = dict((r["name"], r) for r in csv.DictReader(io.StringIO((work / "report.csv").read_text())))
+report_log = (work / "run-report.log").read_text()
+for name, outcome in (("before-app-v2", "upgraded"), ("before-app-v3", "rolled back and healthy")):
+    shown = report_rows.get(name, {}).get("host_outcome")
+    if shown != outcome:
+        problems.append("the report's HOST OUTCOME of %s should be %r, is %r" % (name, outcome, shown))
+    elif not re.search(r"\b%s\b.*  %s\"?,?$" % (re.escape(name), re.escape(outcome)), report_log, re.M):
+        problems.append("the report's table does not show %r next to %s" % (outcome, name))
 if len(v3) != 1:
     problems.append("web-2's snapshot before-app-v3 should exist")
 elif restores != [v3[0]["id"]]:
@@ -191,5 +204,6 @@ PY
 
 banner "Demo finished as expected" \
     "web-1 upgraded and kept its new state; web-2's failed upgrade was rolled back from its snapshot." \
-    "Both snapshots are in the report above; its CONSISTENCY column shows web-1's as quiesced." \
+    "Both snapshots are in the report above; its CONSISTENCY column shows web-1's as quiesced, and its" \
+    "HOST OUTCOME column each host's outcome: upgraded, rolled back and healthy." \
     "Try: ansible-doc -t role vps.cloud.snapshot_guard"
