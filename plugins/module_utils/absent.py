@@ -22,7 +22,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     plan_prune,
     server_id_of,
 )
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError
+from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed
 
 FOLLOW_ADVICE = "The deletion goes on at the provider; rerunning the task is safe."
 PRUNE_HEADER = "snapshots pruned"
@@ -202,27 +202,74 @@ def absent_result(entry, check_mode, now):
     if entry.error is not None:
         result.update(entry.error.details)
         result.update(failed=True, msg=_failure(entry, now))
+    elif snapshot and check_mode:
+        result["msg"] = "Check mode: would delete snapshot %s." % describe(snapshot, now)
+    elif entry.changes.deleted:
+        result["msg"] = "Deleted snapshot %s.%s" % (describe(snapshot, now), _lost_answers(entry.changes))
     elif snapshot:
-        result["msg"] = "%s snapshot %s." % ("Check mode: would delete" if check_mode else "Deleted", describe(snapshot, now))
+        result["msg"] = ("Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else "
+                         "deleted it first. This task deleted nothing." % describe(snapshot, now))
     else:
         result["msg"] = "No such snapshot; nothing to delete."
     return result
 
 
+def _lost_answers(changes):
+    """' The answer to its DELETE was lost (...); ...' for each deletion known only afterwards, or ''."""
+    lost = [(s, changes.answers_lost[s.get("id")]) for s in changes.deleted if s.get("id") in changes.answers_lost]
+    if len(lost) == 1 and len(changes.deleted) == 1:
+        return " The answer to its DELETE was lost (%s); %s." % lost[0][1]
+    return "".join(" The answer to the DELETE of %s was lost (%s); %s." % ((describe(s),) + why) for s, why in lost)
+
+
 def prune_result(entry, check_mode, now):
     """What prune returns for one server: what went (or would go), and what stays."""
     pruned = [clean_snapshot(s) for s in (entry.doomed if check_mode else entry.changes.deleted)]
-    result = dict(server_id=entry.server_id, changed=bool(pruned), pruned=pruned,
+    gone = [] if check_mode else [clean_snapshot(s) for s in entry.changes.gone]
+    result = dict(server_id=entry.server_id, changed=bool(pruned), pruned=pruned, already_gone=gone,
                   kept=[clean_snapshot(s) for s in newest_first(entry.kept)],
                   preview=[_preview_line(s, now) for s in pruned])
     if entry.error is not None:
         result.update(entry.error.details)
         result.update(failed=True, msg=_failure(entry, now))
+    elif check_mode:
+        result["msg"] = "Server %s: would delete %d snapshot(s)%s" % (
+            entry.server_id, len(pruned), (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else ".")
     else:
-        verb = "would delete" if check_mode else "deleted"
-        result["msg"] = "Server %s: %s %d snapshot(s)%s" % (entry.server_id, verb, len(pruned),
-                                                            (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else ".")
+        # What was done, counted: this task's deletions, then those someone else made first.
+        parts = ["deleted %d snapshot(s)%s" % (len(pruned), (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else "")]
+        if gone:
+            parts.append("%d already gone (deleted by someone else before this task's DELETE): %s"
+                         % (len(gone), "; ".join(describe(s, now) for s in gone)))
+        result["msg"] = "Server %s: %s.%s" % (entry.server_id, ", and ".join(parts), _lost_answers(entry.changes))
     return result
+
+
+def counted_prune(prune, check_mode):
+    """Run `prune()` (a whole prune task) and open its msg with what it did, counted per server (prune_summary)."""
+    try:
+        result = prune()
+    except TaskFailed as exc:
+        exc.result["msg"] = "%s. %s" % (prune_summary(exc.result.get("results") or [], check_mode), exc.result.get("msg"))
+        raise
+    result["msg"] = prune_summary(result.get("results") or [], check_mode) + "."
+    return result
+
+
+def prune_summary(results, check_mode):
+    """'Prune: deleted 3 snapshot(s) on 2 server(s), 1 already gone (...), 1 server(s) failed': what a prune did, counted
+    once per server (several hosts may name one server)."""
+    results = list(dict((r.get("server_id"), r) for r in results).values())
+    done = [r for r in results if not r.get("failed")]
+    pruned = sum(len(r.get("pruned") or []) for r in results)
+    servers = len([r for r in results if r.get("pruned")])
+    gone = sum(len(r.get("already_gone") or []) for r in results)
+    parts = ["%s %d snapshot(s) on %d server(s)" % ("would delete" if check_mode else "deleted", pruned, servers)]
+    if gone:
+        parts.append("%d already gone (deleted by someone else first)" % gone)
+    if len(done) < len(results):
+        parts.append("%d server(s) failed" % (len(results) - len(done)))
+    return "Prune%s: %s" % (" (check mode)" if check_mode else "", ", ".join(parts))
 
 
 def prune_diff(entries, check_mode, now):

@@ -85,6 +85,22 @@ class VpsAmbiguousError(VpsApiError):
     """A request that changes state may or may not have been applied (timeout, dropped connection, 5xx, unreadable body)."""
 
 
+class Deletion:
+    """What one DELETE did. `deleted`: this task deleted the snapshot (a 2xx, or a 404 after an attempt of its own whose
+    answer was lost); false when it was gone before this task's first DELETE reached the API. `answer_lost`: what became
+    of that earlier attempt's answer, when the deletion is known only from the 404 that followed it."""
+
+    def __init__(self, deleted, answer_lost=None):
+        self.deleted = deleted
+        self.answer_lost = answer_lost
+
+    def __bool__(self):
+        return self.deleted
+
+    def __repr__(self):
+        return "Deletion(deleted=%r, answer_lost=%r)" % (self.deleted, self.answer_lost)
+
+
 class VpsConfigError(ValueError):
     """Bad client options, such as an api_url that is not an http(s) URL."""
 
@@ -377,14 +393,32 @@ class VpsClient:
         return items
 
     def delete(self, path):
-        """DELETE; returns True if deleted, False if it was already gone (404)."""
+        """DELETE; returns True if this task deleted it, False if it was already gone (see delete_outcome())."""
+        return self.delete_outcome(path).deleted
+
+    def delete_outcome(self, path):
+        """DELETE, and the Deletion it made.
+
+        Any 2xx is a deletion, whatever its body (a proxy may answer 200 with text): it is never sent again for its
+        body. A 404 to the first attempt that reached the API means someone else deleted it first; a 404 after an
+        attempt whose answer was lost (no answer, a dropped connection, a 5xx) is this task's own deletion, applied
+        then. A failure after such an attempt raises VpsAmbiguousError with `unanswered` (why each answer was lost):
+        the snapshot may be gone, and only a listing can tell.
+        """
+        unanswered = []
         try:
-            self._request("DELETE", self.url_for(path), path=path)
+            self._request("DELETE", self.url_for(path), path=path, unanswered=unanswered)
         except VpsApiError as exc:
             if exc.status == 404:
-                return False
-            raise
-        return True
+                return Deletion(bool(unanswered), unanswered[0] if unanswered else None)
+            if exc.status is not None and exc.status >= 500 and not unanswered:
+                unanswered.append("HTTP %s" % exc.status)
+            if not unanswered:
+                raise
+            ambiguous = VpsAmbiguousError(exc.message, status=exc.status, method=exc.method, path=exc.path, url=exc.url)
+            ambiguous.unanswered = unanswered
+            raise ambiguous
+        return Deletion(True)
 
     def post(self, path, payload=None):
         """POST that creates or starts something: re-sent only when the request surely was not applied.
@@ -410,8 +444,11 @@ class VpsClient:
         return self.session.request(method, url, params=params, json=json_body, timeout=self.timeout,
                                     allow_redirects=idempotent, verify=self._verify)
 
-    def _request(self, method, url, params=None, json_body=None, path=None):
+    def _request(self, method, url, params=None, json_body=None, path=None, unanswered=None):
+        """One call, retried where that is safe. `unanswered` (a list) gets why each attempt that may have been applied
+        went unanswered: a timeout or a dropped connection after it was sent, or a 5xx."""
         idempotent = method in ("GET", "DELETE")
+        unanswered = [] if unanswered is None else unanswered
         attempt = timeouts = rate_limited_attempt = 0
         rate_limited_since = None
         shown = without_credentials(url)
@@ -437,6 +474,8 @@ class VpsClient:
                     if not idempotent:
                         raise VpsAmbiguousError(message, method=method, path=path, url=shown)
                     error = VpsApiError(message, method=method, path=path, url=shown)
+                    if timed_out or not _never_connected(exc):
+                        unanswered.append(message)
                 if timed_out:
                     timeouts += 1
                 if timeouts > min(self.retries, TIMEOUT_RETRIES) or attempt >= self.retries:
@@ -467,6 +506,7 @@ class VpsClient:
                     continue
             elif status in RETRYABLE_STATUSES:
                 # A 5xx may hide an applied POST.
+                unanswered.append("HTTP %s (%s)" % (status, error_text(response)))
                 if idempotent:
                     if attempt < self.retries:
                         told_when = retry_after_seconds(response) is not None
@@ -481,6 +521,10 @@ class VpsClient:
                             % response.headers.get("Location", "nowhere"), status=status, method=method, path=path, url=shown)
             if status >= 400:
                 raise VpsApiError(error_text(response), status=status, method=method, path=path, url=shown)
+            if method == "DELETE":
+                # A 2xx is the deletion, whatever the body (a proxy may send text): re-sent for its body, it would get
+                # a 404 and pass for someone else's.
+                return None
             try:
                 return self._decode(response, method, path, idempotent, shown)
             except VpsAmbiguousError:
@@ -570,6 +614,21 @@ def send_once(send, look, what, retries, grace, sleep=time.sleep, clock=time.mon
             if exc.status not in REFUSED_BY_GATEWAY or attempt >= retries:
                 raise
             attempt += 1
+
+
+def _never_connected(exc):
+    """Whether a ConnectionError happened before any connection was made (refused, no such host): nothing was sent."""
+    inner, seen = exc, set()
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        if type(inner).__name__ in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError"):
+            return True
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((arg for arg in getattr(inner, "args", ()) if isinstance(arg, BaseException)), None)
+        inner = nested
+    return bool(re.search(r"NewConnectionError|Failed to establish a new connection|Name or service not known|"
+                          r"Temporary failure in name resolution|nodename nor servname", str(exc)))
 
 
 def _reason(exc):

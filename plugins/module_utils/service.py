@@ -16,7 +16,14 @@ from __future__ import annotations
 import concurrent.futures
 import time
 
-from ansible_collections.vps.cloud.plugins.module_utils.client import MIN_GRACE, REFUSED_BY_GATEWAY, VpsAmbiguousError, VpsApiError, send_once
+from ansible_collections.vps.cloud.plugins.module_utils.client import (
+    MIN_GRACE,
+    REFUSED_BY_GATEWAY,
+    Deletion,
+    VpsAmbiguousError,
+    VpsApiError,
+    send_once,
+)
 from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     BUSY,
     RESTORING,
@@ -58,6 +65,11 @@ class Changes:
         self.created = []
         self.deleted = []
         self.restored = []
+        # Snapshots found gone at this task's first DELETE: someone else's deletion, not a change of this task.
+        self.gone = []
+        # {snapshot id: (why the answer to its DELETE was lost, how the deletion was found)}: deletions known only from a
+        # later 404 or the listing.
+        self.answers_lost = {}
 
     def __bool__(self):
         return bool(self.created or self.deleted or self.restored)
@@ -68,11 +80,16 @@ class Changes:
         if self.created:
             parts.append("created %s" % "; ".join(describe(s) for s in self.created))
         if self.deleted:
-            parts.append("deleted %s" % "; ".join(describe(s, now) for s in self.deleted))
+            parts.append("deleted %s" % "; ".join(self.describe_deleted(s, now) for s in self.deleted))
         if self.restored:
             parts.append("started the restore of server %s" % "; ".join(
                 "%s from snapshot %s" % (server_id_of(s), describe(s)) for s in self.restored))
         return ("It " + ", and ".join(parts) + ".") if parts else ""
+
+    def describe_deleted(self, snapshot, now=None):
+        """A deleted snapshot, and that the answer to its DELETE was lost when it was."""
+        lost = self.answers_lost.get(snapshot.get("id"))
+        return describe(snapshot, now) + (" (the answer to its DELETE was lost: %s)" % lost[0] if lost else "")
 
 
 class SnapshotService:
@@ -208,15 +225,64 @@ class SnapshotService:
     # Writing -----------------------------------------------------------------------
 
     def delete(self, snapshot, changes):
-        """Delete one snapshot and record it; a 404 means someone else deleted it first (recorded as gone, not ours)."""
+        """Delete one snapshot and record what happened; True if this task deleted it.
+
+        A 404 to the first DELETE means someone else deleted it first (recorded in changes.gone, not as ours). After a
+        DELETE of this task that went unanswered, a 404 or its absence from the listing is this task's deletion: recorded,
+        with a warning that the answer was lost.
+        """
         self._still_listened_to("delete snapshot %s" % describe(snapshot))
         try:
-            deleted = self.client.delete("snapshots/%s/" % snapshot.get("id"))
+            outcome = self.client.delete_outcome("snapshots/%s/" % snapshot.get("id"))
+            how = "sent again, it was answered 404"
+        except VpsAmbiguousError as exc:
+            outcome = self._settle_deletion(snapshot, exc)
+            how = "the server's listing no longer holds it"
         except VpsApiError as exc:
             raise SnapshotError("Could not delete snapshot %s: %s" % (describe(snapshot), exc), failure=exc.to_failure())
-        if deleted:
-            changes.deleted.append(clean_snapshot(snapshot))
-        return deleted
+        if not outcome.deleted:
+            changes.gone.append(clean_snapshot(snapshot))
+            return False
+        changes.deleted.append(clean_snapshot(snapshot))
+        if outcome.answer_lost:
+            changes.answers_lost[snapshot.get("id")] = (outcome.answer_lost, how)
+            self.warn("Snapshot %s on server %s was deleted by this task, but the answer to its DELETE was lost (%s); %s, so the "
+                      "deletion is reported as this task's." % (describe(snapshot), server_id_of(snapshot), outcome.answer_lost, how))
+        return True
+
+    def _settle_deletion(self, snapshot, exc):
+        """A DELETE that failed after an attempt whose answer was lost: the listing says whether it was applied.
+
+        After gateway refusals only (502/503: not applied, as far as the API's edge is concerned) one look is enough;
+        after no answer, a dropped connection or another 5xx the deletion may land late, so the listing is read for
+        twice api_timeout (at least MIN_GRACE seconds). Gone: this task's deletion. Still listed: SnapshotError.
+        """
+        server_id = server_id_of(snapshot)
+        grace = max(2 * self.client.timeout, MIN_GRACE)
+
+        def check():
+            try:
+                listed = self.list(server_id)
+            except SnapshotError:
+                return False, None, "the listing could not be read"
+            gone = not any(s.get("id") == snapshot.get("id") for s in listed)
+            return gone, gone, "still listed"
+
+        if all(reason.startswith(tuple("HTTP %s" % status for status in REFUSED_BY_GATEWAY)) for reason in exc.unanswered):
+            gone, waited = check()[0], None
+        else:
+            try:
+                gone = wait_for(check, grace, "snapshot %s to leave the listing" % snapshot.get("id"), check_first=True,
+                                clock=self.clock, sleep=self.sleep)
+            except VpsWaitTimeout:
+                gone = False
+            waited = grace
+        if gone:
+            return Deletion(True, exc.unanswered[0])
+        looked = "still listed after %d s" % waited if waited else "still listed"
+        raise SnapshotError("Could not delete snapshot %s: %s. It is %s, so this task did not delete it; the API may still apply "
+                            "the DELETE late: look at the server's snapshots (vps.cloud.vps_snapshot_info) before counting on it "
+                            "either way." % (describe(snapshot), exc, looked), failure=exc.to_failure())
 
     def create(self, server_id, name, description, changes):
         """POST one snapshot, never twice: after an ambiguous failure, look for it by name first."""

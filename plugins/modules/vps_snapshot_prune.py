@@ -23,6 +23,12 @@ description:
   - Works on all servers in one task, at most O(concurrency) at a time, waiting once for all deletions.
   - A server without any snapshot is read (C(GET /servers/{id}/)), also in check mode, so that a mistyped id fails
     naming the server instead of pruning nothing in silence.
+  - Every deletion this task made is reported in RV(pruned), whatever the API's answer looked like. A 2xx answer to a
+    C(DELETE) is a deletion whatever its body. When the answer to a C(DELETE) was lost (no answer, a dropped connection,
+    a 5xx) and the snapshot is then found gone (a second C(DELETE) answered 404, or the listing no longer holds it), the
+    deletion is this task's, with a warning that the answer was lost. A snapshot that was gone before this task's first
+    C(DELETE) reached the API (404) was deleted by someone else; it is counted as already gone, not in RV(pruned).
+  - The task's C(msg) counts what was done, such as C(Prune: deleted 3 snapshot(s) on 2 server(s), 1 already gone).
 author:
   - vps.cloud maintainers (@vps-cloud)
 extends_documentation_fragment:
@@ -109,8 +115,9 @@ preview:
   sample: ["server 101: 798  pre-upgrade-20250108  completed  19d 4h old"]
 results:
   description:
-    - One entry per entry of O(servers), with C(server_id), C(host), C(changed), C(pruned), C(kept) (the matching snapshots
-      that stay, newest first), C(preview), C(msg), and C(failed) with the reason when that server failed.
+    - One entry per entry of O(servers), with C(server_id), C(host), C(changed), C(pruned), C(already_gone) (the snapshots
+      someone else deleted before this task's C(DELETE) reached the API), C(kept) (the matching snapshots that stay, newest
+      first), C(preview), C(msg), and C(failed) with the reason when that server failed.
   returned: always
   type: list
   elements: dict
@@ -131,6 +138,7 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vps.cloud.plugins.module_utils.absent import counted_prune
 from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_prune, parse_servers
 from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
 
@@ -154,7 +162,7 @@ def main():
         problems.append("servers is empty: give at least one server")
     problems += option_problems(params, positive=("wait_timeout",), patterns=("match",), at_least_zero=("keep", "older_than_days"))
     service = snapshot_service(module, problems)
-    run(module, lambda: batch_prune(service, servers, params))
+    run(module, lambda: counted_prune(lambda: batch_prune(service, servers, params), module.check_mode))
 
 
 if __name__ == "__main__":

@@ -237,10 +237,11 @@ def test_a_failed_deletion_is_still_named_when_the_wait_times_out(rsps, vt):
 # Results --------------------------------------------------------------------------------------------------------------
 
 
-def deletion(doomed=(), deleted=(), error=None, kept=()):
+def deletion(doomed=(), deleted=(), error=None, kept=(), gone=()):
     entry = DeletionEntry(server_id=101)
     entry.doomed = list(doomed)
     entry.changes.deleted = [clean(s) for s in deleted]
+    entry.changes.gone = [clean(s) for s in gone]
     entry.kept = list(kept)
     entry.error = error
     return entry
@@ -251,7 +252,10 @@ def deletion(doomed=(), deleted=(), error=None, kept=()):
                                      preview=["id 801  a  completed  4d 17h old"])),
     (deletion([A]), True, dict(changed=True, msg="Check mode: would delete snapshot %s." % describe(A, "4d 17h old"),
                                preview=["id 801  a  completed  4d 17h old"])),
-    (deletion([A]), False, dict(changed=False, msg="Deleted snapshot %s." % describe(A, "4d 17h old"), preview=[])),
+    # Gone at this task's first DELETE (404): someone else's deletion, not reported as this task's (issue 22).
+    (deletion([A], gone=[A]), False, dict(changed=False, preview=[], msg=(
+        "Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else deleted it first. "
+        "This task deleted nothing." % describe(A, "4d 17h old")))),
     (deletion(), True, dict(changed=False, msg="No such snapshot; nothing to delete.", preview=[])),
     (deletion([A], [A], SnapshotError("Slow.", failure={"status": 500})), False, dict(
         changed=True, failed=True, failure={"status": 500}, preview=["id 801  a  completed  4d 17h old"],
@@ -269,7 +273,7 @@ def test_absent_result(entry, check_mode, expected):
 @pytest.mark.parametrize("entry, check_mode, expected", [
     (deletion([A, A2], [A, A2], kept=[B, A]), False, dict(
         changed=True, pruned=[clean(A), clean(A2)], kept=[clean(B), clean(A)],
-        msg="Server 101: deleted 2 snapshot(s): %s; %s" % (describe(A, "4d 17h old"), describe(A2, "4d 17h old")))),
+        msg="Server 101: deleted 2 snapshot(s): %s; %s." % (describe(A, "4d 17h old"), describe(A2, "4d 17h old")))),
     (deletion([A]), True, dict(changed=True, pruned=[clean(A)], msg="Server 101: would delete 1 snapshot(s): %s" % describe(
         A, "4d 17h old"))),
     (deletion([A]), False, dict(changed=False, pruned=[], msg="Server 101: deleted 0 snapshot(s).")),

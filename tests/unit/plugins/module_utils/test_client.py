@@ -486,7 +486,9 @@ def test_reads_and_deletes_are_retried_on_transient_statuses(rsps, make, vt, sta
 def test_retries_run_out_then_error_with_status(rsps, make, vt, status, method):
     rsps.add(method, ONE, status=status, json={"detail": "try later"})
     client = make(retries=3)
-    exc = raises(VpsApiError, client.get if method == "GET" else client.delete, "snapshots/801/")
+    # A DELETE that got no other answer may have been applied: ambiguous, for the caller to look.
+    exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete,
+                 "snapshots/801/")
     assert exc.status == status
     assert str(exc) == "try later (HTTP %s on %s snapshots/801/)" % (status, method)
     assert len(rsps.calls) == 4
@@ -580,7 +582,8 @@ def test_a_connection_error_then_success(rsps, make, vt, method):
 def test_a_read_timeout_is_retried_once_whatever_api_retries_says(rsps, make, vt, retries, method):
     rsps.add(method, ONE, body=read_timeout())
     client = make(retries=retries)
-    exc = raises(VpsApiError, client.get if method == "GET" else client.delete, "snapshots/801/")
+    exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete,
+                 "snapshots/801/")
     assert str(exc) == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30) on %s "
                         "snapshots/801/" % method)
     assert len(rsps.calls) == 2
@@ -1382,8 +1385,9 @@ def test_delete_404_returns_false(rsps, make):
 
 @pytest.mark.parametrize("status", [400, 401, 410, 500])
 def test_delete_other_errors_raise(rsps, make, status):
+    """A 5xx may hide an applied deletion: ambiguous (the caller looks); a 4xx surely was not applied."""
     rsps.delete(ONE, status=status, json={"detail": "no"})
-    assert raises(VpsApiError, make().delete, "snapshots/801/").status == status
+    assert raises(VpsAmbiguousError if status >= 500 else VpsApiError, make().delete, "snapshots/801/").status == status
 
 
 # TLS, proxies, plain http ------------------------------------------------------------------------------------------------
@@ -1705,3 +1709,78 @@ def test_a_retry_after_is_waited_with_a_small_jitter_and_a_cap(rsps, make, vt, v
 def test_the_retry_after_jitter_varies():
     delays = set(client_module.retry_after_delay(1.0) for dummy in range(20))
     assert len(delays) > 1 and all(1.0 <= delay <= 1.1 for delay in delays)
+
+
+# Issue 22: what happened to a DELETE is what the client says ------------------------------------------------------------
+
+@pytest.mark.parametrize("status, body, content_type", [
+    (200, "upstream: OK <garbage> \x00{not json", "text/plain"), (200, "<html><body>Deleted</body></html>", "text/html"),
+    (202, '{"detail": "deletion queued', "application/json"), (200, "", "text/plain"), (204, "", None),
+])
+def test_a_2xx_answer_to_a_delete_is_a_deletion_whatever_its_body(rsps, make, vt, status, body, content_type):
+    rsps.delete(ONE, status=status, body=body, content_type=content_type)
+    client = make()
+    outcome = client.delete_outcome("snapshots/801/")
+    assert (outcome.deleted, outcome.answer_lost) == (True, None)
+    assert client.delete("snapshots/801/") is True
+    assert len(rsps.calls) == 2  # one each: never sent again for its body
+    assert vt.sleeps == []
+
+
+@pytest.mark.parametrize("first, lost", [
+    (read_timeout(), "no answer within api_timeout=30s"),
+    (dropped(), "connection failed"),
+    ((504, {"detail": "upstream timed out"}), "HTTP 504"),
+    ((502, "<html>502 Bad Gateway</html>"), "HTTP 502"),
+])
+def test_a_404_after_an_unanswered_delete_is_this_tasks_deletion(rsps, make, vt, first, lost):
+    script(rsps, vt, "DELETE", ONE, first, (404, {"detail": "Not found."}))
+    outcome = make().delete_outcome("snapshots/801/")
+    assert outcome.deleted is True
+    assert lost in outcome.answer_lost
+    assert len(rsps.calls) == 2
+
+
+def test_a_404_to_the_first_delete_is_gone_not_ours(rsps, make, vt):
+    rsps.delete(ONE, status=404, json={"detail": "Not found."})
+    outcome = make().delete_outcome("snapshots/801/")
+    assert (outcome.deleted, outcome.answer_lost) == (False, None)
+
+
+def test_a_404_after_a_refused_connection_is_gone_not_ours(rsps, make, vt):
+    """A connection that was never made carried no DELETE: the snapshot was gone before this task's first one."""
+    script(rsps, vt, "DELETE", ONE, requests.exceptions.ConnectionError(CONNECTION_REFUSED),
+           requests.exceptions.ConnectTimeout("timed out"), (404, {"detail": "Not found."}))
+    outcome = make().delete_outcome("snapshots/801/")
+    assert (outcome.deleted, outcome.answer_lost) == (False, None)
+
+
+def test_a_404_after_a_429_is_gone_not_ours(rsps, make, vt):
+    script(rsps, vt, "DELETE", ONE, (429, "", {"Retry-After": "1"}), (404, {"detail": "Not found."}))
+    assert make().delete_outcome("snapshots/801/").deleted is False
+
+
+@pytest.mark.parametrize("answers, status, lost", [
+    ([read_timeout()], None, "no answer within api_timeout=30s"),
+    ([dropped()], None, "connection failed"),
+    ([(504, {"detail": "upstream timed out"})], 504, "HTTP 504"),
+    ([(503, {"detail": "try later"})], 503, "HTTP 503"),
+    ([(500, {"detail": "boom"})], 500, "HTTP 500"),
+    ([read_timeout(), (401, {"detail": "Invalid token."})], 401, "no answer within api_timeout=30s"),
+])
+def test_a_delete_that_fails_after_an_unanswered_attempt_is_ambiguous(rsps, make, vt, answers, status, lost):
+    script(rsps, vt, "DELETE", ONE, *answers)
+    exc = raises(VpsAmbiguousError, make(retries=2).delete_outcome, "snapshots/801/")
+    assert exc.status == status
+    assert lost in exc.unanswered[0]
+
+
+@pytest.mark.parametrize("answers", [
+    [(401, {"detail": "Invalid token."})],
+    [requests.exceptions.ConnectionError(CONNECTION_REFUSED)],
+    [(429, "", {"Retry-After": "1"}), (403, {"detail": "no"})],
+])
+def test_a_delete_that_surely_was_not_applied_is_a_plain_error(rsps, make, vt, answers):
+    script(rsps, vt, "DELETE", ONE, *answers)
+    exc = raises(VpsApiError, make(retries=1).delete_outcome, "snapshots/801/")
+    assert not getattr(exc, "unanswered", None)

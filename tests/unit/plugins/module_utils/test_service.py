@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import requests as _requests
 import responses
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import ensure_absent
@@ -421,6 +422,108 @@ def test_a_refused_deletion_is_not_recorded(rsps, service):
 
     assert caught.value.message == "Could not delete snapshot %s: busy (HTTP 409 on DELETE snapshots/801/)" % describe(A)
     assert not changes
+
+
+# Issue 22: what happened at the provider is what the journal records ----------------------------------------------------
+
+LOST = ("Snapshot %s on server 101 was deleted by this task, but the answer to its DELETE was lost (%s); %s, so the deletion "
+        "is reported as this task's.")
+
+
+@pytest.fixture
+def warned(vt):
+    """A service whose warnings go to a list: (service, warnings)."""
+    found = []
+    return build_service(vt, warnings_=found), found
+
+
+@pytest.mark.parametrize("body", ["upstream: OK <garbage> \x00{not json", "<html>ok</html>", ""])
+def test_a_2xx_with_any_body_is_a_deletion_recorded_once(rsps, warned, body):
+    service, found = warned
+    add_delete(rsps, 801, status=200, body=body, content_type="text/plain")
+    changes = Changes()
+
+    assert service.delete(A, changes) is True
+    assert (changes.deleted, changes.gone, found) == ([clean(A)], [], [])
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("first, reason", [
+    (_requests.exceptions.ReadTimeout("Read timed out."), "no answer within api_timeout=30s talking to api.vps.test: Read timed out."),
+    (_requests.exceptions.ConnectionError("Connection aborted."), "connection failed talking to api.vps.test: Connection aborted."),
+])
+def test_a_404_after_this_tasks_unanswered_delete_is_recorded_as_its_deletion(rsps, warned, first, reason):
+    service, found = warned
+    add_delete(rsps, 801, body=first)
+    add_delete(rsps, 801, status=404, json={"detail": "Not found."})
+    changes = Changes()
+
+    assert service.delete(A, changes) is True
+    assert changes.deleted == [clean(A)] and changes.gone == []
+    assert changes.answers_lost == {801: (reason, "sent again, it was answered 404")}
+    assert found == [LOST % (describe(A), reason, "sent again, it was answered 404")]
+    assert "answer to its DELETE was lost" in changes.summary()
+
+
+def test_a_404_to_the_first_delete_is_recorded_as_gone_not_ours(rsps, warned):
+    service, found = warned
+    add_delete(rsps, 801, status=404, json={"detail": "Not found."})
+    changes = Changes()
+
+    assert service.delete(A, changes) is False
+    assert (changes.deleted, changes.gone, found, bool(changes)) == ([], [clean(A)], [], False)
+
+
+def test_an_unanswered_delete_gone_from_the_listing_is_recorded_as_this_tasks(rsps, warned, vt):
+    service, found = warned
+    add_delete(rsps, 801, body=_requests.exceptions.ReadTimeout("Read timed out."))
+    add_list(rsps, [A, B], server_id=101)
+    add_list(rsps, [B], server_id=101)
+    changes = Changes()
+
+    assert service.delete(A, changes) is True
+    assert changes.deleted == [clean(A)]
+    assert sent(rsps).count(("DELETE", "/snapshots/801/")) == 2
+    assert found == [LOST % (describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out.",
+                             "the server's listing no longer holds it")]
+
+
+def test_an_unanswered_delete_still_listed_after_the_grace_fails_and_records_nothing(rsps, warned, vt):
+    service, found = warned
+    add_delete(rsps, 801, body=_requests.exceptions.ReadTimeout("Read timed out."))
+    add_list(rsps, [A, B], server_id=101)
+    changes = Changes()
+
+    with pytest.raises(SnapshotError) as caught:
+        service.delete(A, changes)
+
+    assert caught.value.message.startswith("Could not delete snapshot %s: no answer within api_timeout=30s" % describe(A))
+    assert "still listed after 60 s" in caught.value.message
+    assert not changes and found == []
+    assert vt.elapsed() >= 60
+
+
+def test_a_delete_refused_by_the_gateway_every_time_is_looked_for_once(rsps, warned, vt):
+    service, found = warned
+    add_delete(rsps, 801, status=502, json={"detail": "Bad Gateway"})
+    add_list(rsps, [A], server_id=101)
+    changes = Changes()
+
+    with pytest.raises(SnapshotError) as caught:
+        service.delete(A, changes)
+
+    assert caught.value.message.startswith("Could not delete snapshot %s: Bad Gateway (HTTP 502 on DELETE snapshots/801/)"
+                                           % describe(A))
+    assert sent(rsps).count(("GET", "/snapshots/?server_id=101")) == 1
+    assert not changes
+
+
+def test_the_journal_counts_what_was_gone_apart_from_what_was_deleted():
+    changes = Changes()
+    changes.deleted, changes.gone = [OLD], [clean(snap(701, "other"))]
+
+    assert changes.summary() == "It deleted %s." % describe(OLD)
+    assert bool(changes)
 
 
 def test_a_creation_is_recorded_cleaned(rsps, service):

@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
-    CONTRACT_FIELDS, LIST, LIST_ALL, SERVER_ID, add_delete, add_list, clean, delete_call, describe, listing, sent, snap,
+    CONTRACT_FIELDS, LIST, LIST_ALL, SERVER_ID, add_delete, add_list, clean, delete_call, describe, listing, sent, snap, warnings,
 )
 
 EXISTING = snap(801, "pre-migration", created_at="2025-01-15T18:30:00Z", description="Before major migration")
@@ -209,3 +210,61 @@ def test_a_listing_failing_while_waiting_still_reports_the_deletion(rsps, run):
                              "changes: It deleted %s." % AGED)
     assert result["preview"] == PREVIEW
     assert sent(rsps) == [LIST_ALL, delete_call(801), LIST]
+
+
+# Issue 22: what happened at the provider is what the task reports ----------------------------------------------------------
+
+
+def test_a_delete_answered_200_with_a_text_body_is_this_tasks_deletion(rsps, run):
+    """A proxy's 200 text/plain: deleted, never sent again (a second DELETE would get 404 and pass for someone else's)."""
+    add_list(rsps, [EXISTING], server_id=None)
+    add_delete(rsps, 801, status=200, body="upstream: OK <garbage> \x00{not json", content_type="text/plain")
+    add_list(rsps, [])
+
+    result = run(vps_snapshot, absent(snapshot_id=801))
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    assert result["msg"] == "Deleted snapshot %s." % AGED
+    assert result["preview"] == PREVIEW
+    assert sent(rsps) == [LIST_ALL, delete_call(801), LIST]
+
+
+def test_a_404_after_this_tasks_unanswered_delete_is_reported_as_its_deletion(rsps, run):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_delete(rsps, 801, body=requests.exceptions.ReadTimeout("Read timed out."))
+    add_delete(rsps, 801, status=404, json={"detail": "Not found."})
+    add_list(rsps, [])
+
+    result = run(vps_snapshot, absent(snapshot_id=801))
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    lost = "no answer within api_timeout=30s talking to api.vps.test: Read timed out."
+    assert result["msg"] == "Deleted snapshot %s. The answer to its DELETE was lost (%s); sent again, it was answered 404." % (
+        AGED, lost)
+    assert result["preview"] == PREVIEW
+    assert warnings(result) == ["Snapshot %s on server %s was deleted by this task, but the answer to its DELETE was lost (%s); "
+                                "sent again, it was answered 404, so the deletion is reported as this task's."
+                                % (describe(EXISTING), SERVER_ID, lost)]
+
+
+def test_an_unanswered_delete_whose_snapshot_left_the_listing_is_reported_as_its_deletion(rsps, run):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_delete(rsps, 801, body=requests.exceptions.ReadTimeout("Read timed out."))
+    add_list(rsps, [])
+
+    result = run(vps_snapshot, absent(snapshot_id=801))
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    assert result["msg"].startswith("Deleted snapshot %s. The answer to its DELETE was lost (no answer within" % AGED)
+    assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(801), LIST, LIST]
+
+
+def test_a_snapshot_gone_before_the_first_delete_says_so_not_deleted(rsps, run):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_delete(rsps, 801, status=404, json={"detail": "Not found."})
+
+    result = run(vps_snapshot, absent(snapshot_id=801))
+
+    assert result["changed"] is False
+    assert result["msg"] == ("Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else "
+                             "deleted it first. This task deleted nothing." % AGED)

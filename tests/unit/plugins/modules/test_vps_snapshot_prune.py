@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot_prune
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
-    LIST_ALL, add_delete, add_list, clean, delete_call, describe, listing, sent, snap,
+    LIST_ALL, add_delete, add_list, clean, delete_call, describe, listing, sent, snap, warnings,
 )
 
 # Server 101's snapshots, oldest first, with their age at NOW (2025-01-20T12:00:00Z).
@@ -60,11 +61,12 @@ def test_prune_deletes_what_the_rules_pick_failed_first_and_waits_until_gone(rsp
     assert entry["pruned"] == result["pruned"]
     assert entry["kept"] == [clean(raw) for raw in kept]
     assert entry["preview"] == [preview(raw) for raw in doomed]
-    assert entry["msg"] == "Server 101: deleted %d snapshot(s): %s" % (len(doomed), "; ".join(
+    assert entry["msg"] == "Server 101: deleted %d snapshot(s): %s." % (len(doomed), "; ".join(
         describe(raw, AGE[raw["id"]]) for raw in doomed))
+    assert entry["already_gone"] == []
     assert result["diff"] == {"before_header": "snapshots pruned", "after_header": "snapshots pruned", "after": "",
                               "before": "".join("server 101: %s\n" % describe(raw, AGE[raw["id"]]) for raw in doomed)}
-    assert result["msg"] == "1 prune(s) done."
+    assert result["msg"] == "Prune: deleted %d snapshot(s) on 1 server(s)." % len(doomed)
     assert sent(rsps) == [listing(101)] + [delete_call(raw["id"]) for raw in doomed] + [listing(101)]
 
 
@@ -79,7 +81,7 @@ def test_check_mode_previews_and_deletes_nothing(rsps, run):
     assert result["pruned"] == [clean(F), clean(P1), clean(P2)]
     assert result["preview"] == [preview(F, 101), preview(P1, 101), preview(P2, 101)]
     assert result["results"][0]["msg"].startswith("Server 101: would delete 3 snapshot(s): %s; " % describe(F, AGE[705]))
-    assert result["msg"] == "1 prune(s) done, check mode."
+    assert result["msg"] == "Prune (check mode): would delete 3 snapshot(s) on 1 server(s)."
     assert sent(rsps) == [listing(101)]
 
 
@@ -167,7 +169,8 @@ def test_one_server_failing_never_stops_the_others_and_its_deletions_are_reporte
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["failed_servers"] == [102]
-    assert result["msg"] == "The prune failed for 1 of 2: server 102: " + failure
+    assert result["msg"] == ("Prune: deleted 2 snapshot(s) on 2 server(s), 1 server(s) failed. The prune failed for 1 of 2: "
+                             "server 102: " + failure)
     assert result["results"][1]["pruned"] == [clean(Q1)]
     assert result["pruned"] == [clean(P1), clean(Q1)]
     assert sent(rsps) == [LIST_ALL, delete_call(701), delete_call(801), delete_call(802), LIST_ALL]
@@ -188,7 +191,8 @@ def test_a_wait_that_fails_still_reports_every_deletion(rsps, run, later, failur
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["pruned"] == [clean(P1)]
-    assert result["msg"] == ("The prune failed for 1 of 1: server 101 (web-1): %s Before this failure the task made changes: It "
+    assert result["msg"] == ("Prune: deleted 1 snapshot(s) on 1 server(s), 1 server(s) failed. The prune failed for 1 of 1: "
+                             "server 101 (web-1): %s Before this failure the task made changes: It "
                              "deleted %s." % (failure, describe(P1, AGE[701])))
 
 
@@ -213,3 +217,46 @@ def test_bad_input_fails_naming_each_problem_before_any_request(rsps, run, args,
     assert result["failed"] is True
     assert result["msg"] == message
     assert sent(rsps) == []
+
+
+# Issue 22: what happened at the provider is what the task reports ----------------------------------------------------------
+
+
+def test_prune_reports_every_deletion_it_made_and_counts_what_was_already_gone(rsps, run):
+    """P1 answered 200 with a proxy's text (deleted: not sent again), P2 gone before this task's DELETE (someone else's),
+    P3 deleted but its answer lost (a timeout, then 404): deleted 2, 1 already gone."""
+    add_list(rsps, [P1, P2, P3, P4], server_id=101)
+    add_delete(rsps, 701, status=200, body="upstream: OK <garbage> \x00{not json", content_type="text/plain")
+    add_delete(rsps, 702, status=404, json={"detail": "Not found."})
+    add_delete(rsps, 703, body=requests.exceptions.ReadTimeout("Read timed out."))
+    add_delete(rsps, 703, status=404, json={"detail": "Not found."})
+    add_list(rsps, [P4], server_id=101)
+
+    result = run(vps_snapshot_prune, prune(keep=1))
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    assert result["pruned"] == [clean(P1), clean(P3)]
+    entry = result["by_host"]["web-1"]
+    assert entry["already_gone"] == [clean(P2)]
+    lost = "no answer within api_timeout=30s talking to api.vps.test: Read timed out."
+    assert entry["msg"] == ("Server 101: deleted 2 snapshot(s): %s; %s, and 1 already gone (deleted by someone else before this "
+                            "task's DELETE): %s. The answer to the DELETE of %s was lost (%s); sent again, it was answered 404."
+                            % (describe(P1, AGE[701]), describe(P3, AGE[703]), describe(P2, AGE[702]), describe(P3), lost))
+    assert result["msg"] == "Prune: deleted 2 snapshot(s) on 1 server(s), 1 already gone (deleted by someone else first)."
+    assert len(warnings(result)) == 1 and "the answer to its DELETE was lost (%s)" % lost in warnings(result)[0]
+    assert sent(rsps) == [listing(101), delete_call(701), delete_call(702), delete_call(703), delete_call(703), listing(101)]
+
+
+def test_a_prune_whose_delete_went_unanswered_and_stays_listed_fails_reporting_the_others(rsps, run):
+    add_list(rsps, [P1, P2, P4], server_id=101)
+    add_delete(rsps, 701)
+    add_delete(rsps, 702, body=requests.exceptions.ReadTimeout("Read timed out."))
+    add_list(rsps, [P2, P4], server_id=101)
+
+    result = run(vps_snapshot_prune, prune(keep=1, api_timeout=5))
+
+    assert result["failed"] is True and result["changed"] is True
+    assert result["pruned"] == [clean(P1)]
+    assert "Could not delete snapshot %s: no answer within api_timeout=5s" % describe(P2) in result["msg"]
+    assert "still listed after 10 s" in result["msg"]
+    assert result["msg"].startswith("Prune: deleted 1 snapshot(s) on 1 server(s), 1 server(s) failed. ")
