@@ -234,3 +234,59 @@ def test_request_log(api, sim):
     assert api.control("DELETE", "/log").status_code == 204
     assert sim.request_log() == []
     sim.clear_log()
+
+
+def _one_snapshot(sim):
+    sim.set_server_status(7, "running", name="web-7")
+    return sim.add_snapshots(7, 1)[0]
+
+
+def test_drop_after_apply_drops_the_connection_after_a_delete_is_applied(api, sim):
+    """A DELETE the provider applied whose answer never reaches the client (issue 22)."""
+    snapshot_id = _one_snapshot(sim)
+    sim.set_faults(drop_after_apply=1, methods=["DELETE"])
+    assert api.get("/snapshots/").status_code == 200  # out of scope: not dropped
+    with pytest.raises(requests.ConnectionError):
+        api.delete(f"/snapshots/{snapshot_id}/")
+    assert sim.snapshots() == []  # applied
+    entry = sim.request_log()[-1]
+    assert (entry["method"], entry["status"], entry["fault"], entry["applied"]) == ("DELETE", 204, "drop_after_apply", True)
+    assert api.delete(f"/snapshots/{snapshot_id}/").status_code == 404  # only the next N; the re-send finds it gone
+
+
+def test_drop_after_apply_is_not_used_up_by_a_request_that_was_not_applied(api, sim):
+    snapshot_id = _one_snapshot(sim)
+    sim.set_faults(drop_after_apply=1, methods=["DELETE"])
+    sim.set_faults(html_error=1, methods=["DELETE"])
+    assert api.delete(f"/snapshots/{snapshot_id}/").status_code == 502  # refused at the edge, nothing applied
+    with pytest.raises(requests.ConnectionError):
+        api.delete(f"/snapshots/{snapshot_id}/")
+    assert sim.snapshots() == []
+
+
+def test_late_answer_applies_the_request_then_answers_after_the_delay(api, sim):
+    """Unlike latency (which waits before the request is applied), the change is made at once and only the answer is
+    late: a client whose timeout is shorter sees no answer to a DELETE that was applied."""
+    snapshot_id = _one_snapshot(sim)
+    sim.set_faults(late_answer=3, methods=["DELETE"])
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        api.delete(f"/snapshots/{snapshot_id}/", timeout=0.5)
+    assert sim.snapshots() == []  # already applied when the client gave up
+    assert wait_for(lambda: [e for e in sim.request_log() if e["method"] == "DELETE"])[0]["fault"] == "late_answer"
+    sim.set_faults(late_answer=0)
+    assert api.delete(f"/snapshots/{snapshot_id}/").status_code == 404
+
+
+def test_non_json_answers_an_applied_delete_with_200_text(api, sim):
+    """--non-json N --methods DELETE: the proxy's 200 text/plain for a DELETE the API applied (issue 22)."""
+    snapshot_id = _one_snapshot(sim)
+    sim.set_faults(non_json=1, methods=["DELETE"])
+    resp = api.delete(f"/snapshots/{snapshot_id}/")
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    assert sim.snapshots() == []
+
+
+def test_the_new_faults_are_cli_flags():
+    from vps_simulator.cli import build_parser, _fault_settings  # pylint: disable=import-outside-toplevel
+    args = build_parser().parse_args(["serve", "--drop-after-apply", "2", "--late-answer", "1.5", "--methods", "DELETE"])
+    assert _fault_settings(args) == {"drop_after_apply": 2, "late_answer": 1.5, "methods": "DELETE"}

@@ -3,7 +3,7 @@
 Edge faults (latency, 429, 502/503, HTML proxy errors) and the provider's rate limit
 (a token bucket, a setting) run before routing and authentication, as a proxy in front
 of the real service would; body faults and dropped connections run after the real
-handler, so the request is applied. restore_refused and create_busy are decided by the
+handler, so the request is applied (late_answer too: the answer waits, the change does not). restore_refused and create_busy are decided by the
 store, at the point where the request would otherwise be applied.
 """
 
@@ -159,6 +159,10 @@ def create_app(sim):
             if method == "POST" and faults.take("drop_after_post", method, path):
                 g.faults.append("drop_after_post")
                 request.environ[DROP_KEY] = True
+            elif faults.take("drop_after_apply", method, path):
+                # Any method (scope it with methods): handled by the service, then no answer at all.
+                g.faults.append("drop_after_apply")
+                request.environ[DROP_KEY] = True
             elif faults.take("non_json", method, path):
                 g.faults.append("non_json")
                 resp = Response("upstream: OK <garbage> \x00{not json", 200, mimetype="text/plain")
@@ -166,6 +170,8 @@ def create_app(sim):
                 g.faults.append("truncated")
                 data = resp.get_data()
                 resp.set_data(data[:len(data) // 2])
+        if path.startswith(API + "/") and g.get("applied", True) and faults.level("late_answer", method, path):
+            g.faults.append("late_answer")
         entry = {"method": method, "path": path, "query": request.args.to_dict(flat=True), "status": resp.status_code,
                  "fault": ",".join(g.get("faults", [])) or None, "applied": g.get("applied", True)}
         if method == "POST":
@@ -174,6 +180,10 @@ def create_app(sim):
             except ValueError:
                 entry["body"] = None
         sim.log.add(**entry)
+        late = faults.level("late_answer", method, path) if path.startswith(API + "/") and g.get("applied", True) else 0
+        if late:
+            # Applied (and logged) already: only the answer is late, so a client that gives up first misses it.
+            time.sleep(late)
         return resp
 
     @app.errorhandler(HTTPException)

@@ -10,10 +10,10 @@ import re
 import threading
 
 # "Next N matching requests/responses" faults.
-COUNTERS = ("rate_limit_burst", "drop_after_post", "fail_next", "truncated", "non_json", "html_error",
+COUNTERS = ("rate_limit_burst", "drop_after_post", "drop_after_apply", "fail_next", "truncated", "non_json", "html_error",
             "restore_refused", "create_busy")
 # Continuous faults.
-LEVELS = ("error_rate", "latency")
+LEVELS = ("error_rate", "latency", "late_answer")
 # Plain settings (not scoped).
 SETTINGS = ("retry_after", "random_seed", "servers_endpoint")
 SCOPE = ("methods", "path")
@@ -74,7 +74,7 @@ class Faults:
                 parsed[name] = _number(name, value or 0, integer=True)
             elif name == "error_rate":
                 parsed[name] = _number(name, value or 0, high=1.0)
-            elif name in ("latency", "retry_after"):
+            elif name in ("latency", "late_answer", "retry_after"):
                 parsed[name] = _number(name, value or 0)
             elif name == "servers_endpoint":
                 if str(value) not in SERVERS_ENDPOINT_MODES:
@@ -118,7 +118,7 @@ class Faults:
             return True
 
     def level(self, name, method, path):
-        """Value of a continuous fault (error_rate, latency) for this request, 0 when off."""
+        """Value of a continuous fault (error_rate, latency, late_answer) for this request, 0 when off."""
         with self._lock:
             spec = self._active.get(name)
             if spec is None or not self._matches(spec, method, path):

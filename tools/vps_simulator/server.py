@@ -56,7 +56,7 @@ class _DropMiddleware:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        raise ConnectionAbortedError("vps_simulator: connection dropped on purpose (drop_after_post)")
+        raise ConnectionAbortedError("vps_simulator: connection dropped on purpose (drop_after_post or drop_after_apply)")
 
 
 class Simulator:
