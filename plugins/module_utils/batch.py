@@ -18,7 +18,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import describ
 from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
 
 # The options of state=present a deletion has no use for: refused with state=absent, in vps_snapshot's words.
-PRESENT_ONLY = ("description", "resume_match", "retention")
+PRESENT_ONLY = ("description", "resume_match", "retention", "quiesce_release")
 # A failed batch's msg names this many failures in full; every failure is in `results` (and `by_host`).
 FAILURES_IN_MSG = 3
 # Longest failure message quoted in msg; longer ones are cut there, whole in `results`.

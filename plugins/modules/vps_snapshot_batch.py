@@ -39,7 +39,7 @@ options:
     description:
       - V(present) ensures one snapshot per server.
       - V(absent) deletes the snapshots given, if they exist. The options of V(present) that a deletion has no use for
-        (O(retention), O(resume_match), O(description), O(wait_for=first)) are refused with it, as
+        (O(retention), O(resume_match), O(description), O(wait_for=first), O(quiesce_release)) are refused with it, as
         M(vps.cloud.vps_snapshot) refuses them.
     type: str
     choices: [present, absent]
@@ -106,10 +106,10 @@ options:
   quiesce_release:
     description:
       - The release point noted with C(quiesce), V(completed) (the host is held until the snapshot has completed) or
-        V(accepted) (until the provider accepted the creation).
+        V(accepted) (until the provider accepted the creation). Unset, V(completed) is noted.
+      - Refused with O(state=absent).
     type: str
     choices: [accepted, completed]
-    default: completed
   snapshot_ids:
     description:
       - With O(state=absent), instead of O(servers) and O(name), the ids of the snapshots to delete.
@@ -299,7 +299,7 @@ def main():
             host=dict(type="str"),
             quiesce=dict(type="str", choices=list(QUIESCE_MODES)),
         )),
-        quiesce_release=dict(type="str", default="completed", choices=list(QUIESCE_RELEASES)),
+        quiesce_release=dict(type="str", choices=list(QUIESCE_RELEASES)),
         snapshot_ids=dict(type="list", elements="int"),
         wait=dict(type="bool", default=True),
         wait_for=dict(type="str", default="all", choices=["all", "first"]),

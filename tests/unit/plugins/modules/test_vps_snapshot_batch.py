@@ -115,6 +115,16 @@ def test_each_entry_notes_how_its_host_is_quiesced_in_the_description(rsps, run,
         {"server_id": 103, "name": NAME}]
 
 
+def test_without_quiesce_release_the_note_says_held_until_completed(rsps, run):
+    add_list(rsps, [], server_id=101)
+    add_post(rsps, payload=made(101))
+
+    result = run(vps_snapshot_batch, dict(wait=False, snapshots=[{"server_id": 101, "name": NAME, "quiesce": "freeze"}]))
+
+    assert result["rc"] == 0
+    assert request_json(rsps, 1) == {"server_id": 101, "name": NAME, "description": "[vps.cloud quiesce: freeze held until completed]"}
+
+
 def test_quiesce_is_refused_with_state_absent_and_its_choices_are_checked(rsps, run):
     result = run(vps_snapshot_batch, dict(state="absent", snapshots=[{"server_id": 101, "name": NAME, "quiesce": "freeze"}]))
     assert result["failed"] is True
@@ -660,6 +670,7 @@ BAD_INPUT = [
     (dict(snapshots=[{"server_id": 101, "name": "a"}], description="d"),
      "description is only used with servers; each entry of snapshots gives its own"),
     (dict(state="absent", snapshot_ids=[801], name="b"), "name is only used with servers; each entry of snapshots gives its own"),
+    (dict(state="absent", snapshot_ids=[801], quiesce_release="accepted"), "quiesce_release is only used with state=present"),
 ]
 
 
