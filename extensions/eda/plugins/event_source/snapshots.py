@@ -526,8 +526,8 @@ class SnapshotSource:
         status = getattr(exc, "status", None)
         if status in FATAL_STATUSES:
             return (
-                f"the API refused the token (HTTP {status}): {exc.message}. Check api_token or VPS_API_TOKEN "
-                "(and that it may list snapshots)"
+                f"the API refused the token (HTTP {status}): {exc.message.rstrip('.')}. "
+                "Check api_token or VPS_API_TOKEN (and that it may list snapshots)"
             )
         if (
             status is not None
@@ -536,8 +536,8 @@ class SnapshotSource:
             and not self.tracker.baseline_done
         ):
             return (
-                f"the first poll was refused (HTTP {status} on GET {self.where()}/snapshots/): {exc.message}. "
-                "Check api_url and server_id"
+                f"the first poll was refused (HTTP {status} on GET {self.where()}/snapshots/): "
+                f"{exc.message.rstrip('.')}. Check api_url and server_id"
             )
         return None
 
