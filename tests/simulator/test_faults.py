@@ -290,3 +290,13 @@ def test_the_new_faults_are_cli_flags():
     from vps_simulator.cli import build_parser, _fault_settings  # pylint: disable=import-outside-toplevel
     args = build_parser().parse_args(["serve", "--drop-after-apply", "2", "--late-answer", "1.5", "--methods", "DELETE"])
     assert _fault_settings(args) == {"drop_after_apply": 2, "late_answer": 1.5, "methods": "DELETE"}
+
+
+def test_the_log_keeps_the_providers_words_of_an_error(api, sim):
+    sim.set_faults(create_busy=1)
+    sim.set_server_status(7, "running", name="web-7")
+    assert api.post("/snapshots/", json={"server_id": 7, "name": "a"}).status_code == 400
+    assert api.get("/snapshots/").status_code == 200
+    refused, listed = sim.request_log()[-2:]
+    assert refused["error"].startswith("Server is busy (status: snapshotting)")
+    assert "error" not in listed

@@ -80,6 +80,17 @@ def _validate_create(body):
     return errors
 
 
+def _error_words(resp):
+    """The provider's words in an error answer, for the request log: its detail or error, else the whole body."""
+    body = resp.get_json(silent=True) if resp.is_json else None
+    if isinstance(body, dict):
+        for key in ("detail", "error", "message"):
+            if isinstance(body.get(key), str):
+                return body[key]
+        return json.dumps(body)
+    return resp.get_data(as_text=True)[:300] if not resp.is_streamed else None
+
+
 def _page_url(page):
     """Absolute URL of another page of the current list, DRF style (page 1 has no page=)."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
@@ -179,6 +190,8 @@ def create_app(sim):
                 entry["body"] = json.loads(request.get_data(cache=True) or b"null")
             except ValueError:
                 entry["body"] = None
+        if resp.status_code >= 400 and path.startswith(API + "/"):
+            entry["error"] = _error_words(resp)
         sim.log.add(**entry)
         late = faults.level("late_answer", method, path) if path.startswith(API + "/") and g.get("applied", True) else 0
         if late:
