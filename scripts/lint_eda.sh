@@ -17,7 +17,7 @@ ensure_eda_venv
 RUFF_OPTS=(--target-version py310 --line-length 120 --no-cache)
 # pylint's defaults, except two design counts that a polling class with an injected clock exceeds by nature.
 PYLINT_OPTS=(--max-line-length=120 --max-args=8 --max-positional-arguments=8
-    --disable=too-few-public-methods,too-many-instance-attributes --score=n)
+    --disable=too-few-public-methods --disable=too-many-instance-attributes --score=n)
 
 rc=0
 log "ruff check ${PLUGINS#"$ROOT"/}"
