@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Every YAML example of README.md and docs/*.md runs as written, and fails closed.
+"""Every YAML example of README.md and docs/awx.md runs as written, and fails closed.
 
 Each fenced YAML block of those files is marked by an HTML comment on the line before it (invisible once rendered):
 
@@ -34,7 +34,9 @@ from pb_helpers import Concurrent, creation_posts  # noqa: E402  pylint: disable
 pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+# The documents whose YAML examples are marked and run here. (docs/performance.md shows no YAML; a new document with YAML
+# examples joins this list once its examples are marked.)
+DOCS = [ROOT / "README.md", ROOT / "docs" / "awx.md"]
 FENCE = re.compile(r"^(?P<indent>[ ]*)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
 MARK = re.compile(r"<!-- example: (?P<name>[a-z0-9-]+)(?: \(not run by the tests: (?P<reason>[^)]+)\))? -->")
 # Every runnable example, by its mark; each has a test below. One that disappears from the docs fails the test.
