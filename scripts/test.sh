@@ -289,6 +289,8 @@ stage_docs() {
     # The site and the screenshots stay beside the lane's layout, as test artefacts.
     bash "$REPO_ROOT/scripts/docs.sh" --check --dest "$LAYOUT_ROOT/docs"
     note "site, screenshots: $LAYOUT_ROOT/docs"
+    log "pytest tests/docs: the browser check fails on broken links, missing anchors, empty pages and unreachable guides"
+    VPS_REQUIRE_CHROMIUM=1 run_pytest -q tests/docs
 }
 
 # --- Running cells. Lane k lays the collection out in its own folder: ansible-test keeps its state in tests/output.

@@ -144,6 +144,13 @@ class WebDriver:
 
     def open(self, url):
         self.command("POST", "/url", {"url": url})
+        # Navigation returns once the document has loaded; give late images and stylesheets a few seconds more.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.run("return document.readyState === 'complete' && document.styleSheets.length > 0"
+                        " && Array.from(document.images).every(i => i.complete);"):
+                break
+            time.sleep(0.2)
 
     def run(self, script):
         return self.command("POST", "/execute/sync", {"script": script, "args": []})
@@ -295,9 +302,10 @@ def main():
                     response.read()
             except urllib.error.HTTPError as error:
                 failures.add(f"{target} (used by {source}): HTTP {error.code}")
-        for target, fragment, source in fragments:
+        for target, fragment, source in sorted(set(fragments)):
             page = visited.get(target)
-            if page is not None and fragment not in page["ids"]:
+            # A page that did not load is a failure already.
+            if page is not None and QuietHandler.statuses.get("/" + target) == 200 and fragment not in page["ids"]:
                 failures.add(f"{source} links to {target}#{fragment}: no such anchor")
         for path, what in pages.items():
             if path not in visited:
