@@ -43,10 +43,10 @@ class Tally:
     """Session-wide counts printed at the end of the run (conftest.pytest_terminal_summary)."""
 
     FIELDS = ("playbook runs", "module tasks", "successes", "clean failures", "unclear failures",
-              "duplicates", "unexpected deletions", "unreported deletions", "lost restore points", "tracebacks",
+              "duplicates", "unexpected deletions", "unreported deletions", "silent retries", "lost restore points", "tracebacks",
               "token leaks")
-    MUST_BE_ZERO = ("unclear failures", "duplicates", "unexpected deletions", "unreported deletions", "lost restore points",
-                    "tracebacks", "token leaks")
+    MUST_BE_ZERO = ("unclear failures", "duplicates", "unexpected deletions", "unreported deletions", "silent retries",
+                    "lost restore points", "tracebacks", "token leaks")
 
     def __init__(self):
         self.counts = {field: 0 for field in self.FIELDS}
@@ -191,7 +191,7 @@ def lost_restore_points(before, after, log, allowed=(), create_seconds=1.0):
             losses.append((server_id, "had a completed snapshot before the case and has none after it"))
     alive = dict(had)
     for entry in api_calls(log, "DELETE"):
-        if entry["status"] != 204:
+        if not applied_deletion(entry):
             continue
         snapshot_id = int(entry["path"].rstrip("/").split("/")[-1])
         server_id = alive.pop(snapshot_id, None)
@@ -209,19 +209,69 @@ def seed(sim, server_id, specs, spacing=60.0):
     return sim.seed_snapshots(server_id, specs, spacing=spacing)
 
 
+def applied_deletion(entry):
+    """Whether a logged DELETE deleted its snapshot: any 2xx the service gave (204, or a proxy's 200 text in its place),
+    also when the client never saw it (the connection dropped after it, or the answer came after the client's timeout)."""
+    return 200 <= entry["status"] < 300 and entry.get("applied", True)
+
+
 def deletions(log):
-    """Ids of the snapshots the provider deleted (DELETE answered 204) in `log`."""
-    return [int(entry["path"].rstrip("/").split("/")[-1]) for entry in api_calls(log, "DELETE") if entry["status"] == 204]
+    """Ids of the snapshots the provider deleted in `log` (applied_deletion)."""
+    return [int(entry["path"].rstrip("/").split("/")[-1]) for entry in api_calls(log, "DELETE") if applied_deletion(entry)]
+
+
+def _entries(results):
+    for result in results:
+        for entry in [result] + list(result.get("results") or []):
+            if isinstance(entry, dict):
+                yield entry
+
+
+def reported_deletions(results):
+    """Ids the task results report as deleted by them: in `pruned`, or state=absent's own target when its result says it
+    deleted it (changed, and a msg that begins "Deleted")."""
+    reported = set()
+    for entry in _entries(results):
+        reported.update(s.get("id") for s in entry.get("pruned") or [] if isinstance(s, dict))
+        snapshot = entry.get("snapshot")
+        if entry.get("changed") and isinstance(snapshot, dict) and str(entry.get("msg", "")).startswith("Deleted"):
+            reported.add(snapshot.get("id"))
+    return reported
 
 
 def unreported_deletions(log, results, allowed=()):
-    """Snapshots deleted during a case that no task result lists in `pruned`, leaving out those the case asked to
-    delete (`allowed`, ids: state=absent's own target, whose result is the snapshot itself)."""
-    reported = set(allowed)
-    for result in results:
-        for entry in [result] + list(result.get("results") or []):
-            reported.update(s.get("id") for s in entry.get("pruned") or [])
-    return sorted(set(deletions(log)) - reported)
+    """Snapshots deleted during a case that no task result reports as its deletion (reported_deletions). `allowed`: ids
+    whose deletion needs no report (a case's own clean-up); a task's target is NOT one: its deletion must be reported too."""
+    return sorted(set(deletions(log)) - reported_deletions(results) - set(allowed))
+
+
+def _texts(value):
+    """Every string inside a result's value (warnings may be plain strings or ansible-core 2.19's structured events)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _texts(item)
+
+
+def silent_retries(log, results):
+    """POSTs the provider refused (a 4xx other than 429: the request was read and turned down) that were sent again, the
+    same path and body, while no warning of the task's results carries the provider's words: a retry the user did not
+    see. [(path, status, the provider's words)]."""
+    warned = " ".join(text for entry in _entries(results) for text in _texts(entry.get("warnings") or []))
+    posts = api_calls(log, "POST")
+    found = []
+    for index, entry in enumerate(posts):
+        if not 400 <= entry["status"] < 500 or entry["status"] == 429:
+            continue
+        again = any(later["path"] == entry["path"] and later.get("body") == entry.get("body") for later in posts[index + 1:])
+        words = entry.get("error") or ""
+        if again and (not words or words not in warned):
+            found.append((entry["path"], entry["status"], words))
+    return found
 
 
 def never_sent(method, target):

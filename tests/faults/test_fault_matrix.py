@@ -33,16 +33,19 @@ from fault_harness import (
     read_checkpoints,
     run_playbook,
     seed,
+    silent_retries,
     unreported_deletions,
 )
 
-OPERATIONS = ("create", "delete", "restore", "info", "retain", "safe-restore")
+OPERATIONS = ("create", "delete", "restore", "info", "retain", "safe-restore", "prune")
 # Each group's cases run in one playbook; the groups run at once. Busy servers get a group of their own (create and
 # restore cases) so that no playbook is much longer than the others.
 GROUPS = OPERATIONS + ("busy",)
 # The method whose request changes state, and the one whose response body a body fault should hit.
-WRITE_METHOD = {"create": "POST", "delete": "DELETE", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST"}
-BODY_METHOD = {"create": "POST", "delete": "GET", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST"}
+WRITE_METHOD = {"create": "POST", "delete": "DELETE", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST",
+                "prune": "DELETE"}
+BODY_METHOD = {"create": "POST", "delete": "GET", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST",
+               "prune": "GET"}
 BOUNDED = {"api_retries": 1}
 # Latency well above api_timeout (2.5 s against 1 s), so that every re-sent request races the first one
 # deterministically; the next checkpoint waits until the requests still held have been answered.
@@ -56,6 +59,9 @@ MAY_GO = {"old-1", "f-1", "f-2", "f-3", "f-4", "s-2"}
 # A restore with a safety snapshot: the snapshot restored from and a bystander, or five with the target the oldest.
 TARGET_AND_KEEP = ["keep", "target"]
 TARGET_AT_THE_LIMIT = ["target", "s-2", "s-3", "s-4", "s-5"]
+# Prune keep=1 on three completed snapshots (oldest first): the two oldest go.
+PRUNE_LAYOUT = ["p-1", "p-2", "p-3"]
+PRUNED = {"p-1", "p-2"}
 
 
 class Case:
@@ -96,7 +102,31 @@ def edge_cases(op):
     ]
 
 
+def deletion_cases(op, layout=None):
+    """A DELETE the provider applied whose answer the client did not get as such (issue 22): a proxy's 200 text, the
+    connection dropped after it, or the answer after the client's timeout. Each must be reported as the task's deletion."""
+    return [
+        Case(op, "non-json-delete", {"non_json": 2, "methods": ["DELETE"]}, "success", layout=layout),
+        Case(op, "drop-after-delete", {"drop_after_apply": 1, "methods": ["DELETE"]}, "success", layout=layout),
+        Case(op, "late-answer-delete", {"late_answer": LATENCY, "methods": ["DELETE"]}, "success",
+             options=dict(BOUNDED, api_timeout=1), latency=LATENCY, layout=layout),
+    ]
+
+
+def prune_cases():
+    """vps_snapshot_prune keep=1 on three completed snapshots under the edge faults and DELETE faults."""
+    return [case for case in edge_cases("prune") if case.fault in ("5xx-25pct", "429-burst", "html-502-once", "non-json-body",
+                                                                   "truncated-body")] + deletion_cases("prune") + [
+        Case("prune", "latency-over-timeout", {"latency": LATENCY, "methods": ["DELETE"]}, "success",
+             options=dict(BOUNDED, api_timeout=1), latency=LATENCY),
+        Case("prune", "5xx-persistent-delete", {"error_rate": 1.0, "random_seed": 3, "methods": ["DELETE"]}, "failure",
+             options=BOUNDED, msg_has=("Could not delete",)),
+    ]
+
+
 def cases_for(group):
+    if group == "prune":
+        return prune_cases()
     if group == "retain":
         return retain_cases()
     if group == "safe-restore":
@@ -110,6 +140,8 @@ def cases_for(group):
         cases.append(Case(op, "429-on-write", {"rate_limit_burst": 2, "retry_after": 1, "methods": [write]}, "success"))
     if op in ("create", "restore"):
         cases.append(Case(op, "drop-after-post", {"drop_after_post": 1}, "success"))
+    if op == "delete":
+        cases += deletion_cases(op)
     if op == "create":
         cases.append(Case(op, "ends-failed", {"fail_next": 1}, "failure", msg_has=("failed",)))
     elif op == "restore":
@@ -157,6 +189,7 @@ def retain_cases():
              options=BOUNDED, msg_has=("HTTP 50", "f-1"), layout=mixed),
         Case(op, "5xx-persistent-delete", {"error_rate": 1.0, "random_seed": 3, "methods": ["DELETE"]}, "failure",
              options=BOUNDED, msg_has=("Could not delete",), layout=five),
+    ] + deletion_cases(op, layout=five) + [
         Case(op, "ends-failed", {"fail_next": 1}, "failure", msg_has=("ended failed", "old-1"), layout=five),
         Case(op, "ends-failed-mixed", {"fail_next": 1}, "failure", msg_has=("ended failed", "f-1"), layout=mixed),
         Case(op, "busy-at-the-limit", {}, "success", layout=five,
@@ -207,6 +240,9 @@ def task_for(case):
         options = {"state": "restored", "snapshot_id": case.target_id}
     elif case.op == "safe-restore":
         options = {"state": "restored", "snapshot_id": case.target_id, "safety_snapshot": dict(case.safety, name=case.name)}
+    elif case.op == "prune":
+        options = dict({"servers": [case.server_id], "match": "p-*", "keep": 1}, **case.options)
+        return {"name": "%s %s" % (case.op, case.fault), "vps.cloud.vps_snapshot_prune": options}
     else:
         return {"name": "%s %s" % (case.op, case.fault), "vps.cloud.vps_snapshot_info": dict(case.options)}
     options.update(case.options)
@@ -220,6 +256,10 @@ def prepare(sim, case):
         ids = seed(sim, sid, case.layout)
         case.seeded = dict(zip(ids, [spec if isinstance(spec, str) else spec[0] for spec in case.layout]))
         case.name = "mx-%s" % case.fault
+    elif case.op == "prune":
+        sim.store.add_snapshots(sid, 1, name_prefix="keep-%d" % sid)
+        ids = seed(sim, sid, PRUNE_LAYOUT)
+        case.seeded = dict(zip(ids, PRUNE_LAYOUT))
     elif case.op == "safe-restore":
         layout = case.layout or TARGET_AND_KEEP
         ids = seed(sim, sid, layout)
@@ -240,6 +280,8 @@ def prepare(sim, case):
     case.may_go = set(i for i, name in case.seeded.items() if name in may_go)
     if case.op == "delete":
         case.may_go.add(case.target_id)
+    if case.op == "prune":
+        case.may_go = set(i for i, name in case.seeded.items() if name in PRUNED)
 
 
 def run_group(group, tmp_path):
@@ -319,19 +361,26 @@ def judge(case, result, before, after, known_bug):
         TALLY.add("unexpected deletions", len(gone), known_bug=known_bug)
         problems.append("snapshots deleted that the task did not ask for: %s" % sorted(gone))
     requested = {case.target_id} if case.op == "delete" else set()
-    unreported = unreported_deletions(log, [result], allowed=requested)
+    # Every deletion must be reported, state=absent's own target too (issue 22): no `allowed` here.
+    unreported = unreported_deletions(log, [result])
     if unreported:
         TALLY.add("unreported deletions", len(unreported), known_bug=known_bug)
-        problems.append("snapshots deleted but not in the result's pruned: %s" % unreported)
+        problems.append("snapshots deleted but not reported as the task's (pruned, or a 'Deleted' msg): %s" % unreported)
+    silent = silent_retries(log, [result])
+    if silent:
+        TALLY.add("silent retries", len(silent), known_bug=known_bug)
+        problems.append("refused POSTs sent again without a warning carrying the provider's words: %s" % silent)
     lost = lost_restore_points(before["snapshots"], after["snapshots"], log, allowed=requested, create_seconds=CREATE_SECONDS)
     if lost:
         TALLY.add("lost restore points", len(lost), known_bug=known_bug)
         problems.append("servers left without their last restore point: %s" % lost)
     named = [case.seeded[i] for i in deletions(log) if i in case.seeded]
     if named and isinstance(result.get("msg"), str):
-        silent = [name for name in named if name not in result["msg"]]
-        if silent:
-            problems.append("the message does not name the deleted snapshot(s) %s: %r" % (silent, result["msg"]))
+        # A batch (prune) names them in each server's msg.
+        said = " ".join([result["msg"]] + [str(r.get("msg")) for r in result.get("results") or [] if isinstance(r, dict)])
+        unnamed = [name for name in named if name not in said]
+        if unnamed:
+            problems.append("the message does not name the deleted snapshot(s) %s: %r" % (unnamed, said))
     if case.op == "safe-restore" and restores:
         problems += safety_first_problems(case, creations, restores, mine)
 
@@ -358,6 +407,14 @@ def success_problems(case, result, before, after, mine, restores):
     elif case.op == "delete":
         if any(s["id"] == case.target_id for s in after["snapshots"]):
             return ["reported success but snapshot %s is still there" % case.target_id]
+        if not result.get("changed") or not str(result.get("msg")).startswith("Deleted"):
+            return ["deleted snapshot %s but reported changed=%s, %r" % (case.target_id, result.get("changed"), result.get("msg"))]
+    elif case.op == "prune":
+        left = set(s["id"] for s in after["snapshots"]) & case.may_go
+        pruned = set(s.get("id") for s in result.get("pruned") or [])
+        if left or pruned != case.may_go or not result.get("changed"):
+            return ["reported success with pruned %s (changed=%s); still there: %s, expected gone: %s"
+                    % (sorted(pruned), result.get("changed"), sorted(left), sorted(case.may_go))]
     elif case.op in ("restore", "safe-restore"):
         if result.get("server", {}).get("status") not in ("running", "stopped") or not result.get("changed"):
             return ["reported success but returned %r" % result.get("server")]

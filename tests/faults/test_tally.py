@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from fault_harness import epoch, lost_restore_points, unreported_deletions
+from fault_harness import epoch, lost_restore_points, silent_retries, unreported_deletions
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -54,3 +54,57 @@ def test_a_deletion_no_result_lists_is_unreported():
     log = [delete(1, 5), delete(3, 6), dict(delete(4, 7), status=404)]
     assert unreported_deletions(log, [{"pruned": [{"id": 1}]}]) == [3]
     assert unreported_deletions(log, [{"results": [{"pruned": [{"id": 3}]}]}], allowed={1}) == []
+
+
+def test_a_delete_answered_with_a_proxys_200_or_never_answered_is_a_deletion_too():
+    """--non-json ... --methods DELETE logs 200; a dropped connection or a late answer logs the 204 the client never saw."""
+    log = [dict(delete(1, 5), status=200, fault="non_json"), dict(delete(2, 6), fault="drop_after_apply"),
+           dict(delete(3, 7), fault="late_answer"), dict(delete(4, 8), status=502, applied=False, fault="html_error")]
+    assert unreported_deletions(log, [{"pruned": []}]) == [1, 2, 3]
+
+
+def absent(snapshot_id, changed, msg):
+    return {"changed": changed, "snapshot": {"id": snapshot_id}, "msg": msg}
+
+
+def test_the_target_of_state_absent_is_reported_only_when_its_result_says_it_deleted_it():
+    log = [delete(7, 5)]
+    assert unreported_deletions(log, [absent(7, True, "Deleted snapshot t (id 7).")]) == []
+    # The bug of issue 22: the DELETE was applied, the task said "Could not delete" or "nothing to delete".
+    assert unreported_deletions(log, [dict(absent(7, False, "Could not delete snapshot t (id 7): no answer"), failed=True)]) == [7]
+    assert unreported_deletions(log, [absent(7, False, "Deleted snapshot t (id 7).")]) == [7]
+    assert unreported_deletions(log, [{"results": [absent(7, True, "Deleted snapshot t (id 7).")]}]) == []
+
+
+def post(at, status, body, error=None):
+    entry = {"method": "POST", "path": "/api/v1/snapshots/", "status": status, "time": T0 + at, "body": body}
+    if error is not None:
+        entry["error"] = error
+    return entry
+
+
+BODY = {"server_id": 10, "name": "pre"}
+REFUSAL = "Server is busy (status: snapshotting); a snapshot can be taken when it is running or stopped."
+
+
+def test_a_refused_post_sent_again_without_a_warning_is_a_silent_retry():
+    log = [post(0, 400, BODY, REFUSAL), post(2, 201, BODY)]
+    assert silent_retries(log, [{"changed": True, "msg": "Created."}]) == [("/api/v1/snapshots/", 400, REFUSAL)]
+    # Said in msg only, or in a warning without the provider's words: still silent.
+    assert silent_retries(log, [{"msg": REFUSAL}]) == [("/api/v1/snapshots/", 400, REFUSAL)]
+    assert silent_retries(log, [{"warnings": ["The provider refused it once."]}]) == [("/api/v1/snapshots/", 400, REFUSAL)]
+
+
+def test_a_refused_post_sent_again_with_the_providers_words_in_a_warning_is_seen():
+    log = [post(0, 400, BODY, REFUSAL), post(2, 201, BODY)]
+    warning = "The provider refused snapshot 'pre' on server 10 before it accepted it: HTTP 400 (%s)." % REFUSAL
+    assert silent_retries(log, [{"warnings": [warning]}]) == []
+    assert silent_retries(log, [{"warnings": [{"event": {"msg": warning}}]}]) == []  # ansible-core 2.19's structured form
+    assert silent_retries(log, [{"results": [{"warnings": [warning]}]}]) == []
+
+
+def test_a_refusal_not_sent_again_or_a_429_is_no_silent_retry():
+    assert silent_retries([post(0, 400, BODY, REFUSAL)], [{}]) == []
+    assert silent_retries([post(0, 400, BODY, REFUSAL), post(1, 201, dict(BODY, name="other"))], [{}]) == []
+    assert silent_retries([post(0, 429, BODY, "Request was throttled."), post(2, 201, BODY)], [{}]) == []
+    assert silent_retries([post(0, 502, BODY, "Bad Gateway"), post(2, 201, BODY)], [{}]) == []
