@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -492,3 +495,14 @@ def test_documentation_parses_and_lists_every_argument():
     doc = yaml.safe_load(source.DOCUMENTATION)
     assert set(doc["options"]) == set(source.KNOWN_ARGS)
     assert isinstance(yaml.safe_load(source.EXAMPLES), list)
+
+
+def test_run_as_ansible_rulebook_runs_it_the_source_finds_the_collections_module_utils_itself(tmp_path):
+    """ansible-rulebook loads the file with runpy.run_path, without the collection on sys.path."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = ("import runpy, sys; module = runpy.run_path(sys.argv[1]); "
+            "print(module['SOURCE_NAME'], module['CLIENT'].__name__, callable(module['main']))")
+    done = subprocess.run([sys.executable, "-c", code, source.__file__], cwd=str(tmp_path), env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["vps.cloud.snapshots", "ansible_collections.vps.cloud.plugins.module_utils.client", "True"]
