@@ -74,18 +74,24 @@ def test_creation_refused_while_snapshotting_waits_and_posts_again(sim, play):
     assert result["changed"] is True and result["snapshot"]["status"] == "completed"
     assert [c["status"] for c in creation_posts(sim)] == [400, 201]
     assert [s["name"] for s in of_server(sim, 101)] == ["after-busy"]
-    assert any("refused the snapshot" in w for w in result["warnings"])
+    assert any("refused snapshot 'after-busy' on server 101 before it accepted it" in w and "status: snapshotting" in w
+               and "waited until it was idle" in w for w in result["warnings"])
 
 
 def test_creation_refused_as_busy_by_the_provider_posts_again(sim, play):
     """i: the provider refuses the creation as busy (create_busy) although the server reads running by the time the
-    module looks: the refusal was about the server's state, so the task POSTs again and ends with one snapshot."""
+    module looks: the refusal was about the server's state, so the task POSTs again and ends with one snapshot. The
+    refusal is not silent: a warning carries the provider's words (issue #22)."""
     sim.set_faults(create_busy=1)
     result = play([{SNAP: {"server_id": 101, "name": "after-busy", "wait_timeout": 60}}])[0]
     assert not result.get("failed"), result["msg"]
     assert result["changed"] is True and result["snapshot"]["status"] == "completed"
     assert [c["status"] for c in creation_posts(sim)] == [400, 201]
     assert [s["name"] for s in of_server(sim, 101)] == ["after-busy"]
+    assert [w for w in result.get("warnings", []) if "refused snapshot 'after-busy'" in w] == [
+        "The provider refused snapshot 'after-busy' on server 101 before it accepted it: HTTP 400 (Server is busy (status: "
+        "snapshotting); a snapshot can be taken when it is running or stopped.) although the server then read running, so "
+        "this task sent it again once."]
 
 
 # j. A restore already under way -----------------------------------------------------------------------------------
@@ -120,7 +126,8 @@ def test_restore_under_way_from_another_snapshot_is_waited_out_then_restored(sim
 def test_restore_under_way_from_an_unnamed_source_is_joined_with_a_warning(sim, play):
     """j: without the source in GET /servers/{id}/, a restore under way is joined (no POST), with a warning that
     the API does not name its source."""
-    sim.set_settings(restore_seconds=4)
+    # Long enough that the other restore is still under way when the task under test starts, even on a loaded machine.
+    sim.set_settings(restore_seconds=15)
     other, wanted = seed(sim, 103, ["other", "wanted"])
     run = play([restore_task(sim, other), restored(snapshot_id=wanted, wait_timeout=60)])
     joined = run[1]

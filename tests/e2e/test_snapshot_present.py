@@ -83,15 +83,22 @@ def test_resume_after_a_timeout_creates_nothing_new(tmp_path):
         assert len(slow.snapshots()) == 1
 
 
-def test_a_snapshot_that_fails_is_a_clear_error(sim, play):
+def test_a_snapshot_that_fails_is_a_clear_error_and_a_rerun_retakes_it(sim, play):
+    """A snapshot that ends failed fails its task; the rerun (a daily job's next try) deletes the failed one, which is no
+    restore point, reports that deletion, and takes the snapshot again (issue #22: it used to stay blocked for good)."""
     sim.set_faults(fail_next=1)
     run = play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "doomed"}}])
     assert run[0]["failed"] is True
-    assert "ended failed" in run[0]["msg"]
-    rerun = play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "doomed"}}])
-    assert rerun[0]["failed"] is True
-    assert "state: absent" in rerun[0]["msg"]
-    assert len(calls(sim, "POST")) == 1
+    assert "ended failed" in run[0]["msg"] and "Run the task again" in run[0]["msg"]
+    [failed] = [s for s in sim.snapshots() if s["server"]["id"] == 102]
+    rerun = play([{"vps.cloud.vps_snapshot": {"server_id": 102, "name": "doomed", "wait_timeout": 60}}])[0]
+    assert not rerun.get("failed"), rerun["msg"]
+    assert rerun["changed"] is True and rerun["created"] is True and rerun["snapshot"]["status"] == "completed"
+    assert [s["id"] for s in rerun["pruned"]] == [failed["id"]]
+    assert "deleted doomed (id %s, failed" % failed["id"] in rerun["msg"]
+    assert any("ended failed, so it is no restore point" in w for w in rerun["warnings"])
+    assert [(s["name"], s["status"]) for s in sim.snapshots() if s["server"]["id"] == 102] == [("doomed", "completed")]
+    assert len(calls(sim, "POST")) == 2 and len(calls(sim, "DELETE")) == 1
 
 
 def test_async_per_host_snapshots_keep_their_retention_and_report_it(sim, play):
