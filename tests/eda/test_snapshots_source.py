@@ -164,7 +164,7 @@ def test_emit_existing_reports_what_is_already_there(make):
 def test_an_incomplete_first_listing_is_no_baseline(make, mock):
     h = make()
     # count says 3, two came back, three times in a row (the listing changed while it was read).
-    for _ in range(source.LISTING_READS):
+    for _attempt in range(source.LISTING_READS):
         h.respond(page([snap(801), snap(802)], count=3))
     assert h.poll() == []
     assert not h.source.tracker.baseline_done
@@ -220,7 +220,7 @@ def test_the_same_change_is_never_emitted_twice(make):
     h = make()
     h.poll([snap(801, status="in_progress")])
     assert types(h.poll([snap(801, status="completed")])) == ["snapshot.completed"]
-    for _ in range(3):
+    for _attempt in range(3):
         assert h.poll([snap(801, status="completed")]) == []
     assert types(h.poll([])) == ["snapshot.deleted", "server.no_restore_point"]  # it was the server's only one
     assert h.poll([]) == []
@@ -240,7 +240,7 @@ def test_entries_that_are_not_snapshots_are_ignored_and_nothing_is_taken_as_dele
     h = make()
     h.poll([snap(801), snap(802)])
     caplog.set_level(logging.WARNING, logger=source.SOURCE_NAME)
-    for _ in range(source.LISTING_READS):
+    for _attempt in range(source.LISTING_READS):
         h.respond(page([snap(801), {"id": "x"}]))
     assert h.poll() == []
     assert "not snapshots" in caplog.text
@@ -364,7 +364,7 @@ def test_5xx_backs_off_growing_to_max_backoff(make, caplog, status):
     caplog.set_level(logging.WARNING, logger=source.SOURCE_NAME)
     h = make(max_backoff=10)
     h.poll([snap(801)])
-    for _ in range(5):
+    for _attempt in range(5):
         assert h.poll(status=status, body={"detail": "upstream down"}) == []
     # rand=1.0: the full ceiling each time: 2, 4, 8, then capped at max_backoff
     assert h.clock.sleeps[1:] == [2.0, 4.0, 8.0, 10.0, 10.0]
@@ -393,7 +393,7 @@ def test_the_run_loop_outlives_a_long_outage(mock):
     clock = Clock()
     queue = asyncio.Queue()
     mock.add(responses.GET, LIST_URL, json=page([snap(801, status="in_progress")]))
-    for _ in range(6):
+    for _attempt in range(6):
         mock.add(responses.GET, LIST_URL, json={"detail": "bad gateway"}, status=502)
     mock.add(responses.GET, LIST_URL, json=page([snap(801, status="failed")]))
 
@@ -409,7 +409,7 @@ def test_the_run_loop_outlives_a_long_outage(mock):
     src = source.SnapshotSource(queue, settings, sleep=sleep, now=clock.now, monotonic=clock.monotonic, rand=lambda: 0.0)
     with pytest.raises(Enough):
         asyncio.run(src.run())
-    assert [queue.get_nowait()["type"] for _ in range(queue.qsize())] == ["snapshot.failed"]
+    assert [queue.get_nowait()["type"] for _attempt in range(queue.qsize())] == ["snapshot.failed"]
     assert clock.sleeps[0] == 5 and clock.sleeps[-1] == 5 and len(clock.sleeps) == 8
 
 

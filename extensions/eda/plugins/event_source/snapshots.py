@@ -498,7 +498,7 @@ class SnapshotSource:
         if self._capture_retry_after not in session.hooks["response"]:
             session.hooks["response"].append(self._capture_retry_after)
         listing = None
-        for _ in range(LISTING_READS):
+        for _attempt in range(LISTING_READS):
             self.retry_after = None
             listing = read_listing(self.client, self.params)
             if listing.complete:
