@@ -139,5 +139,6 @@ def main():
     run(module, lambda: snapshots_info(service, server_id=params["server_id"], snapshot_id=params["snapshot_id"],
                                        name=params["name"], status=params["status"]))
 
+
 if __name__ == "__main__":
     main()
