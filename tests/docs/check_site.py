@@ -185,9 +185,11 @@ class WebDriver:
 
 
 def expected_pages(collection):
-    """The pages the index must lead to: {site path: what it is}."""
+    """The pages the index must lead to ({site path: what it is}), the guides' pages, and the anchors the role pages
+    must hold ({site path: {element id: what it is}}): one per entry point of meta/argument_specs.yml."""
     base = "collections/vps/cloud/"
     pages = {}
+    anchors = {}
     modules = os.path.join(collection, "plugins", "modules")
     for name in sorted(os.listdir(modules)):
         if name.endswith(".py") and not name.startswith("_"):
@@ -196,6 +198,14 @@ def expected_pages(collection):
     for name in sorted(os.listdir(roles)) if os.path.isdir(roles) else []:
         if os.path.isdir(os.path.join(roles, name)):
             pages[f"{base}{name}_role.html"] = f"role {name}"
+            specs = os.path.join(roles, name, "meta", "argument_specs.yml")
+            if os.path.isfile(specs):
+                with open(specs, encoding="utf-8") as stream:
+                    entry_points = (yaml.safe_load(stream) or {}).get("argument_specs") or {}
+                slug = name.replace("_", "-")
+                anchors[f"{base}{name}_role.html"] = {
+                    f"ansible-collections-vps-cloud-{slug}-role-entrypoint-{entry.replace('_', '-')}":
+                        f"entry point {entry} of the role {name}" for entry in entry_points}
     with open(os.path.join(collection, "docs", "docsite", "extra-docs.yml"), encoding="utf-8") as stream:
         index = yaml.safe_load(stream)
     guides = []
@@ -206,7 +216,7 @@ def expected_pages(collection):
             guides.append(f"{base}docsite/{ref}.html")
     if not guides:
         raise SystemExit("docs/docsite/extra-docs.yml lists no guide")
-    return pages, guides
+    return pages, guides, anchors
 
 
 def main():
@@ -224,7 +234,7 @@ def main():
     for program in (args.chromium, args.chromedriver):
         if not os.access(program, os.X_OK):
             raise SystemExit(f"{program} is missing: apt-get install chromium chromium-driver")
-    pages, guides = expected_pages(args.collection)
+    pages, guides, anchors = expected_pages(args.collection)
     screenshot_pages = ["collections/vps/cloud/vps_snapshot_module.html", guides[0]]
     os.makedirs(args.screenshots, exist_ok=True)
 
@@ -307,6 +317,10 @@ def main():
             # A page that did not load is a failure already.
             if page is not None and QuietHandler.statuses.get("/" + target) == 200 and fragment not in page["ids"]:
                 failures.add(f"{source} links to {target}#{fragment}: no such anchor")
+        for path, wanted in anchors.items():
+            for anchor, what in wanted.items():
+                if path in visited and anchor not in visited[path]["ids"]:
+                    failures.add(f"{path} has no section for the {what} (no element with id {anchor})")
         for path, what in pages.items():
             if path not in visited:
                 failures.add(f"the {what} ({path}) cannot be reached by links from the index")
@@ -321,7 +335,8 @@ def main():
     print(f"\nVisited {len(visited)} pages from index.html in headless Chromium; checked {links_checked} links "
           f"({len(fragments)} with an anchor; {len(external)} distinct links leave the site and were not followed) "
           f"and {len(other_files)} images, stylesheets, scripts and files; "
-          f"{len(pages)} required pages (modules, role, guides); {time.monotonic() - started:.1f}s")
+          f"{len(pages)} required pages (modules, role, guides) and "
+          f"{sum(len(wanted) for wanted in anchors.values())} role entry points; {time.monotonic() - started:.1f}s")
     print(f"Screenshots: {os.path.abspath(args.screenshots)}")
     if failures:
         print(f"\n{len(failures)} problem(s):", file=sys.stderr)

@@ -1,5 +1,6 @@
 """The browser check itself (tests/docs/check_site.py), on small made-up sites: it passes a sound one and fails on a
-broken link, a missing anchor, an empty page, an image that does not load and a guide the index does not lead to.
+broken link, a missing anchor, an empty page, an image that does not load, a role entry point without its section
+and a guide the index does not lead to.
 
 Needs Debian's chromium and chromium-driver (scripts/docs.sh installs them); the docs stage of scripts/test.sh runs it.
 """
@@ -44,11 +45,14 @@ def page(title, body, depth):
 
 
 def make_site(tmp_path, broken=False):
-    """A site and a collection: one module, one role, two guides; `broken` spoils it in every way the check knows."""
+    """A site and a collection: one module, one role (one entry point), two guides; `broken` spoils it in every way
+    the check knows."""
     collection = tmp_path / "collection"
     (collection / "plugins" / "modules").mkdir(parents=True)
     (collection / "plugins" / "modules" / "vps_snapshot.py").write_text("")
-    (collection / "roles" / "snapshot_guard").mkdir(parents=True)
+    (collection / "roles" / "snapshot_guard" / "meta").mkdir(parents=True)
+    (collection / "roles" / "snapshot_guard" / "meta" / "argument_specs.yml").write_text(
+        "argument_specs:\n  snapshot:\n    short_description: Take the snapshots.\n")
     (collection / "docs" / "docsite").mkdir(parents=True)
     (collection / "docs" / "docsite" / "extra-docs.yml").write_text(
         "sections:\n  - title: Guides\n    toctree:\n      - first\n      - second\n")
@@ -67,7 +71,8 @@ def make_site(tmp_path, broken=False):
     index = "".join(f"<p><a href='{link}'>{link}</a></p>" for link in links)
     (site / "index.html").write_text(page("Index", index + "<p>The collection's documentation.</p>", 0))
     (base / "vps_snapshot_module.html").write_text(page("vps_snapshot", f"<p>{TEXT}</p>", 3))
-    role_body = "<p>x</p>" if broken else f"<p>{TEXT}</p>"
+    entry_point = "<h2 id='ansible-collections-vps-cloud-snapshot-guard-role-entrypoint-snapshot'>snapshot</h2>"
+    role_body = "<p>x</p>" if broken else f"{entry_point}<p>{TEXT}</p>"
     (base / "snapshot_guard_role.html").write_text(page("snapshot_guard", role_body, 3))
     image = "nochart.png" if broken else "chart.png"
     (base / "docsite" / "first.html").write_text(
@@ -102,3 +107,4 @@ def test_a_broken_site_fails_on_each_problem(tmp_path):
     assert "collections/vps/cloud/snapshot_guard_role.html (linked from index.html) is empty" in problems
     assert "the image" in problems and "nochart.png did not load" in problems
     assert "the guide second (collections/vps/cloud/docsite/second.html) cannot be reached" in problems
+    assert "has no section for the entry point snapshot of the role snapshot_guard" in problems
