@@ -28,7 +28,7 @@ description:
     a 5xx) and the snapshot is then found gone (a second C(DELETE) answered 404, or the listing no longer holds it), the
     deletion is this task's, with a warning that the answer was lost. A snapshot that was gone before this task's first
     C(DELETE) reached the API (404) was deleted by someone else; it is counted as already gone, not in RV(pruned).
-  - The task's C(msg) counts what was done, such as C(Prune: deleted 3 snapshot(s) on 2 server(s), 1 already gone).
+  - "The task's C(msg) counts what was done, such as C(Prune: deleted 3 snapshot(s) on 2 server(s), 1 already gone)."
 author:
   - vps.cloud maintainers (@vps-cloud)
 extends_documentation_fragment:
