@@ -38,7 +38,7 @@ PLAYBOOK = "vps.cloud.pre_upgrade"
 SNAPSHOT_TASK = "Snapshot the servers of this batch of hosts on the controller, and wait once for all"
 
 FULL = dict(T=60, spread=(0.9, 1.0), existing=1, page_size=20, rps=5, bucket=10, slices=4, sizes=(100, 500), forks=5,
-            quiesce="none", goal_ratio=1.3)
+            quiesce="none", goal_ratio=1.3, playbook_timeout=5400)
 QUICK = dict(FULL, T=8, sizes=(20,))
 
 FATAL = re.compile(r'^fatal: \[[^\]]*\]: FAILED! => .*?"msg": "((?:[^"\\]|\\.)*)"', re.MULTILINE)
@@ -82,7 +82,12 @@ def launch(runner, inventory, forks, base_url, token, label, cfg):  # pylint: di
 
 
 def finish(job, hosts, timeout):
-    rc = job["process"].wait(timeout=timeout)
+    try:
+        rc = job["process"].wait(timeout=max(1.0, job["started"] + timeout - time.time()))
+    except subprocess.TimeoutExpired:
+        job["process"].kill()  # not left running against a simulator about to stop
+        job["process"].wait()
+        rc = "timed out after %d s" % timeout
     ended = time.time()
     job["out"].seek(0)
     stdout = job["out"].read()
