@@ -2,7 +2,7 @@
 # CORE=X.Y picks one ansible-core line (2.16, 2.18, 2.21; 2.19 is the tool venv .venv), e.g.
 #   make units CORE=2.16      make test CORE=2.21      make demo CORE=2.16
 # Without CORE, `make test` runs the whole matrix (scripts/test.sh lists it) and `make demo` runs on 2.19.
-.PHONY: demo test test-one check sanity units simulator integration e2e playbooks faults quality venv venvs docs
+.PHONY: demo test test-one check sanity units simulator integration e2e playbooks faults quality eda venv venvs docs
 
 CORE ?=
 CORE_FLAG = $(if $(CORE),--core $(CORE))
@@ -24,7 +24,7 @@ test-one:
 check:
 	bash scripts/test.sh --core 2.16,2.21 sanity units integration quality
 
-sanity units simulator integration e2e playbooks faults quality:
+sanity units simulator integration e2e playbooks faults quality eda:
 	bash scripts/test.sh $(CORE_FLAG) $@
 
 venv:

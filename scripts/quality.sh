@@ -62,6 +62,8 @@ if grep -E '^(ERROR|CRITICAL|WARNING):' "$WORK/importer.log" >/dev/null; then
 fi
 grep -q 'Importer processing completed successfully' "$WORK/importer.log" || fail "galaxy-importer did not complete"
 grep -q 'Linting collection via ansible-lint' "$WORK/importer.log" || fail "galaxy-importer did not run ansible-lint"
+# Galaxy and Automation Hub list the event source from meta/extensions.yml only if the importer loads it.
+grep -q 'Loading eda/plugins/event_source snapshots' "$WORK/importer.log" || fail "galaxy-importer did not load the event source vps.cloud.snapshots"
 
 log "antsibull-docs lint-collection-docs --plugin-docs"
 antsibull-docs lint-collection-docs --plugin-docs "$COLLECTION_DIR" || fail "antsibull-docs found problems"

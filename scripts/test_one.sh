@@ -22,7 +22,11 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-[ $# -ge 1 ] && [ -n "$1" ] || { echo "which test? give a pytest node id or an integration target" >&2; usage >&2; exit 2; }
+if [ $# -lt 1 ] || [ -z "$1" ]; then
+    echo "which test? give a pytest node id or an integration target" >&2
+    usage >&2
+    exit 2
+fi
 target=$1
 shift
 if [ "$core" != "$DEFAULT_CORE" ] && [ ! -f "$REPO_ROOT/tests/constraints-core-$core.txt" ]; then
