@@ -896,6 +896,7 @@ def markdown(results, path, chart_name=None):
         % max(1, round(results["total_seconds"] / 60.0)) if results["mode"] == "full" else
         "bash tools/benchmark/run.sh          # full run: rewrites this page, the chart and the JSON")
     add("bash tools/benchmark/run.sh --quick  # smoke run (a few minutes): writes under $VPS_LAYOUT_ROOT/bench-quick/")
+    add("bash tools/benchmark/run.sh --slices [N ...]  # only the job slices (issue #22; N = 100 and 500 by default), added to the JSON")
     add("# re-render this page and the chart from the JSON, without measuring again:")
     add("python tools/benchmark/report.py tools/benchmark/results.json --markdown docs/performance.md --chart docs/performance.png")
     add("```")
