@@ -29,7 +29,7 @@ if os.environ.get("VPS_REQUIRE_CHROMIUM") == "1":
 
 def png(width=40, height=20):
     """A small red PNG."""
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    raw = (b"\x00" + b"\xff\x00\x00" * width) * height
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
