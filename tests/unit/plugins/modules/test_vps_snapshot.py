@@ -1352,3 +1352,20 @@ def test_the_edges_of_each_range_are_accepted(rsps, run, args):
     result = run(vps_snapshot, args)
 
     assert result["msg"] == "Could not list snapshots: stop here (HTTP 401 on GET snapshots/)"
+
+
+def test_a_failed_namesake_on_a_server_that_cannot_be_read_is_deleted_once_the_retake_is_accepted(rsps, run):
+    broken = snap(801, "pre-migration", status="failed")
+    retaken = new_snapshot(name="pre-migration", snapshot_id=803)
+    add_list(rsps, [broken])
+    add_server(rsps, http_status=405, body={"detail": "Method not allowed."})
+    add_post(rsps, payload=retaken)
+    add_delete(rsps, 801)
+    add_list(rsps, [new_snapshot("completed", name="pre-migration", snapshot_id=803)])
+
+    result = run(vps_snapshot, present(name="pre-migration"))
+
+    assert (result["rc"], result["changed"], result["created"]) == (0, True, True)
+    assert result["pruned"] == [clean(broken)]
+    assert sorted(warnings(result)) == sorted([retaken_note(broken), WITHOUT_ENDPOINT % 405])
+    assert sent(rsps) == [LIST, SERVER, POST, delete_call(801), LIST]
