@@ -46,4 +46,13 @@ options:
       - Set V(false) only to allow a server with no other restore point to lose it before the new snapshot exists.
     type: bool
     default: true
+  retake_failed:
+    description:
+      - When the server's snapshot named O(name) ended failed, it is no restore point. V(true) deletes it (reported in
+        C(pruned), in the message and in a warning) and takes the snapshot again.
+      - V(false) fails instead, naming the failed snapshot. The C(vps.cloud.snapshot_guard) role sets it when it comes back
+        to wait for the snapshots it took, so that one that failed meanwhile fails its host instead of being taken again
+        once the host is no longer quiesced.
+    type: bool
+    default: true
 """

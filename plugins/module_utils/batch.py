@@ -144,7 +144,7 @@ def present_options(params):
                           resume_match=params.get("resume_match"),
                           protect_last_completed=params.get("protect_last_completed", True),
                           wait=params["wait"], wait_timeout=params["wait_timeout"],
-                          wait_for_first=params.get("wait_for") == "first")
+                          wait_for_first=params.get("wait_for") == "first", retake_failed=params.get("retake_failed", True))
 
 
 def batch_present(service, requests, params):

@@ -64,6 +64,7 @@ def selection_argument_spec():
         retention_match=dict(type="str", default="*"),
         resume_match=dict(type="str"),
         protect_last_completed=dict(type="bool", default=True),
+        retake_failed=dict(type="bool", default=True),
     )
 
 

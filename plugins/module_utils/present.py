@@ -55,7 +55,7 @@ class PresentOptions:
     """The options of state=present that apply to every server of the task."""
 
     def __init__(self, retention=None, retention_match="*", resume_match=None, protect_last_completed=True, wait=True,
-                 wait_timeout=1800, protected_ids=(), wait_for_first=False):
+                 wait_timeout=1800, protected_ids=(), wait_for_first=False, retake_failed=True):
         self.retention = retention
         self.retention_match = retention_match
         self.resume_match = resume_match
@@ -65,6 +65,8 @@ class PresentOptions:
         self.protected_ids = set(protected_ids)
         # Stop waiting as soon as one snapshot still in progress has ended (each host is released at its own).
         self.wait_for_first = wait_for_first
+        # False when the caller comes back to wait for a snapshot it took: one that failed meanwhile fails the entry.
+        self.retake_failed = retake_failed
 
 
 class ServerEntry:
@@ -140,7 +142,7 @@ def _settle(outcomes):
 
 def _plan(entry, options):
     entry.plan = plan_present(entry.listing, entry.server_id, entry.name, options.retention, options.retention_match,
-                              options.resume_match, options.protect_last_completed, options.protected_ids)
+                              options.resume_match, options.protect_last_completed, options.protected_ids, options.retake_failed)
     for note in entry.plan.notes:
         entry.note(note)
     if entry.plan.action == REFUSE:

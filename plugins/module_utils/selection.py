@@ -430,7 +430,7 @@ class PresentPlan:
 
 
 def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume_match=None, protect_last_completed=True,
-                 protected_ids=()):
+                 protected_ids=(), retake_failed=True):
     """What state=present does given the server's snapshots.
 
     A snapshot named `name` that has not failed is reused (the oldest, if racing runs made two). One that
@@ -438,6 +438,7 @@ def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume
     snapshot taken again, so that a daily job that failed once still leaves a way back that day. With
     `resume_match`, a snapshot still working whose name matches (left by an interrupted run) is reused
     rather than taking another. Otherwise a new one is created, after the deletions the limit forces.
+    With `retake_failed` false, a failed snapshot of that name is refused instead (a caller waiting for what it took).
     """
     same = named(snapshots, server_id, name)
     alive = [s for s in same if not is_failed(s)]
@@ -447,6 +448,10 @@ def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume
             notes.append("server %s has %d snapshots named %r (ids %s); the oldest, id %s, is the one this task ensures"
                          % (server_id, len(alive), name, ", ".join(str(s.get("id")) for s in alive), alive[0].get("id")))
         return PresentPlan(REUSE, snapshot=alive[0], notes=notes)
+    if same and not retake_failed:
+        return PresentPlan(REFUSE, snapshot=same[-1], problem=(
+            "Snapshot %s on server %s ended %s, so it is no restore point; with retake_failed=false it is not taken again."
+            % (describe(same[-1]), server_id, same[-1].get("status"))))
     if resume_match:
         working = newest_first([s for s in snapshots if is_working(s) and name_matches(s, resume_match)])
         if working:

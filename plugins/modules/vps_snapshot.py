@@ -448,7 +448,7 @@ def main():
 def present(service, params):
     options = PresentOptions(retention=params["retention"], retention_match=params["retention_match"],
                              resume_match=params["resume_match"], protect_last_completed=params["protect_last_completed"],
-                             wait=params["wait"], wait_timeout=params["wait_timeout"])
+                             wait=params["wait"], wait_timeout=params["wait_timeout"], retake_failed=params["retake_failed"])
     entry = ensure_present(service, [(params["server_id"], params["name"], params["description"])], options)[0]
     result = entry_result(entry, options, service.check_mode, service.now())
     del result["server_id"]

@@ -680,6 +680,20 @@ def test_plan_present_retakes_a_failed_snapshot_of_that_name_deleting_it_first(s
         "deletes it and takes snapshot 'pre' again." % (status, status)]
 
 
+@pytest.mark.parametrize("others", [[], [snap(4, "failed", name="pre", day=1)]])
+def test_plan_present_without_retake_failed_refuses_a_failed_namesake_and_deletes_nothing(others):
+    failed = snap(3, "failed", name="pre")
+    plan = present([snap(1), failed] + others, retake_failed=False)
+    assert (plan.action, plan.snapshot, plan.deletions, plan.retake, plan.notes) == (REFUSE, (others or [failed])[-1], [], [], [])
+    assert plan.problem == ("Snapshot pre (id %s, failed, created %s) on server 1 ended failed, so it is no restore point; with "
+                            "retake_failed=false it is not taken again." % (plan.snapshot["id"], plan.snapshot["created_at"]))
+
+
+def test_plan_present_without_retake_failed_still_reuses_a_snapshot_in_progress():
+    plan = present([snap(3, "failed", name="pre"), snap(5, "in_progress", name="pre")], retake_failed=False)
+    assert (plan.action, plan.snapshot["id"]) == (REUSE, 5)
+
+
 def test_plan_present_retakes_every_failed_namesake_and_names_them_all():
     failed = [snap(3, "failed", name="pre"), snap(8, "error", name="pre", day=1)]
     plan = present(failed)

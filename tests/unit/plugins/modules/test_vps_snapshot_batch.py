@@ -152,6 +152,34 @@ def test_wait_for_first_returns_once_one_snapshot_has_ended_and_lists_the_rest_a
     assert sent(rsps) == [LIST_ALL, POST, POST, LIST_ALL, LIST_ALL]
 
 
+def test_coming_back_to_wait_with_retake_failed_false_fails_a_failed_snapshot_and_takes_nothing(rsps, run):
+    # The role's release loop: the first task took both; 101's ended failed since, 102's is still in progress.
+    add_list(rsps, [made(101, "failed"), made(102)], server_id=None)
+    add_list(rsps, [made(102, "completed")], server_id=102)
+
+    result = run(vps_snapshot_batch, batch(retake_failed=False))
+
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["failed_servers"] == [101]
+    assert "with retake_failed=false it is not taken again" in result["by_host"]["web-1"]["msg"]
+    assert result["by_host"]["web-2"]["snapshot"]["status"] == "completed"
+    assert sent(rsps) == [LIST_ALL, ("GET", "/snapshots/?server_id=102")]
+
+
+def test_by_default_a_failed_snapshot_of_the_name_is_retaken(rsps, run):
+    add_list(rsps, [made(101, "failed")], server_id=101)
+    add_server(rsps, "running", server_id=101)
+    add_delete(rsps, made(101)["id"])
+    retaken = new_snapshot(name=NAME, snapshot_id=900, description=None, server_id=101)
+    add_post(rsps, payload=retaken, for_server=101)
+    add_list(rsps, [dict(retaken, status="completed")], server_id=101)
+
+    result = run(vps_snapshot_batch, dict(servers={"web-1": 101}, name=NAME, concurrency=1))
+
+    assert (result["rc"], result["changed"]) == (0, True)
+    assert result["by_host"]["web-1"]["pruned"] == [clean(made(101, "failed"))]
+
+
 def test_wait_for_all_waits_for_every_snapshot_and_leaves_none_pending(rsps, run):
     add_list(rsps, [], server_id=None)
     add_post(rsps, payload=made(101), for_server=101)
