@@ -118,6 +118,9 @@ def find_target(listing, snapshot_id=None, server_id=None, name=None, account=No
             found, elsewhere = None, found
         elif found is None and server_id is not None and account is not None:
             elsewhere = next((s for s in account() if s.get("id") == snapshot_id), None)
+            if elsewhere is not None and server_id_of(elsewhere) == server_id:
+                # The server's own listing was read before it showed the snapshot: it is there, on that server.
+                found, elsewhere = elsewhere, None
         else:
             elsewhere = None
         if elsewhere is not None:

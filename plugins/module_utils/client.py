@@ -52,6 +52,8 @@ TIMEOUT_RETRIES = 1
 # against api_retries (which would fail a healthy but busy fleet after a few seconds).
 RATE_LIMIT_PATIENCE = 600.0
 MAX_PAGES = 10000
+# How many times a list that moved while it was read page by page is read again from its first page.
+LISTING_REREADS = 3
 ERROR_TEXT_LIMIT = 300
 API_TIMEOUT_RANGE = (1, 3600)
 API_RETRIES_RANGE = (0, 20)
@@ -370,27 +372,58 @@ class VpsClient:
         """Every item of a paginated list, following `next` until it is null.
 
         `on_page(page)` sees each page; if it returns False, reading stops there and None is returned.
+        A list that moved while it was read page by page (others creating or deleting: a later page answers 404, the
+        pages' counts differ, or an item shows twice) is read again from the start, up to LISTING_REREADS times: with
+        page numbers, an item that moves to an earlier page is never seen, and a missing snapshot is a wrong decision.
         """
-        items = []
+        rereads = 0
+        while True:
+            read = self._read_pages(path, params, on_page, rereads == LISTING_REREADS)
+            if read is None:
+                return None
+            items, moved = read
+            if not moved:
+                return items
+            if rereads == LISTING_REREADS:
+                # Still moving: every item seen, once each, is the best this read can give.
+                return _once_each(items)
+            rereads += 1
+
+    def _read_pages(self, path, params, on_page, last_read):
+        """(items, moved) of one read of a paginated list, or None when on_page stopped it."""
+        items, counts = [], set()
         url, seen = self.url_for(path), set()
         while url:
             if url in seen or len(seen) >= MAX_PAGES:
                 raise VpsApiError("the API's pagination loops back to a page already read (%s)" % url, method="GET", path=path)
             seen.add(url)
-            page = self._request("GET", url, params=params, path=path)
+            try:
+                page = self._request("GET", url, params=params, path=path)
+            except VpsApiError as exc:
+                if exc.status == 404 and len(seen) > 1:
+                    # A later page that is gone: the list shrank while it was read.
+                    if last_read:
+                        raise VpsApiError("the list kept changing while it was read, %d times in a row (a later page answered "
+                                          "404: %s); try again once the other changes are done" % (LISTING_REREADS + 1, exc.message),
+                                          status=404, method="GET", path=path, url=exc.url)
+                    return items, True
+                raise
             if isinstance(page, list):  # an unpaginated list is tolerated
-                return items + page
+                return items + page, False
             if not isinstance(page, dict) or not isinstance(page.get("results"), list):
                 raise VpsApiError("the API answered a list request without a 'results' list", method="GET", path=path,
                                   url=url)
             if on_page and on_page(page) is False:
                 return None
+            if isinstance(page.get("count"), int):
+                counts.add(page["count"])
             items.extend(page["results"])
             url = page.get("next")
             if url:
                 self._check_same_origin(url, path)
             params = None  # `next` carries the query string already
-        return items
+        # Only a list read in several pages can move between them.
+        return items, len(seen) > 1 and (len(counts) > 1 or len(_once_each(items)) < len(items))
 
     def delete(self, path):
         """DELETE; returns True if this task deleted it, False if it was already gone (see delete_outcome())."""
@@ -582,6 +615,19 @@ class VpsClient:
         named = without_credentials(proxy) if proxy else "the configured proxy"
         return ("could not reach %s through the proxy %s (from the %s_PROXY or ALL_PROXY environment variable): %s. "
                 "Fix the proxy, or add the API's host to NO_PROXY" % (self._host(), named, scheme, _reason(exc)))
+
+
+def _once_each(items):
+    """`items` without the repeats of an id already seen (items that are not objects with an id are kept)."""
+    seen, kept = set(), []
+    for item in items:
+        key = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), (int, str)) else None
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(item)
+    return kept
 
 
 def send_once(send, look, what, retries, grace, sleep=time.sleep, clock=time.monotonic):

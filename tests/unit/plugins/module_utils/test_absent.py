@@ -52,6 +52,11 @@ def test_a_snapshot_id_missing_from_a_servers_listing_is_looked_for_in_the_accou
     assert caught.value.message.startswith("Snapshot %s belongs to server 102" % describe(B))
 
 
+def test_a_snapshot_id_missing_from_a_stale_listing_of_its_own_server_is_found_in_the_account():
+    # The server's listing was read before the snapshot showed in it (others changed the account meanwhile).
+    assert find_target([A], 802, 101, account=lambda: LISTED) == A2
+
+
 def test_namesakes_are_never_picked():
     with pytest.raises(SnapshotError) as caught:
         find_target(LISTED, None, 101, "a")

@@ -439,6 +439,58 @@ def test_get_all_detects_a_pagination_loop(rsps, make, loops_to):
     assert len(rsps.calls) == 2
 
 
+def test_get_all_reads_a_list_again_when_a_later_page_is_gone_and_sees_every_item(rsps, make):
+    # Others deleted while it read: page 2 no longer exists; the second read is whole.
+    page2 = SNAPSHOTS + "?page=2"
+    rsps.get(SNAPSHOTS, json={"count": 3, "next": page2, "results": [{"id": 1}, {"id": 2}]})
+    rsps.get(page2, json={"detail": "Invalid page."}, status=404)
+    rsps.get(SNAPSHOTS, json={"count": 2, "next": None, "results": [{"id": 2}, {"id": 3}]})
+    pages = []
+    assert make().get_all("snapshots/", on_page=pages.append) == [{"id": 2}, {"id": 3}]
+    assert [call.request.url for call in rsps.calls] == [SNAPSHOTS, page2, SNAPSHOTS]
+    assert len(pages) == 2
+
+
+@pytest.mark.parametrize("second_page", [
+    pytest.param({"count": 4, "next": None, "results": [{"id": 3}]}, id="the pages' counts differ"),
+    pytest.param({"count": 3, "next": None, "results": [{"id": 2}]}, id="an item shows twice"),
+])
+def test_get_all_reads_a_list_again_when_it_moved_while_read(rsps, make, second_page):
+    page2 = SNAPSHOTS + "?page=2"
+    rsps.get(SNAPSHOTS, json={"count": 3, "next": page2, "results": [{"id": 1}, {"id": 2}]}, match=[matchers.query_param_matcher({})])
+    rsps.get(page2, json=second_page, match=[matchers.query_param_matcher({"page": "2"})])
+    rsps.get(SNAPSHOTS, json={"count": 3, "next": None, "results": [{"id": 1}, {"id": 2}, {"id": 3}]},
+             match=[matchers.query_param_matcher({})])
+    assert make().get_all("snapshots/") == [{"id": 1}, {"id": 2}, {"id": 3}]
+    assert len(rsps.calls) == 3
+
+
+def test_get_all_of_a_list_that_never_stops_moving_gives_every_item_seen_once(rsps, make):
+    page2 = SNAPSHOTS + "?page=2"
+    rsps.get(SNAPSHOTS, json={"count": 2, "next": page2, "results": [{"id": 1}, {"id": 2}]}, match=[matchers.query_param_matcher({})])
+    rsps.get(page2, json={"count": 2, "next": None, "results": [{"id": 2}, "not an object", {"id": [5]}]},
+             match=[matchers.query_param_matcher({"page": "2"})])
+    assert make().get_all("snapshots/") == [{"id": 1}, {"id": 2}, "not an object", {"id": [5]}]
+    assert len(rsps.calls) == 2 * (client_module.LISTING_REREADS + 1)
+
+
+def test_get_all_of_a_list_whose_later_page_keeps_vanishing_fails_saying_so(rsps, make):
+    page2 = SNAPSHOTS + "?page=2"
+    rsps.get(SNAPSHOTS, json={"count": 3, "next": page2, "results": [{"id": 1}]}, match=[matchers.query_param_matcher({})])
+    rsps.get(page2, json={"detail": "Invalid page."}, status=404, match=[matchers.query_param_matcher({"page": "2"})])
+    exc = raises(VpsApiError, make().get_all, "snapshots/")
+    assert exc.message == ("the list kept changing while it was read, 4 times in a row (a later page answered 404: Invalid "
+                           "page.); try again once the other changes are done")
+    assert (exc.status, exc.path) == (404, "snapshots/")
+    assert len(rsps.calls) == 2 * (client_module.LISTING_REREADS + 1)
+
+
+def test_get_all_a_first_page_answering_404_is_not_read_again(rsps, make):
+    rsps.get(SNAPSHOTS, json={"detail": "Not found."}, status=404)
+    assert raises(VpsApiError, make().get_all, "snapshots/").status == 404
+    assert len(rsps.calls) == 1
+
+
 def test_get_all_stops_after_the_page_limit(rsps, make, monkeypatch):
     """An API that hands out new pages forever is stopped at the page limit (here lowered to 3) rather than read forever."""
     monkeypatch.setattr(client_module, "MAX_PAGES", 3)

@@ -74,9 +74,11 @@ def test_without_a_clock_the_journal_names_no_age():
 
 
 def test_a_listing_is_newest_first_and_pages_are_followed(rsps, service):
-    add_list(rsps, [snap(1, "x", created_at="2025-01-01T00:00:00Z")], next_url=url("snapshots/?page=2"), server_id=None)
-    add_list(rsps, [snap(3, "z", created_at="2025-01-03T00:00:00Z"), snap(2, "y", created_at="2025-01-03T00:00:00Z")],
-             page_url=url("snapshots/?page=2"))
+    # `count` is the whole list's, on every page.
+    first = [snap(1, "x", created_at="2025-01-01T00:00:00Z")]
+    second = [snap(3, "z", created_at="2025-01-03T00:00:00Z"), snap(2, "y", created_at="2025-01-03T00:00:00Z")]
+    add_list(rsps, first, server_id=None, body={"count": 3, "next": url("snapshots/?page=2"), "previous": None, "results": first})
+    add_list(rsps, second, page_url=url("snapshots/?page=2"), body={"count": 3, "next": None, "previous": None, "results": second})
 
     assert [s["id"] for s in service.list()] == [3, 2, 1]
     assert service.account_pages == 2
