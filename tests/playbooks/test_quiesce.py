@@ -173,6 +173,8 @@ def test_a_freeze_holds_writes_from_before_the_request_until_the_snapshot_comple
         assert result["detail"] == "freeze held until the snapshot was completed"
         assert float(result["armed_at"]) <= float(result["quiesced_at"]) < requested < float(result["thawed_at"])
         assert run.said("web-1", "freeze held until the snapshot was completed")
+        # The snapshot this run took is called taken, not reused (the held wait is a second batch call).
+        assert run.said("web-1", "Took snapshot '%s' (id %s" % (snapshot["name"], snapshot["id"])), run
         print("freeze window: frozen %.3f s before the request, released %.3f s after it, thawed %.3f s after it;"
               " writes blocked %.3f s" % (requested - float(result["quiesced_at"]), float(result["released_at"]) - requested,
                                           float(result["thawed_at"]) - requested, blocked_until - blocked_from))
@@ -195,6 +197,7 @@ def test_release_at_acceptance_thaws_before_the_snapshot_completes_then_waits_fo
         assert blocked_from < requested < blocked_until < completed, (blocked_from, requested, blocked_until, completed)
         result = quiesce_result(run, "web-1")
         assert result["quiesced"] is True and result["release"] == "accepted", result
+        assert run.said("web-1", "Took snapshot '%s' (id %s" % (snapshot["name"], snapshot["id"])), run
 
 
 def test_a_refused_creation_thaws_and_fails_the_host(mounts, tmp_path):
@@ -394,6 +397,7 @@ def test_tasks_mode_runs_the_quiesce_file_before_the_request_and_the_thaw_file_a
         assert entries[0][1] < post_time(sim, 101) < ready_time(sim, snapshot["id"]) <= entries[1][1]
         assert snapshot["description"].endswith("[vps.cloud quiesce: tasks held until completed]")
         assert quiesce_result(run, "web-1")["quiesced"] is True
+        assert run.said("web-1", "Took snapshot '%s' (id %s" % (snapshot["name"], snapshot["id"])), run
 
 
 def test_a_failed_quiesce_task_still_runs_the_thaw_file_and_takes_no_snapshot(tmp_path):
