@@ -876,6 +876,13 @@ def slices_markdown(measured, add):
         add("")
         for size, label, message in failures:
             add("- N = %d, %s: `%s`" % (size, label, message.replace("`", "'")))
+    # A size the benchmark is set up for but this JSON has no run of: said, not left out in silence.
+    measured_sizes = set(case["size"] for case in measured["cases"])
+    for size in settings["sizes"]:
+        if size not in measured_sizes:
+            add("")
+            add("**N = %d: not measured** in this JSON (no run of it is recorded); `bash tools/benchmark/run.sh --slices %d` "
+                "adds it and keeps the other sizes." % (size, size))
     for paragraph in measured.get("notes", []):
         add("")
         add(paragraph)
