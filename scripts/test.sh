@@ -126,7 +126,7 @@ cell_name() { printf '%s@%s' "${1% *}" "${1#* }"; }
 
 append_result() { printf '%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 
-# The queue position the next free lane takes.
+# The queue position the next free worker takes.
 next_index() {
     local n
     n=$(cat "$RUN_DIR/next" 2>/dev/null || echo 0)
@@ -134,7 +134,7 @@ next_index() {
     echo "$n"
 }
 
-# Under a lock: lanes write results and print whole cell logs one at a time.
+# Under a lock: workers write results and print whole cell logs one at a time.
 locked() {
     (
         flock 9
@@ -152,7 +152,7 @@ kill_tree() {
 print_summary() {
     local rc=$?
     trap - EXIT
-    # Stop lanes still running (interrupted run), then report.
+    # Stop workers still running (interrupted run), then report.
     local pid
     for pid in $(jobs -p); do kill_tree "$pid"; done
     wait 2>/dev/null || true
@@ -186,7 +186,7 @@ trap print_summary EXIT
 trap 'exit 130' INT TERM
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-# Each lane has its own pytest base temp folder, beside its layout.
+# Each worker has its own pytest base temp folder, beside its layout.
 run_pytest() {
     local rc=0
     python -m pytest -p no:cacheprovider --basetemp "$LAYOUT_ROOT/pytest-tmp" "$@" || rc=$?
@@ -286,27 +286,27 @@ stage_eda() {
 
 stage_docs() {
     log "The docs site (warnings are errors), antsibull-docs lint-collection-docs, the browser check"
-    # The site and the screenshots stay beside the lane's layout, as test artefacts.
+    # The site and the screenshots stay beside the worker's layout, as test artefacts.
     bash "$REPO_ROOT/scripts/docs.sh" --check --dest "$LAYOUT_ROOT/docs"
     note "site, screenshots: $LAYOUT_ROOT/docs"
     log "pytest tests/docs: the browser check fails on broken links, missing anchors, empty pages and unreachable guides"
     VPS_REQUIRE_CHROMIUM=1 run_pytest -q tests/docs
 }
 
-# --- Running cells. Lane k lays the collection out in its own folder: ansible-test keeps its state in tests/output.
+# --- Running cells. Worker k lays the collection out in its own folder: ansible-test keeps its state in tests/output.
 
 BASE_LAYOUT_ROOT=$LAYOUT_ROOT
-lane_root() { if [ "$1" -eq 1 ]; then echo "$BASE_LAYOUT_ROOT"; else echo "$BASE_LAYOUT_ROOT-lane$1"; fi; }
+worker_root() { if [ "$1" -eq 1 ]; then echo "$BASE_LAYOUT_ROOT"; else echo "$BASE_LAYOUT_ROOT-worker$1"; fi; }
 
-use_lane() {
-    LAYOUT_ROOT=$(lane_root "$1")
+use_worker() {
+    LAYOUT_ROOT=$(worker_root "$1")
     COLLECTION_DIR=$LAYOUT_ROOT/ansible_collections/vps/cloud
     export VPS_LAYOUT_ROOT=$LAYOUT_ROOT
 }
 
-# run_cell <"stage core"> <lane>: runs it, records its result; returns 1 if it failed.
+# run_cell <"stage core"> <worker>: runs it, records its result; returns 1 if it failed.
 run_cell() {
-    local stage=${1% *} core=${1#* } lane=$2 name rc start seconds status
+    local stage=${1% *} core=${1#* } worker=$2 name rc start seconds status
     name=$(cell_name "$1")
     export CELL_NOTE_FILE=$RUN_DIR/$name.note
     : >"$CELL_NOTE_FILE"
@@ -314,7 +314,7 @@ run_cell() {
     set +e
     (
         set -euo pipefail
-        use_lane "$lane"
+        use_worker "$worker"
         export VPS_LAYOUT_READY=$COLLECTION_DIR ANSIBLE_COLLECTIONS_PATH=$LAYOUT_ROOT
         activate_core "$core"
         prepare_ansible_test "$(command -v python)"
@@ -333,17 +333,17 @@ run_cell() {
     [ "$rc" -eq 0 ]
 }
 
-# Lane k takes the next cell of the queue until none is left; each cell's output is printed whole when it ends.
-lane() {
-    local lane=$1 index cell name
+# Worker k takes the next cell of the queue until none is left; each cell's output is printed whole when it ends.
+worker() {
+    local worker=$1 index cell name
     while :; do
         if [ "$fail_fast" -eq 1 ] && [ -e "$RUN_DIR/stop" ]; then return 0; fi
         index=$(locked next_index)
         [ "$index" -lt ${#QUEUE[@]} ] || return 0
         cell=${QUEUE[$index]}
         name=$(cell_name "$cell")
-        printf '==> [%s] started (lane %s, %ss into the run)\n' "$name" "$lane" $((SECONDS - RUN_START))
-        if run_cell "$cell" "$lane" >"$RUN_DIR/$name.log" 2>&1; then :; else touch "$RUN_DIR/stop"; fi
+        printf '==> [%s] started (worker %s, %ss into the run)\n' "$name" "$worker" $((SECONDS - RUN_START))
+        if run_cell "$cell" "$worker" >"$RUN_DIR/$name.log" 2>&1; then :; else touch "$RUN_DIR/stop"; fi
         locked cat "$RUN_DIR/$name.log"
     done
 }
@@ -365,11 +365,11 @@ ensure_venvs "${needed[@]}"
 case " ${CELLS[*]} " in *" sanity "*) ensure_shellcheck ;; esac
 case " ${CELLS[*]} " in *" eda "*) ensure_eda_venv; ensure_java17 ;; esac
 ensure_ansible_test_key
-for lane_number in $(seq 1 "$njobs"); do
-    use_lane "$lane_number"
+for worker_number in $(seq 1 "$njobs"); do
+    use_worker "$worker_number"
     lay_out_collection
 done
-use_lane 1
+use_worker 1
 for core in "${needed[@]}"; do
     case "$core" in
         target-*) printf '    modules on %-5s %s\n' "${core#target-}" "$("$(target_venv "${core#target-}")/bin/python" -V 2>&1)" ;;
@@ -387,13 +387,13 @@ if [ "$njobs" -eq 1 ]; then
         if ! run_cell "$cell" 1 && [ "$fail_fast" -eq 1 ]; then break; fi
     done
 else
-    # Longest first, so that the lanes end close together.
+    # Longest first, so that the workers end close together.
     mapfile -t QUEUE < <(for cell in "${CELLS[@]}"; do printf '%s\t%s\n' "$(stage_weight "${cell% *}")" "$cell"; done \
         | sort -s -t $'\t' -k1,1nr | cut -f2)
     log "Running ${#QUEUE[@]} cells, $njobs at a time; each cell's output follows when it ends"
     pids=()
-    for lane_number in $(seq 1 "$njobs"); do
-        lane "$lane_number" &
+    for worker_number in $(seq 1 "$njobs"); do
+        worker "$worker_number" &
         pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid" || true; done

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options every vps.cloud module shares; mirrors vps_argument_spec() in module_utils/api.py.
+    # Options every vps.cloud module shares; mirrors vps_argument_spec() in module_utils/module_boundary.py.
     DOCUMENTATION = r"""
 options:
   api_url:

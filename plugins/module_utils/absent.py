@@ -36,7 +36,7 @@ class DeletionEntry:
         self.snapshot_id = snapshot_id
         self.name = name
         self.changes = Changes()
-        self.doomed = []
+        self.to_delete = []
         self.kept = []
         self.error = None
 
@@ -58,7 +58,7 @@ def ensure_absent(service, targets, wait=True, wait_timeout=1800):
         except SnapshotError as exc:
             entry.error = exc
             continue
-        entry.doomed = [found] if found else []
+        entry.to_delete = [found] if found else []
     _delete_and_wait(service, entries, wait, wait_timeout)
     return entries
 
@@ -74,9 +74,9 @@ def ensure_pruned(service, server_ids, pattern, keep=None, older_than_days=None,
         listing = listings[entry.server_id]
         if not entry.active or _failed_read(entry, listing):
             continue
-        entry.doomed = plan_prune(listing, pattern, keep, older_than_days, now, protect_last_completed)
-        doomed_ids = set(s.get("id") for s in entry.doomed)
-        entry.kept = [s for s in listing if name_matches(s, pattern) and s.get("id") not in doomed_ids]
+        entry.to_delete = plan_prune(listing, pattern, keep, older_than_days, now, protect_last_completed)
+        to_delete_ids = set(s.get("id") for s in entry.to_delete)
+        entry.kept = [s for s in listing if name_matches(s, pattern) and s.get("id") not in to_delete_ids]
     _delete_and_wait(service, entries, wait, wait_timeout)
     return entries
 
@@ -158,11 +158,11 @@ def _delete_and_wait(service, entries, wait, wait_timeout):
 
     def delete_all(entry):
         try:
-            for snapshot in entry.doomed:
+            for snapshot in entry.to_delete:
                 service.delete(snapshot, entry.changes)
         except SnapshotError as exc:
             entry.error = exc
-    for outcome in service.parallel([e for e in entries if e.active and e.doomed], delete_all):
+    for outcome in service.parallel([e for e in entries if e.active and e.to_delete], delete_all):
         if isinstance(outcome, BaseException):
             raise outcome
     if wait:
@@ -198,9 +198,9 @@ def _await_gone(service, entries, deadline, wait_timeout):
 
 def absent_result(entry, check_mode, now):
     """What one state=absent target returns."""
-    snapshot = clean_snapshot(entry.doomed[0]) if entry.doomed else {}
-    gone = entry.doomed if check_mode else entry.changes.deleted
-    result = dict(changed=bool(entry.changes) or (check_mode and bool(entry.doomed)), snapshot=snapshot,
+    snapshot = clean_snapshot(entry.to_delete[0]) if entry.to_delete else {}
+    gone = entry.to_delete if check_mode else entry.changes.deleted
+    result = dict(changed=bool(entry.changes) or (check_mode and bool(entry.to_delete)), snapshot=snapshot,
                   diff=dict(before=snapshot, after={}), preview=[_preview_line(s, now) for s in gone])
     if entry.error is not None:
         result.update(entry.error.details)
@@ -227,7 +227,7 @@ def _lost_answers(changes):
 
 def prune_result(entry, check_mode, now):
     """What prune returns for one server: what went (or would go), and what stays."""
-    pruned = [clean_snapshot(s) for s in (entry.doomed if check_mode else entry.changes.deleted)]
+    pruned = [clean_snapshot(s) for s in (entry.to_delete if check_mode else entry.changes.deleted)]
     gone = [] if check_mode else [clean_snapshot(s) for s in entry.changes.gone]
     result = dict(server_id=entry.server_id, changed=bool(pruned), pruned=pruned, already_gone=gone,
                   kept=[clean_snapshot(s) for s in newest_first(entry.kept)],
@@ -277,7 +277,7 @@ def prune_summary(results, check_mode):
 
 def prune_diff(entries, check_mode, now):
     listing = "".join("server %s: %s\n" % (e.server_id, describe(s, now))
-                      for e in entries for s in (e.doomed if check_mode else e.changes.deleted))
+                      for e in entries for s in (e.to_delete if check_mode else e.changes.deleted))
     return dict(before_header=PRUNE_HEADER, after_header=PRUNE_HEADER, before=listing, after="")
 
 

@@ -209,7 +209,7 @@ def batch_absent(service, requests, params):
         key = (request.snapshot_id, request.server_id, request.name)
         entry = entries[key]
         result = dict(absent_result(entry, service.check_mode, now), host=request.host, snapshot_id=request.snapshot_id,
-                      server_id=request.server_id or (entry.doomed[0]["server"]["id"] if entry.doomed else None))
+                      server_id=request.server_id or (entry.to_delete[0]["server"]["id"] if entry.to_delete else None))
         if first[key] != index:
             result = _shared(result, _entry_ref(requests[first[key]], first[key]), "snapshot")
         else:

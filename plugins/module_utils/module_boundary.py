@@ -121,7 +121,7 @@ def snapshot_service(module, problems=()):
     for warning in client.warnings:
         module.warn(warning)
     return SnapshotService(client, check_mode=module.check_mode, warn=module.warn, concurrency=params.get("concurrency") or 1,
-                           listened_to=result_has_a_reader)
+                           result_is_read=result_has_a_reader)
 
 
 def result_has_a_reader(stream=None):

@@ -199,7 +199,7 @@ def _create(service, entry, options, deadline):
     if entry.plan.deletions:
         # Delete as late as possible: first make sure the server exists and is idle.
         server = service.server_presence(entry.server_id)
-        if server is None and _created_without_room(service, entry):
+        if server is None and _created_before_making_room(service, entry):
             for snapshot in entry.plan.retake:
                 service.delete(snapshot, entry.changes)
             return
@@ -270,10 +270,10 @@ def _refusal_story(exc, server, waited):
     return "%s although the server then read %s, so this task sent it again once" % (said, server.get("status"))
 
 
-def _created_without_room(service, entry):
+def _created_before_making_room(service, entry):
     """Where the server cannot be read, ask the provider itself before deleting anything: a POST at the limit is refused
-    (HTTP 400, not applied) for a server that exists, and HTTP 404 for one that does not. True if it was created anyway
-    (a slot had just been freed)."""
+    (HTTP 400, not applied) for a server that exists, and HTTP 404 for one that does not. True if the provider accepted it
+    (a slot had just been freed), so no room has to be made; False if it refused it at the limit, so room is made first."""
     try:
         created = service.create(entry.server_id, entry.name, entry.description, entry.changes)
     except SnapshotError as exc:
@@ -449,14 +449,14 @@ def _retain(service, entry, options):
     if options.retention is None:
         return
     try:
-        doomed = plan_retention(entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match,
+        to_delete = plan_retention(entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match,
                                 options.protect_last_completed, options.protected_ids)
-        if not doomed:
+        if not to_delete:
             return
         if is_working(entry.snapshot):
-            entry.note("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(doomed))
+            entry.note("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(to_delete))
             return
-        for snapshot in doomed:
+        for snapshot in to_delete:
             service.delete(snapshot, entry.changes)
     except SnapshotError as exc:
         entry.fail(exc)

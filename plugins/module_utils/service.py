@@ -17,6 +17,7 @@ import concurrent.futures
 import time
 
 from ansible_collections.vps.cloud.plugins.module_utils.client import (
+    DEFAULT_API_URL,
     MIN_GRACE,
     REFUSED_BY_GATEWAY,
     Deletion,
@@ -96,10 +97,10 @@ class SnapshotService:
     """Snapshot operations on top of a VpsClient, one request at a time or many in parallel."""
 
     def __init__(self, client, check_mode=False, warn=None, sleep=time.sleep, clock=time.monotonic, now=time.time,
-                 concurrency=1, listened_to=lambda: True):
+                 concurrency=1, result_is_read=lambda: True):
         self.client = client
         # False once nobody can receive this task's result any more (its run was interrupted and is gone).
-        self.listened_to = listened_to
+        self.result_is_read = result_is_read
         self.check_mode = check_mode
         self.warn = warn or (lambda message: None)
         self.sleep = sleep
@@ -231,7 +232,7 @@ class SnapshotService:
         DELETE of this task that went unanswered, a 404 or its absence from the listing is this task's deletion: recorded,
         with a warning that the answer was lost.
         """
-        self._still_listened_to("delete snapshot %s" % describe(snapshot))
+        self._stop_unless_result_is_read("delete snapshot %s" % describe(snapshot))
         try:
             outcome = self.client.delete_outcome("snapshots/%s/" % snapshot.get("id"))
             how = "sent again, it was answered 404"
@@ -291,7 +292,7 @@ class SnapshotService:
             payload["description"] = description
 
         def send():
-            self._still_listened_to("create snapshot %r on server %s" % (name, server_id))
+            self._stop_unless_result_is_read("create snapshot %r on server %s" % (name, server_id))
             created = self.client.post(SNAPSHOTS_PATH, payload)
             if not isinstance(created, dict) or isinstance(created.get("id"), bool) or not isinstance(created.get("id"), int):
                 # An empty or id-less 2xx body: it was probably created, but which one is unknown.
@@ -323,7 +324,7 @@ class SnapshotService:
         path = "snapshots/%s/restore/" % snapshot.get("id")
 
         def send():
-            self._still_listened_to("restore server %s from snapshot %s" % (server_id, describe(snapshot)))
+            self._stop_unless_result_is_read("restore server %s from snapshot %s" % (server_id, describe(snapshot)))
             try:
                 return self.client.post(path) or {}
             except VpsAmbiguousError as exc:
@@ -351,10 +352,10 @@ class SnapshotService:
         changes.restored.append(clean_snapshot(snapshot))
         return answer if isinstance(answer, dict) else {}
 
-    def _still_listened_to(self, action):
+    def _stop_unless_result_is_read(self, action):
         """A run interrupted on the controller may leave this task running on its own: it must not change anything nobody
         would hear of (a deletion nobody reports, a restore nobody expects), nor wait on for nobody."""
-        if not self.listened_to():
+        if not self.result_is_read():
             raise SnapshotError("Stopped before it would %s: the Ansible run that started this task is gone (interrupted, or "
                                 "its controller died), so nobody would learn of it. Nothing more is changed; a rerun resumes."
                                 % action)
@@ -366,11 +367,11 @@ class SnapshotService:
     # Waiting -----------------------------------------------------------------------
 
     def wait(self, check, timeout, what, status, check_first=False, advice=None, limit=None):
-        def check_while_listened_to():
-            self._still_listened_to("wait for %s" % what)
+        def check_while_result_is_read():
+            self._stop_unless_result_is_read("wait for %s" % what)
             return check()
         try:
-            return wait_for(check_while_listened_to, max(0, timeout), what, status=status, check_first=check_first, clock=self.clock,
+            return wait_for(check_while_result_is_read, max(0, timeout), what, status=status, check_first=check_first, clock=self.clock,
                             sleep=self.sleep, advice=advice, limit=limit)
         except VpsWaitTimeout as exc:
             raise SnapshotError(str(exc))
@@ -409,7 +410,7 @@ class SnapshotService:
         hint = ". The API answered 404 for %s" % (exc.url or self.client.url_for(exc.path or SNAPSHOTS_PATH))
         if not self.client.base_url.rstrip("/").split("/")[-1].startswith("v"):
             hint += ": api_url (%s) must be the API's base URL up to and including its version, such as %s" % (
-                self.client.base_url, "https://admin.vps.org/api/v1")
+                self.client.base_url, DEFAULT_API_URL)
         return hint
 
 

@@ -77,7 +77,7 @@ def test_targets_by_id_are_read_from_one_account_listing(rsps, vt):
 
     entries = ensure_absent(service, [(801, None, None), (None, 102, "b"), (999, None, None)], wait=False)
 
-    assert [e.doomed for e in entries] == [[A], [B], []]
+    assert [e.to_delete for e in entries] == [[A], [B], []]
     assert [e.changes.deleted for e in entries] == [[clean(A)], [clean(B)], []]
     assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(803)]
 
@@ -112,7 +112,7 @@ def test_in_check_mode_nothing_is_deleted(rsps, vt):
 
     entries = ensure_pruned(service, [101], "*", keep=1)
 
-    assert [s["id"] for s in entries[0].doomed] == [801]
+    assert [s["id"] for s in entries[0].to_delete] == [801]
     assert sent(rsps) == [listing(101)]
 
 
@@ -244,7 +244,7 @@ def test_a_failed_deletion_is_still_named_when_the_wait_times_out(rsps, vt):
 
 def deletion(doomed=(), deleted=(), error=None, kept=(), gone=()):
     entry = DeletionEntry(server_id=101)
-    entry.doomed = list(doomed)
+    entry.to_delete = list(doomed)
     entry.changes.deleted = [clean(s) for s in deleted]
     entry.changes.gone = [clean(s) for s in gone]
     entry.kept = list(kept)
@@ -271,7 +271,7 @@ def test_absent_result(entry, check_mode, expected):
     result = absent_result(entry, check_mode, NOW)
 
     assert dict((key, result[key]) for key in expected) == expected
-    assert result["snapshot"] == (clean(A) if entry.doomed else {})
+    assert result["snapshot"] == (clean(A) if entry.to_delete else {})
     assert result["diff"] == {"before": result["snapshot"], "after": {}}
 
 

@@ -141,7 +141,7 @@ def test_the_service_is_built_from_the_options(tmp_path):
 
 
 def test_the_service_stops_changing_things_once_the_result_has_no_reader():
-    assert snapshot_service(FakeModule()).listened_to is result_has_a_reader
+    assert snapshot_service(FakeModule()).result_is_read is result_has_a_reader
 
 
 class Descriptor:

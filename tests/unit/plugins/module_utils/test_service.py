@@ -351,7 +351,7 @@ def test_a_404_hint_names_the_url_that_answered(service, path, shown, expected):
 def orphaned(vt):
     """A service whose task has lost its run: nobody can receive its result any more."""
     service = build_service(vt)
-    service.listened_to = lambda: False
+    service.result_is_read = lambda: False
     return service
 
 
@@ -387,7 +387,7 @@ def test_an_orphaned_task_stops_waiting_before_its_next_look(orphaned, vt, check
 
 def test_a_task_whose_run_goes_away_while_it_waits_stops_at_its_next_look(service, vt):
     looks = []
-    service.listened_to = lambda: len(looks) < 2
+    service.result_is_read = lambda: len(looks) < 2
 
     with pytest.raises(SnapshotError) as caught:
         service.wait(lambda: looks.append(1) or (False, None, "x"), 600, "it", "y")
@@ -396,10 +396,10 @@ def test_a_task_whose_run_goes_away_while_it_waits_stops_at_its_next_look(servic
     assert len(looks) == 2
 
 
-def test_a_task_still_listened_to_writes_as_usual(rsps, service):
+def test_a_task_whose_result_is_read_writes_as_usual(rsps, service):
     add_delete(rsps, 801)
 
-    assert service.listened_to() is True
+    assert service.result_is_read() is True
     assert service.delete(A, Changes()) is True
 
 

@@ -16,7 +16,8 @@ from ansible_collections.vps.cloud.plugins.module_utils.wait import VpsWaitTimeo
 
 FAST = settings(max_examples=80, deadline=None, database=None)
 DRAWS = st.lists(st.floats(min_value=0.0, max_value=1.0, exclude_max=True), min_size=1, max_size=20)
-# What the README promises: intervals from 2 s doubling to a 15 s cap, shortened by at most 10% below the cap.
+# What the performance guide promises (docs/docsite/rst/performance.rst, "Per task"): intervals from 2 s doubling to a 15 s
+# cap, shortened by at most 10% below the cap.
 POLL_CAP = 15.0
 POLL_JITTER = 0.1
 # The interval ceilings: doubling from 2 s, then held at the cap.
