@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Publishing and AWX/AAP readiness checks, failing on any problem:
-# ansible-lint (production profile), galaxy-importer on the built tarball, antsibull-docs,
+# ruff check, ansible-lint (production profile), galaxy-importer on the built tarball, antsibull-docs,
 # ansible-builder introspect/create, and the ansible-runner test of vps.cloud.pre_upgrade.
 # Usage: scripts/quality.sh <collection dir ending in ansible_collections/vps/cloud>
 # Expects the tool venv active (scripts/test.sh quality does that, and sets ANSIBLE_COLLECTIONS_PATH).
@@ -20,13 +20,17 @@ log() { printf '\n==> quality: %s\n' "$*"; }
 fail() { printf '\nquality: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # galaxy-importer skips checks, and still reports success, when these are missing.
-for tool in ansible ansible-doc ansible-lint ansible-galaxy antsibull-docs antsibull-changelog ansible-builder; do
+for tool in ansible ansible-doc ansible-lint ansible-galaxy antsibull-docs antsibull-changelog ansible-builder ruff; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool is not on PATH (activate the tool venv)"
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vps-quality.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$COLLECTION_DIR"
+
+log "ruff check (ruff.toml: pycodestyle, pyflakes and bugbear rules on every Python file)"
+[ -f ruff.toml ] || fail "ruff.toml is missing"
+ruff check --no-cache . || fail "ruff found problems"
 
 log "ansible-lint, production profile, warnings are failures"
 [ -f .ansible-lint ] || fail ".ansible-lint is missing"
@@ -39,7 +43,7 @@ tarballs=("$WORK"/dist/vps-cloud-*.tar.gz)
 TARBALL=${tarballs[0]}
 # What ships (galaxy.yml build_ignore): the content and its docs; never the development kit, the venvs or test output.
 tar -tzf "$TARBALL" | sed 's#^\./##' >"$WORK/tarball.txt"
-shipped_not_wanted=$(grep -E '^(tests|tools|scripts|\.ci|\.venv|\.venvs|\.ansible|build)(/|$)|^Makefile$|(^|/)(__pycache__|\.pytest_cache|\.hypothesis)(/|$)|(^|/)integration_config\.yml$' \
+shipped_not_wanted=$(grep -E '^(tests|tools|scripts|\.ci|\.venv|\.venvs|\.ansible|build)(/|$)|^Makefile$|^ruff\.toml$|(^|/)(__pycache__|\.pytest_cache|\.hypothesis)(/|$)|(^|/)integration_config\.yml$' \
     "$WORK/tarball.txt" || true)
 if [ -n "$shipped_not_wanted" ]; then
     printf '%s\n' "$shipped_not_wanted" | head -20 >&2

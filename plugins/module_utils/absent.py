@@ -190,7 +190,7 @@ def _await_gone(service, entries, deadline, wait_timeout):
         service.wait(check, deadline - service.clock(), "%d deleted snapshot(s) to disappear" % len(pending), "deleting",
                      check_first=True, advice=FOLLOW_ADVICE, limit=wait_timeout)
     except SnapshotError as exc:
-        for unused, entry in pending.values():
+        for dummy, entry in pending.values():
             # A DELETE that failed earlier is the first thing the user must read: the timeout does not hide it.
             if entry.error is None:
                 entry.error = exc

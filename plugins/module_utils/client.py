@@ -405,7 +405,7 @@ class VpsClient:
                     if last_read:
                         raise VpsApiError("the list kept changing while it was read, %d times in a row (a later page answered "
                                           "404: %s); try again once the other changes are done" % (LISTING_REREADS + 1, exc.message),
-                                          status=404, method="GET", path=path, url=exc.url)
+                                          status=404, method="GET", path=path, url=exc.url) from exc
                     return items, True
                 raise
             if isinstance(page, list):  # an unpaginated list is tolerated
@@ -450,7 +450,7 @@ class VpsClient:
                 raise
             ambiguous = VpsAmbiguousError(exc.message, status=exc.status, method=exc.method, path=exc.path, url=exc.url)
             ambiguous.unanswered = unanswered
-            raise ambiguous
+            raise ambiguous from exc
         return Deletion(True)
 
     def post(self, path, payload=None):
@@ -492,9 +492,9 @@ class VpsClient:
             try:
                 response = self._send(method, url, params, json_body, idempotent, paced=not (told_when and self.one_at_a_time))
             except requests.exceptions.SSLError as exc:
-                raise VpsApiError(self._tls_message(exc), method=method, path=path, url=shown)
+                raise VpsApiError(self._tls_message(exc), method=method, path=path, url=shown) from exc
             except requests.exceptions.ProxyError as exc:
-                raise VpsApiError(self._proxy_message(url, exc), method=method, path=path, url=shown)
+                raise VpsApiError(self._proxy_message(url, exc), method=method, path=path, url=shown) from exc
             except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
                 timed_out = isinstance(exc, requests.exceptions.Timeout)
                 if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -505,22 +505,22 @@ class VpsClient:
                     kind = "no answer within api_timeout=%ss" % self.timeout if timed_out else "connection failed"
                     message = "%s talking to %s: %s" % (kind, self._host(), _reason(exc))
                     if not idempotent:
-                        raise VpsAmbiguousError(message, method=method, path=path, url=shown)
+                        raise VpsAmbiguousError(message, method=method, path=path, url=shown) from exc
                     error = VpsApiError(message, method=method, path=path, url=shown)
                     if timed_out or not _never_connected(exc):
                         unanswered.append(message)
                 if timed_out:
                     timeouts += 1
                 if timeouts > min(self.retries, TIMEOUT_RETRIES) or attempt >= self.retries:
-                    raise error
+                    raise error from exc
                 told_when = False
                 attempt = self._pause(attempt)
                 continue
             except requests.exceptions.RequestException as exc:
-                raise VpsApiError("request failed: %s" % _reason(exc), method=method, path=path, url=shown)
+                raise VpsApiError("request failed: %s" % _reason(exc), method=method, path=path, url=shown) from exc
             except OSError as exc:
                 # requests raises a bare OSError for an unusable CA bundle, before anything is sent.
-                raise VpsApiError("could not prepare the request: %s" % _reason(exc), method=method, path=path, url=shown)
+                raise VpsApiError("could not prepare the request: %s" % _reason(exc), method=method, path=path, url=shown) from exc
 
             status = response.status_code
             if status == 429:
@@ -580,7 +580,7 @@ class VpsClient:
             snippet = " ".join(_text_from_markup(response.text).split())[:80]
             message = "the API answered HTTP %s with a body that is not valid JSON (%r)" % (response.status_code, snippet)
             error = VpsApiError if idempotent else VpsAmbiguousError
-            raise error(message, status=response.status_code, method=method, path=path, url=shown)
+            raise error(message, status=response.status_code, method=method, path=path, url=shown) from None
 
     def _pause(self, attempt, retry_after=None):
         """Wait before attempt `attempt` + 1: the provider's Retry-After as given (jittered), or without one the backoff.

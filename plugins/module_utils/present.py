@@ -208,7 +208,7 @@ def _create(service, entry, options, deadline):
                 wait_until_idle(service, entry.server_id, deadline - service.clock(), server, note=entry.note,
                                 limit=options.wait_timeout)
             except ServerFailedError as exc:
-                raise SnapshotError("%s Nothing was deleted or created." % exc.message, **exc.details)
+                raise SnapshotError("%s Nothing was deleted or created." % exc.message, **exc.details) from exc
             entry.listing = service.list(entry.server_id)
             _plan(entry, options)
             if not entry.active:
@@ -244,7 +244,7 @@ def _create(service, entry, options, deadline):
                 continue
             if refusals:
                 raise SnapshotError("%s It had been refused before: %s; this was the last try." % (
-                    exc.message, "; then ".join(refusals)), **exc.details)
+                    exc.message, "; then ".join(refusals)), **exc.details) from exc
             raise
         entry.snapshot = created
         entry.own_ids.add(created.get("id"))
@@ -313,11 +313,11 @@ def _after_refusal(service, entry, deadline, refusal, wait_timeout):
         wait_until_idle(service, entry.server_id, deadline - service.clock(), server, note=entry.note, limit=wait_timeout)
     except ServerFailedError as exc:
         raise SnapshotError("The provider refused snapshot %r on server %s with HTTP 400 (%s). %s Nothing was created." % (
-            entry.name, entry.server_id, _words(refusal), exc.message), **refusal.details)
+            entry.name, entry.server_id, _words(refusal), exc.message), **refusal.details) from exc
     except SnapshotError as exc:
         raise SnapshotError("Server %s refused snapshot %r while %s (%s), and was still busy when wait_timeout ran out: %s "
                             "Nothing was created." % (entry.server_id, entry.name, server.get("status"), _words(refusal),
-                                                      exc.message), **refusal.details)
+                                                      exc.message), **refusal.details) from exc
     return server, True
 
 

@@ -127,7 +127,7 @@ class RestoreTask:
             if self.wait:
                 raise SnapshotError("The API has no usable GET /servers/%s/ (HTTP %s), so the server's restore cannot be watched. "
                                     "Set wait: false to start the restore without waiting for it." % (server_id, status),
-                                    failure=exc.details.get("failure"))
+                                    failure=exc.details.get("failure")) from exc
             self.warnings.append("The API has no usable GET /servers/%s/ (HTTP %s), so the restore starts without checking "
                                  "whether one is already under way." % (server_id, status))
             server = dict(self.snapshot.get("server") or {}, status=None)
@@ -167,7 +167,7 @@ class RestoreTask:
                 self.server = dict(self.server, **exc.details["server"])
                 self.note_failed_server(self.server)
             except SnapshotError as exc:
-                raise SnapshotError("%s No restore was started. %s" % (exc.message, reason))
+                raise SnapshotError("%s No restore was started. %s" % (exc.message, reason)) from exc
 
     def take_safety_snapshot(self, safety):
         """Snapshot the server's current state and wait for it, before anything is restored."""
@@ -206,15 +206,15 @@ class RestoreTask:
                 try:
                     current = self.service.get_server(self.snapshot["server"]["id"])
                 except SnapshotError:
-                    raise refusal
+                    raise refusal from exc
                 if server_kind(current.get("status")) == SERVER_FAILED:
                     raise SnapshotError("%s. Server %s is in status %r, a failure status that no wait would end, so this task "
                                         "stops at once; no restore was started. Look at the server at the provider." % (
                                             refusal.message.rstrip("."), current.get("id", self.snapshot["server"]["id"]),
                                             current.get("status")), failure=exc.details.get("failure"),
-                                        server=clean_server(current))
+                                        server=clean_server(current)) from exc
                 if server_kind(current.get("status")) not in (BUSY, RESTORING):
-                    raise refusal
+                    raise refusal from exc
                 self.server = current
                 if self.joins_running_restore():
                     self.joined = True
@@ -236,7 +236,7 @@ class RestoreTask:
             self.server = dict(self.server, **exc.details["server"])
             raise SnapshotError("The restore of server %s from snapshot %s was started, and the server is now in status %r, a "
                                 "failure status that no wait would end, so this task stops at once. Look at the server at the "
-                                "provider." % (server_id, describe(self.snapshot), self.server.get("status")))
+                                "provider." % (server_id, describe(self.snapshot), self.server.get("status"))) from exc
         return self.server
 
     # Result --------------------------------------------------------------------------
@@ -275,7 +275,7 @@ def ensure_restored(service, snapshot_id=None, server_id=None, name=None, name_m
             summary = " ".join(part for part in (task.safety_entry.changes.summary(service.now()), summary) if part)
         result.update(failed=True, changed=bool(task.changes) or bool(task.safety_entry and task.safety_entry.changes),
                       msg=exc.message + (" Before this failure the task made changes: %s" % summary if summary else ""))
-        raise TaskFailed(result)
+        raise TaskFailed(result) from exc
 
 
 def _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quiesced=False):
@@ -353,7 +353,7 @@ def server_info(service, server_id, wait=False, wait_timeout=1800):
     except SnapshotError as exc:
         if (exc.details.get("failure") or {}).get("status") == 404:
             raise SnapshotError("%s. Either server %s does not exist, or the API does not offer GET /servers/{id}/, which the "
-                                "provider does not document." % (exc.message, server_id), **exc.details)
+                                "provider does not document." % (exc.message, server_id), **exc.details) from exc
         raise
     warnings = []
     if wait:
@@ -368,7 +368,7 @@ def server_info(service, server_id, wait=False, wait_timeout=1800):
             failed = dict(changed=False, msg=exc.message, warnings=warnings, **details)
             if current is not None:
                 failed.update(server=current, state=SERVER_FAILED)
-            raise TaskFailed(failed)
+            raise TaskFailed(failed) from exc
     elif is_unrecognised_server_status(server.get("status")):
         warnings.append("Server %s reads status %r, which this collection does not know: its state is given as busy, as for a "
                         "transitional status." % (server_id, server.get("status")))

@@ -126,7 +126,7 @@ class SnapshotService:
         try:
             snapshots = self.client.get_all(SNAPSHOTS_PATH, params, on_page=on_page)
         except VpsApiError as exc:
-            raise SnapshotError("Could not list snapshots: %s%s" % (exc, self._url_hint(exc)), failure=exc.to_failure())
+            raise SnapshotError("Could not list snapshots: %s%s" % (exc, self._url_hint(exc)), failure=exc.to_failure()) from exc
         if snapshots is None:
             return None
         if server_id is None:
@@ -180,7 +180,7 @@ class SnapshotService:
         try:
             server = self.client.get("servers/%s/" % server_id)
         except VpsApiError as exc:
-            raise SnapshotError("Could not read server %s: %s%s" % (server_id, exc, self._url_hint(exc)), failure=exc.to_failure())
+            raise SnapshotError("Could not read server %s: %s%s" % (server_id, exc, self._url_hint(exc)), failure=exc.to_failure()) from exc
         if not isinstance(server, dict) or not isinstance(server.get("status"), str):
             raise SnapshotError("Could not read server %s: the API answered GET servers/%s/ without a status (%r)"
                                 % (server_id, server_id, server))
@@ -202,7 +202,7 @@ class SnapshotService:
             if status == 404 and self._endpoint_offered(server_id):
                 raise SnapshotError("Server %s does not exist: GET servers/%s/ answered HTTP 404, while other servers of the "
                                     "account can be read. Check server_id." % (server_id, server_id),
-                                    failure=exc.details.get("failure"))
+                                    failure=exc.details.get("failure")) from exc
             self.warn("The API has no usable GET /servers/%s/ (HTTP %s), so whether server %s exists and is idle could not be "
                       "checked beforehand." % (server_id, status, server_id))
             return None
@@ -240,7 +240,7 @@ class SnapshotService:
             outcome = self._settle_deletion(snapshot, exc)
             how = "the server's listing no longer holds it"
         except VpsApiError as exc:
-            raise SnapshotError("Could not delete snapshot %s: %s" % (describe(snapshot), exc), failure=exc.to_failure())
+            raise SnapshotError("Could not delete snapshot %s: %s" % (describe(snapshot), exc), failure=exc.to_failure()) from exc
         if not outcome.deleted:
             changes.gone.append(clean_snapshot(snapshot))
             return False
@@ -310,11 +310,11 @@ class SnapshotService:
                 raise SnapshotError(
                     "Could not confirm whether snapshot %r was created on server %s: %s. It is not listed even after waiting; "
                     "rerun the task: it finds the snapshot if the API created it late, and creates it otherwise."
-                    % (name, server_id, exc), failure=exc.to_failure())
+                    % (name, server_id, exc), failure=exc.to_failure()) from exc
             raise SnapshotError("Could not create snapshot %r on server %s: %s. It does not exist on the server; rerun the task."
-                                % (name, server_id, exc), failure=exc.to_failure())
+                                % (name, server_id, exc), failure=exc.to_failure()) from exc
         except VpsApiError as exc:
-            raise SnapshotError("Could not create snapshot %r on server %s: %s" % (name, server_id, exc), failure=exc.to_failure())
+            raise SnapshotError("Could not create snapshot %r on server %s: %s" % (name, server_id, exc), failure=exc.to_failure()) from exc
         changes.created.append(clean_snapshot(created))
         return created
 
@@ -343,12 +343,12 @@ class SnapshotService:
                 raise SnapshotError(
                     "Could not confirm whether the restore of server %s from snapshot %s started: %s. The server does not show "
                     "'restoring'. Look at the server before restoring again (vps.cloud.vps_server_info), so that it is not "
-                    "restored twice." % (server_id, describe(snapshot), exc), failure=exc.to_failure())
+                    "restored twice." % (server_id, describe(snapshot), exc), failure=exc.to_failure()) from exc
             raise SnapshotError("Could not start the restore of server %s from snapshot %s: %s"
-                                % (server_id, describe(snapshot), exc), failure=exc.to_failure())
+                                % (server_id, describe(snapshot), exc), failure=exc.to_failure()) from exc
         except VpsApiError as exc:
             raise SnapshotError("Could not restore server %s from snapshot %s: %s" % (server_id, describe(snapshot), exc),
-                                failure=exc.to_failure())
+                                failure=exc.to_failure()) from exc
         changes.restored.append(clean_snapshot(snapshot))
         return answer if isinstance(answer, dict) else {}
 
@@ -374,7 +374,7 @@ class SnapshotService:
             return wait_for(check_while_result_is_read, max(0, timeout), what, status=status, check_first=check_first, clock=self.clock,
                             sleep=self.sleep, advice=advice, limit=limit)
         except VpsWaitTimeout as exc:
-            raise SnapshotError(str(exc))
+            raise SnapshotError(str(exc)) from exc
 
     def wait_until_idle(self, server_id, timeout, server=None, advice=None, what=None, limit=None):
         """The server once it is neither busy nor restoring (running or stopped), within `timeout` seconds."""

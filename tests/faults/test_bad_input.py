@@ -164,7 +164,7 @@ def run_rows(rows, token, recorder, tmp_path):
 
 def judge(rows, run, recorder):
     outcomes = {}
-    for index, (row_id, dummy_module, options, text, bug) in enumerate(rows):
+    for index, (row_id, dummy_module, dummy_options, text, bug) in enumerate(rows):
         result = run[index]
         kind = TALLY.task(result, known_bug=bug, subjects=(subject(text),))
         problems = []

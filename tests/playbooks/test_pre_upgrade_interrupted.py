@@ -80,7 +80,7 @@ def interrupted(tmp_path_factory):
                     # Reaped by the harness before the provider finishes anything; the product's own guard against them is
                     # test_a_module_left_running_by_a_killed_run_changes_nothing.
                     warnings.warn("interrupted run %d left processes running after ansible-playbook ended: %s"
-                                  % (cycle, run.survivors))
+                                  % (cycle, run.survivors), stacklevel=2)
                 taken = max(s["id"] for s in by_server(sim, 101))
                 after = by_server(sim, 101)
                 if cycle < INTERRUPTED_RUNS - 1:

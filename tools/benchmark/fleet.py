@@ -81,7 +81,7 @@ def judge_state(snapshots, servers, existing_ids):
         if sid in by_server:
             by_server[sid].append(snapshot)
     duplicates = lost = unfinished = 0
-    for server, items in by_server.items():
+    for items in by_server.values():
         named = [s for s in items if s["name"] == NAME]
         completed = [s for s in named if s["status"] == "completed"]
         duplicates += max(0, len(named) - 1)

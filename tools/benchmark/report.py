@@ -354,7 +354,7 @@ def fleet_markdown(results, add):
     settings = fleet["settings"]
     duration = settings["T"]
     low, high = settings["spread"]
-    measured, modelled = fleet["measured"], fleet["modelled"]
+    measured = fleet["measured"]
     goals = fleet["goals"]
     add("## Fleet scale: per-host tasks against one batch (issue #12)")
     add("")
