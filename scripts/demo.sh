@@ -86,8 +86,9 @@ SIM_BASE=${VPS_API_URL%/api/v1}
 echo "Simulator listening on $VPS_API_URL (token in VPS_API_TOKEN, not shown)."
 
 export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_RETRY_FILES_ENABLED=false
-# A fact cache, as the README's report section says: pre_upgrade stores each host's outcome there (pre_upgrade_outcome),
-# and the report, a run of its own, reads it from there for its HOST OUTCOME column (AWX/AAP: enable fact storage).
+# A fact cache, as "The report" in docs/docsite/rst/pre_upgrade.rst says: pre_upgrade stores each host's outcome there
+# (pre_upgrade_outcome), and the report, a run of its own, reads it from there for its HOST OUTCOME column (AWX/AAP:
+# enable fact storage).
 export ANSIBLE_CACHE_PLUGIN=jsonfile ANSIBLE_CACHE_PLUGIN_CONNECTION="$WORK/facts"
 DEMO_TASKS=$COLLECTION_DIR/playbooks/demo/tasks
 cd "$WORK"

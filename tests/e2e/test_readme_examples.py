@@ -3,19 +3,31 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Every YAML example of README.md and docs/awx.md runs as written, and fails closed.
+"""Every YAML example of README.md and docs/awx.md, and every marked one of the guides, runs as written, and fails closed.
 
-Each fenced YAML block of those files is marked by an HTML comment on the line before it (invisible once rendered):
+Each fenced YAML block of README.md and docs/awx.md is marked by an HTML comment on the line before it (invisible once
+rendered):
 
     <!-- example: NAME -->                                  a playbook this file runs, as written
     <!-- example: NAME (not run by the tests: REASON) -->   shown, but not runnable here (REASON says why)
 
-The test fails when a YAML block has no mark, when a runnable example disappears or a new one has no scenario here.
-The runnable ones run with real ansible-playbook against the simulator, each with the hosts a user has: hosts that
-map to their servers, a host whose server does not exist, a host without vps_server_id, one with an invalid id, a
-snapshot that fails at the provider. The test adds one task at the end of each play, the stand-in for the upgrade
-the snapshot protects, and checks that it ran on exactly the hosts whose own snapshot was taken: a documented
-pattern that ends green without a snapshot (fails open) would let an upgrade run unprotected.
+In the guides of the docs site (docs/docsite/rst/*.rst), an example is marked by an RST comment (invisible once
+rendered) right before its code block, with the same names and reasons:
+
+    .. example: NAME
+    .. example: NAME (not run by the tests: REASON)
+
+    .. code-block:: yaml
+
+The guides' YAML blocks without a mark are not collected (most are task snippets, not playbooks); a mark that names no
+YAML block fails the test, in either format.
+
+The test fails when a YAML block of README.md or docs/awx.md has no mark, when a runnable example disappears or a new
+one has no scenario here. The runnable ones run with real ansible-playbook against the simulator, each with the hosts a
+user has: hosts that map to their servers, a host whose server does not exist, a host without vps_server_id, one with
+an invalid id, a snapshot that fails at the provider. The test adds one task at the end of each play, the stand-in for
+the upgrade the snapshot protects, and checks that it ran on exactly the hosts whose own snapshot was taken: a
+documented pattern that ends green without a snapshot (fails open) would let an upgrade run unprotected.
 """
 
 from __future__ import annotations
@@ -34,11 +46,17 @@ from pb_helpers import Concurrent, creation_posts  # noqa: E402  pylint: disable
 pytestmark = pytest.mark.timeout(600)
 
 ROOT = Path(__file__).resolve().parents[2]
-# The documents whose YAML examples are marked and run here. (docs/performance.md shows no YAML; a new document with YAML
-# examples joins this list once its examples are marked.)
+# The Markdown documents whose YAML examples are all marked and run here. (docs/performance.md shows no YAML; docs/eda.md
+# shows event samples and rulebooks, which need ansible-rulebook: tests/eda runs the shipped rulebook. A new document with
+# YAML playbooks joins this list once its examples are marked.)
 DOCS = [ROOT / "README.md", ROOT / "docs" / "awx.md"]
+# The guides of the docs site: their marked YAML examples are collected and run here.
+GUIDES = sorted((ROOT / "docs" / "docsite" / "rst").glob("*.rst"))
 FENCE = re.compile(r"^(?P<indent>[ ]*)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
-MARK = re.compile(r"<!-- example: (?P<name>[a-z0-9-]+)(?: \(not run by the tests: (?P<reason>[^)]+)\))? -->")
+NAME_AND_REASON = r"example: (?P<name>[a-z0-9-]+)(?: \(not run by the tests: (?P<reason>[^)]+)\))?"
+MARK = re.compile(r"<!-- %s -->" % NAME_AND_REASON)
+RST_MARK = re.compile(r"\.\. %s" % NAME_AND_REASON)
+RST_BLOCK = re.compile(r"^(?P<indent>[ ]*)\.\. code-block:: (?P<lang>[A-Za-z0-9_+-]+)\s*$")
 # Every runnable example, by its mark; each has a test below. One that disappears from the docs fails the test.
 RUNNABLE = {"readme-snapshot-per-host", "readme-snapshot-batch", "awx-job-template-wrapper"}
 UPGRADE_TASK = "Upgrade (test stand-in, after the example's tasks)"
@@ -54,7 +72,15 @@ class Example:  # pylint: disable=too-few-public-methods
         self.runnable = bool(mark) and not mark.group("reason")
 
     def __repr__(self):
-        return "%s:%s (%s)" % (self.path.relative_to(ROOT), self.line, self.name or "no mark")
+        return "%s:%s (%s)" % (shown(self.path), self.line, self.name or "no mark")
+
+
+def shown(path):
+    """The path as a message shows it: relative to the collection when it is in it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def fenced_blocks(path):
@@ -77,17 +103,66 @@ def fenced_blocks(path):
         index = end + 1
 
 
+def markdown_marks_without_a_block(path):
+    """The lines of `path` holding an example mark that is not the last non-empty line before a YAML block."""
+    lines = path.read_text().splitlines()
+    marked = set(index + 1 for index, line in enumerate(lines) if MARK.fullmatch(line.strip()))
+    for line, lang, _text, _previous in fenced_blocks(path):
+        if lang in ("yaml", "yml"):
+            before = [number for number in range(line - 1, 0, -1) if lines[number - 1].strip()]
+            marked.discard(before[0] if before else None)
+    return sorted(marked)
+
+
+def rst_examples(path):
+    """An Example for each `.. example: NAME` comment of an RST file, from the YAML code block right after it.
+
+    A mark that is not followed (after blank lines only) by a `.. code-block:: yaml` names no block: that fails."""
+    lines = path.read_text().splitlines()
+    for index, line in enumerate(lines):
+        mark = RST_MARK.fullmatch(line.strip())
+        if not mark:
+            continue
+        start = index + 1
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+        block = RST_BLOCK.match(lines[start]) if start < len(lines) else None
+        assert block and block.group("lang") in ("yaml", "yml"), (
+            "%s:%s: %r names no YAML block: the next line that is not blank must be `.. code-block:: yaml`"
+            % (shown(path), index + 1, line.strip()))
+        indent = len(block.group("indent"))
+        body, end = [], start + 1
+        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent):
+            body.append(lines[end])
+            end += 1
+        # The directive's options (`:caption:` ...), then the content, indented as a whole.
+        while body and (not body[0].strip() or body[0].strip().startswith(":")):
+            body.pop(0)
+        while body and not body[-1].strip():
+            body.pop()
+        assert body, "%s:%s: the code block after %r is empty" % (shown(path), start + 1, line.strip())
+        margin = min(len(text) - len(text.lstrip()) for text in body if text.strip())
+        text = "\n".join(text[margin:] for text in body) + "\n"
+        yield Example(path, start + 1, block.group("lang"), text, mark)
+
+
 def yaml_examples():
     found = []
     for path in DOCS:
+        strays = markdown_marks_without_a_block(path)
+        assert not strays, "%s: example marks that name no YAML block, on lines %s" % (shown(path), strays)
         for line, lang, text, previous in fenced_blocks(path):
             if lang in ("yaml", "yml"):
                 found.append(Example(path, line, lang, text, MARK.fullmatch(previous)))
+    for path in GUIDES:
+        found.extend(rst_examples(path))
     return found
 
 
 def example(name):
-    (found,) = [e for e in yaml_examples() if e.name == name]
+    found = [e for e in yaml_examples() if e.name == name]
+    assert len(found) == 1, "example %r: expected once in the docs, found %s" % (name, found)
+    (found,) = found
     assert found.runnable, found
     return found
 
@@ -137,6 +212,35 @@ def test_every_yaml_example_of_the_docs_is_marked_and_parses():
 
 def test_every_runnable_example_is_still_there_and_has_a_test():
     assert set(e.name for e in yaml_examples() if e.runnable) == RUNNABLE
+
+
+def test_the_batch_example_is_in_the_fleets_guide():
+    assert example("readme-snapshot-batch").path == ROOT / "docs" / "docsite" / "rst" / "fleets.rst"
+
+
+def test_the_getting_started_guide_shows_the_readme_first_playbook_as_it_is():
+    (guide,) = [e for e in yaml_examples() if e.name == "getting-started-snapshot-per-host"]
+    assert guide.path.name == "getting_started.rst" and not guide.runnable, guide
+    assert guide.text == example("readme-snapshot-per-host").text
+
+
+def test_an_rst_mark_is_read_with_its_block_and_a_mark_without_a_yaml_block_fails(tmp_path):
+    guide = tmp_path / "guide.rst"
+    guide.write_text("Title\n=====\n\n.. example: good\n\n.. code-block:: yaml\n\n   - hosts: all\n     tasks: []\n\n"
+                     "Text after the block.\n")
+    (found,) = rst_examples(guide)
+    assert (found.name, found.runnable, found.text) == ("good", True, "- hosts: all\n  tasks: []\n")
+    for wrong in (".. example: lost\n\nA paragraph, no block.\n", ".. example: bash\n\n.. code-block:: bash\n\n   ls\n",
+                  "Text.\n\n.. example: last\n"):
+        guide.write_text(wrong)
+        with pytest.raises(AssertionError, match="names no YAML block"):
+            list(rst_examples(guide))
+
+
+def test_a_markdown_mark_without_a_yaml_block_fails(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- example: kept -->\n```yaml\n- hosts: all\n```\n\n<!-- example: lost -->\n\nNo block.\n")
+    assert markdown_marks_without_a_block(doc) == [6]
 
 
 # The runs -----------------------------------------------------------------------------------------

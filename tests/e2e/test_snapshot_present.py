@@ -102,8 +102,9 @@ def test_a_snapshot_that_fails_is_a_clear_error_and_a_rerun_retakes_it(sim, play
 
 
 def test_async_per_host_snapshots_keep_their_retention_and_report_it(sim, play):
-    """The README's per-host pattern, `async` with `poll: 0` and then `async_status`: the background job's result has a
-    reader (Ansible's async wrapper), so the job is no orphan: it completes, applies retention and reports what it deleted."""
+    """The per-host pattern of the fleets guide (docs/docsite/rst/fleets.rst), `async` with `poll: 0` and then
+    `async_status`: the background job's result has a reader (Ansible's async wrapper), so the job is no orphan: it
+    completes, applies retention and reports what it deleted."""
     servers = {"host-a": sim.add_servers(1)[0], "host-b": sim.add_servers(1)[0]}
     older = dict((host, seed(sim, server_id, ["pre-upgrade-1", "pre-upgrade-2"])) for host, server_id in servers.items())
     results = play([

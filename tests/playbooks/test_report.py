@@ -176,9 +176,9 @@ def test_report_after_pre_upgrade_in_the_same_run_shows_each_hosts_outcome(repor
 
 
 def test_report_in_a_run_of_its_own_shows_the_outcome_of_the_last_real_upgrade_from_the_fact_cache(tmp_path):
-    """pre_upgrade, then a --check of the next upgrade, then report, three runs sharing a jsonfile fact cache (what the
-    README's report section tells a user to set, and scripts/demo.sh does): the report shows each host's last real
-    outcome. A dry run does not overwrite it with what it would do."""
+    """pre_upgrade, then a --check of the next upgrade, then report, three runs sharing a jsonfile fact cache (what "The
+    report" in docs/docsite/rst/pre_upgrade.rst tells a user to set, and scripts/demo.sh does): the report shows each
+    host's last real outcome. A dry run does not overwrite it with what it would do."""
     facts = tmp_path / "fact-cache"
     shared = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(facts)}
     out = tmp_path / "report.csv"
