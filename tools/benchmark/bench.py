@@ -529,7 +529,7 @@ def main_slices(args, cfg):
     measured.update(cpus=os.cpu_count(), load_before=load_before, started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
                     total_seconds=time.time() - started, command=args.command, python=sys.version.split()[0])
     measured["load_after"] = os.getloadavg()
-    from ansible_collections.vps.cloud.plugins.module_utils.client import Pacer  # pylint: disable=C0415,E0401
+    from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer  # pylint: disable=C0415,E0401
     measured["pacer"] = dict((key, getattr(Pacer, key, None)) for key in ("WINDOW", "MIN_RATE", "INITIAL_RATE", "CALM", "MIN_GROWTH"))
     for case in measured["cases"]:
         case["pacer"] = measured["pacer"]

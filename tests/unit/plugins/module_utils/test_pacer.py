@@ -3,10 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Unit tests for client.Pacer among other clients behind one rate limit (issue #22, AWX job slices), on a virtual clock.
-
-The Pacer's own pacing, hold and slow start are tested in test_client.py; here: its growth, which learns
-from 429s that come back, and K pacers (K processes, one Pacer each) sharing one provider limit.
+"""Unit tests for pacer.Pacer, on a virtual clock: its pace, hold and slow start; its growth, which learns from 429s
+that come back; and K pacers (K processes, one Pacer each, as AWX job slices) sharing one provider limit (issue #22).
+How VpsClient drives its Pacer is tested in test_client.py.
 """
 
 from __future__ import annotations
@@ -14,11 +13,231 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import threading
 
 import pytest
 
-from ansible_collections.vps.cloud.plugins.module_utils.client import Pacer
+from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer
 
+
+# Its pace and hold: the shared token bucket -------------------------------------------------------------------------
+
+
+def send_times(pacer, vt, count):
+    """The virtual times at which `count` back-to-back requests may go."""
+    times = []
+    for dummy in range(count):
+        pacer.wait_turn()
+        times.append(vt.elapsed())
+    return times
+
+
+@pytest.mark.parametrize("rate, count, expected", [
+    ("learnt", 6, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5]),
+    (0.5, 4, [0.0, 2.0, 4.0, 6.0]),
+    (1, 4, [0.0, 1.0, 2.0, 3.0]),
+    (2, 6, [0.0, 0.0, 0.5, 1.0, 1.5, 2.0]),
+    (4, 7, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75]),
+])
+def test_pacer_spaces_requests_after_one_seconds_burst(vt, rate, count, expected):
+    pacer = Pacer(None if rate == "learnt" else rate, clock=vt.monotonic, sleep=vt.sleep)
+    assert send_times(pacer, vt, count) == pytest.approx(expected)
+
+
+def test_pacer_allows_a_new_burst_after_idling(vt):
+    pacer = Pacer(2, clock=vt.monotonic, sleep=vt.sleep)
+    assert send_times(pacer, vt, 3) == [0.0, 0.0, 0.5]
+    vt.now += 10.0  # idle: no credit is saved beyond one second's burst
+    assert send_times(pacer, vt, 4) == [10.5, 10.5, 11.0, 11.5]
+
+
+def test_pacer_holds_until_the_retry_after_has_passed(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.hold(5)
+    pacer.hold(2)  # a shorter hold does not shorten the longer one
+    assert send_times(pacer, vt, 2) == [5.0, 5.0]
+    pacer.hold(0)
+    assert send_times(pacer, vt, 1) == [5.0]
+
+
+def test_pacer_hold_and_rate_together(vt):
+    pacer = Pacer(1, clock=vt.monotonic, sleep=vt.sleep)
+    assert send_times(pacer, vt, 1) == [0.0]
+    pacer.hold(3)
+    assert send_times(pacer, vt, 2) == [3.0, 4.0]
+
+
+def test_a_hold_from_one_thread_holds_another(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.hold(30)
+    thread = threading.Thread(target=pacer.wait_turn, name="worker")
+    thread.start()
+    thread.join()
+    assert (vt.sleepers, vt.sleeps) == (["worker"], [30.0])
+
+
+def pace(pacer, vt, turns=14):
+    """The steady interval between requests sent back to back (after the burst): 1 / the pacer's rate."""
+    times = send_times(pacer, vt, turns)
+    return times[-1] - times[-2]
+
+
+def served(pacer, count):
+    """`count` requests sent and answered (not 429), as the client reports them to the pacer."""
+    for dummy in range(count):
+        pacer.wait_turn()
+        pacer.accepted()
+
+
+def answered(pacer, count):
+    """`count` answers (not 429) reported at this instant."""
+    for dummy in range(count):
+        pacer.accepted()
+
+
+def test_one_request_at_a_time_is_not_paced_before_a_first_429(vt):
+    """Nothing can bunch up: a slow start would only make a long pagination wait (2.1 s for 100 pages)."""
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep, slow_start=False)
+    served(pacer, 100)
+    assert (pacer.rate, vt.sleeps) == (None, [])
+
+
+def test_one_request_at_a_time_after_a_429_halves_what_got_through(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep, slow_start=False)
+    served(pacer, 10)  # 10 answers within the 2 s window: 5 per second got through
+    pacer.rate_limited(None)
+    assert pacer.rate == pytest.approx(2.5)
+    assert pace(pacer, vt) == pytest.approx(1 / 2.5, rel=0.1)  # then additive increase, as for a batch
+    assert pacer.slow_start is False
+
+
+def test_one_request_at_a_time_after_a_429_with_little_seen_paces_at_the_floor(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep, slow_start=False)
+    pacer.rate_limited(None)
+    assert pacer.rate == Pacer.MIN_RATE
+
+
+def test_without_a_rate_the_pace_starts_at_four_per_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    assert pace(pacer, vt) == pytest.approx(0.25)
+
+
+def test_slow_start_each_answer_adds_one_request_per_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 4)
+    assert pace(pacer, vt) == pytest.approx(1 / 8.0)
+
+
+def test_slow_start_about_doubles_the_pace_each_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    times = []
+    for dummy in range(30):
+        pacer.wait_turn()
+        times.append(vt.elapsed())
+        pacer.accepted()
+    first, second = len([t for t in times if t < 1.0]), len([t for t in times if 1.0 <= t < 1.3])
+    assert 15 <= first <= 25  # well above the starting 4 per second
+    assert second >= 7  # and faster still after it
+
+
+def test_a_first_429_with_nothing_seen_paces_one_request_every_two_seconds(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(None)
+    assert send_times(pacer, vt, 3) == [0.0, 2.0, 4.0]
+
+
+def test_a_first_429_halves_the_throughput_just_seen(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)  # 20 answers within the last 2 s: 10 per second, below the slow start's pace by now
+    pacer.rate_limited(None)
+    # 5 per second: one second's worth at once, then one every 0.2 s.
+    assert send_times(pacer, vt, 7) == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.4])
+
+
+@pytest.mark.parametrize("idle, interval", [
+    pytest.param(1.9, 0.2, id="requests 1.9 s ago count"),
+    pytest.param(2.0, 2.0, id="requests 2 s ago no longer count"),
+])
+def test_only_the_last_two_seconds_count_as_seen(vt, idle, interval):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    vt.now += idle
+    pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(interval)
+
+
+def test_older_requests_are_forgotten_as_new_ones_come(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    vt.now += 3.0
+    answered(pacer, 4)  # 2 per second now
+    pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("limits, interval", [
+    pytest.param(1, 1 / 5.0, id="10/s seen: 5/s"),
+    pytest.param(2, 1 / 2.5, id="halved again at the next 429"),
+    pytest.param(3, 1 / 1.25, id="and again"),
+    pytest.param(4, 1 / 0.625, id="and again"),
+    pytest.param(5, 2.0, id="never slower than one request every 2 s"),
+    pytest.param(8, 2.0, id="however many 429s"),
+])
+def test_each_429_halves_the_learnt_pace(vt, limits, interval):
+    """Half the lower of the pace and what got through: 10/s seen at a pace of 24/s, then the pace itself."""
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    for dummy in range(limits):
+        pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(interval)
+
+
+def test_each_answer_raises_the_learnt_pace(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(None)  # 0.5 per second
+    pacer.accepted()  # + 1 / 0.5
+    assert pace(pacer, vt) == pytest.approx(1 / 2.5)
+
+
+def test_the_learnt_pace_grows_by_about_one_request_per_second_each_second(vt):
+    pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
+    answered(pacer, 20)
+    pacer.rate_limited(None)  # 5 per second
+    start = vt.elapsed()
+    served(pacer, 5)
+    assert vt.elapsed() - start < 1.0  # five requests in under a second...
+    assert 5.9 < 1 / pace(pacer, vt) < 6.0  # ... and the pace is now about 6 per second
+
+
+def test_a_rate_given_by_the_user_is_not_learnt(vt):
+    pacer = Pacer(2, clock=vt.monotonic, sleep=vt.sleep)
+    served(pacer, 10)
+    pacer.rate_limited(None)
+    pacer.rate_limited(None)
+    assert pace(pacer, vt) == pytest.approx(0.5)
+    served(pacer, 10)
+    assert pace(pacer, vt) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("rate", [None, 2])
+def test_a_429_holds_every_thread_for_its_retry_after(vt, rate):
+    pacer = Pacer(rate, clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(5.0)
+    pacer.rate_limited(1.0)  # a shorter one does not shorten the hold
+    thread = threading.Thread(target=pacer.wait_turn, name="worker")
+    thread.start()
+    thread.join()
+    assert (vt.sleepers, vt.sleeps) == (["worker"], [5.0])
+
+
+@pytest.mark.parametrize("rate", [None, 2])
+def test_a_429_without_retry_after_holds_nobody(vt, rate):
+    pacer = Pacer(rate, clock=vt.monotonic, sleep=vt.sleep)
+    pacer.rate_limited(None)
+    assert send_times(pacer, vt, 1) == [0.0]
+
+
+# Its growth among other clients ------------------------------------------------------------------------------------
 
 def limited_pacer(vt, answers=20):
     """A pacer past its slow start: `answers` answers within the window, then a first 429 (no Retry-After)."""
