@@ -22,7 +22,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     plan_prune,
     server_id_of,
 )
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed
+from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed, with_changes_made
 
 FOLLOW_ADVICE = "The deletion goes on at the provider; rerunning the task is safe."
 PRUNE_HEADER = "snapshots pruned"
@@ -204,7 +204,7 @@ def absent_result(entry, check_mode, now):
                   diff=dict(before=snapshot, after={}), preview=[_preview_line(s, now) for s in gone])
     if entry.error is not None:
         result.update(entry.error.details)
-        result.update(failed=True, msg=_failure(entry, now))
+        result.update(failed=True, msg=with_changes_made(entry.error.message, now, entry.changes))
     elif snapshot and check_mode:
         result["msg"] = "Check mode: would delete snapshot %s." % describe(snapshot, now)
     elif entry.changes.deleted:
@@ -234,7 +234,7 @@ def prune_result(entry, check_mode, now):
                   preview=[_preview_line(s, now) for s in pruned])
     if entry.error is not None:
         result.update(entry.error.details)
-        result.update(failed=True, msg=_failure(entry, now))
+        result.update(failed=True, msg=with_changes_made(entry.error.message, now, entry.changes))
     elif check_mode:
         result["msg"] = "Server %s: would delete %d snapshot(s)%s" % (
             entry.server_id, len(pruned), (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else ".")
@@ -284,9 +284,3 @@ def prune_diff(entries, check_mode, now):
 def _preview_line(snapshot, now):
     """id, name, status and age of a snapshot that goes (or would go)."""
     return "id %s  %s  %s  %s" % (snapshot.get("id"), snapshot.get("name"), snapshot.get("status"), age_text(snapshot, now))
-
-
-def _failure(entry, now):
-    summary = entry.changes.summary(now)
-    message = entry.error.message
-    return "%s Before this failure the task made changes: %s" % (message, summary) if summary else message

@@ -42,7 +42,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     plan_retention,
     server_kind,
 )
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError
+from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, with_changes_made
 
 RESUME_ADVICE = ("The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot and "
                  "never takes another), or raise wait_timeout.")
@@ -488,15 +488,10 @@ def entry_result(entry, options, check_mode, now):
         result.update(entry.error.details)
         result["snapshot"] = snapshot or result.get("snapshot", {})
         result["failed"] = True
-        result["msg"] = _with_changes(entry.error.message, entry.changes, now)
+        result["msg"] = with_changes_made(entry.error.message, now, entry.changes)
     else:
         result["msg"] = _success_message(entry, snapshot, pruned, check_mode, now)
     return result
-
-
-def _with_changes(message, changes, now):
-    summary = changes.summary(now)
-    return "%s Before this failure the task made changes: %s" % (message, summary) if summary else message
 
 
 def _success_message(entry, snapshot, pruned, check_mode, now):

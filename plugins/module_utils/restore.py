@@ -50,7 +50,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     newest_completed_matching,
     server_kind,
 )
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed
+from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed, with_changes_made
 
 
 def follow_advice(server_id):
@@ -270,11 +270,9 @@ def ensure_restored(service, snapshot_id=None, server_id=None, name=None, name_m
     except SnapshotError as exc:
         result = task.result(service.check_mode, service.now()) if task.snapshot else {}
         result.update(exc.details)
-        summary = task.changes.summary(service.now())
-        if task.safety_entry is not None:
-            summary = " ".join(part for part in (task.safety_entry.changes.summary(service.now()), summary) if part)
-        result.update(failed=True, changed=bool(task.changes) or bool(task.safety_entry and task.safety_entry.changes),
-                      msg=exc.message + (" Before this failure the task made changes: %s" % summary if summary else ""))
+        safety_changes = task.safety_entry.changes if task.safety_entry is not None else None
+        result.update(failed=True, changed=bool(task.changes) or bool(safety_changes),
+                      msg=with_changes_made(exc.message, service.now(), safety_changes, task.changes))
         raise TaskFailed(result) from exc
 
 

@@ -93,6 +93,14 @@ class Changes:
         return describe(snapshot, now) + (" (the answer to its DELETE was lost: %s)" % lost[0] if lost else "")
 
 
+
+def with_changes_made(message, now, *changes):
+    """A failure's message, followed by what the task had changed at the provider before it: a failure never hides a
+    change. `changes` are Changes (or None), in the order the task made them."""
+    summary = " ".join(part for part in (c.summary(now) for c in changes if c is not None) if part)
+    return "%s Before this failure the task made changes: %s" % (message, summary) if summary else message
+
+
 class SnapshotService:
     """Snapshot operations on top of a VpsClient, one request at a time or many in parallel."""
 

@@ -15,7 +15,13 @@ import responses
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import ensure_absent
 from ansible_collections.vps.cloud.plugins.module_utils.client import VpsApiError
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, SnapshotService, TaskFailed
+from ansible_collections.vps.cloud.plugins.module_utils.service import (
+    Changes,
+    SnapshotError,
+    SnapshotService,
+    TaskFailed,
+    with_changes_made,
+)
 from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
     API, LIST, LIST_ALL, SERVER, SERVER_ID, add_delete, add_list, add_restore, add_server, build_service, clean,
     describe, listing, new_snapshot, restore_call, sent, server_body, snap, url,
@@ -68,6 +74,18 @@ def test_without_a_clock_the_journal_names_no_age():
     changes.deleted.append(OLD)
 
     assert changes.summary() == "It deleted %s." % describe(OLD)
+
+
+def test_a_failure_message_names_every_change_made_before_it_in_order():
+    first, none_made, second = Changes(), Changes(), Changes()
+    first.created.append(NEW)
+    second.deleted.append(OLD)
+
+    assert with_changes_made("Refused.", 1737374400) == "Refused."
+    assert with_changes_made("Refused.", 1737374400, None, none_made) == "Refused."
+    assert with_changes_made("Refused.", 1737374400, first, None, second) == (
+        "Refused. Before this failure the task made changes: It created %s. It deleted %s." % (
+            describe(NEW), describe(OLD, "10d 0h old")))
 
 
 # Reading --------------------------------------------------------------------------------------------------------------
