@@ -13,7 +13,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.absent import (
     DeletionEntry, absent_result, ensure_absent, ensure_pruned, find_target, prune_diff, prune_result,
 )
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     LIST_ALL, NOW, add_delete, add_list, add_server, build_service, clean, delete_call, describe, listing, sent, snap, url,
 )
 

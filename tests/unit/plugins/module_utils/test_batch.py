@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_absent, batch_requests, parse_servers, present_options
 from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import LIST_ALL, add_list, build_service, sent
+from ansible_collections.vps.cloud.tests.unit.helpers import LIST_ALL, add_list, build_service, sent
 
 
 @pytest.mark.parametrize("servers, parsed", [

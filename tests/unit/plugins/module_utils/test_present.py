@@ -13,7 +13,7 @@ from ansible_collections.vps.cloud.plugins.module_utils import present
 from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ServerEntry, ensure_present, entry_result
 from ansible_collections.vps.cloud.plugins.module_utils.selection import CREATE, REUSE, PresentPlan
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     NOW, POST, add_delete, add_list, add_post, add_server, build_service, clean, delete_call, describe, listing, new_snapshot,
     sent, server_call, snap,
 )

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils.restore import RestoreTask, SafetySnapshot, ensure_restored, server_info
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, TaskFailed
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     LIST, LIST_ALL, POST, SERVER, SERVER_ID, add_delete, add_list, add_post, add_restore, add_server, build_service, clean,
     describe, new_snapshot, restore_call, sent, server_view, snap,
 )

@@ -22,7 +22,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.service import (
     TaskFailed,
     with_changes_made,
 )
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     API, LIST, LIST_ALL, SERVER, SERVER_ID, add_delete, add_list, add_restore, add_server, build_service, clean,
     describe, listing, new_snapshot, restore_call, sent, server_body, snap, url,
 )

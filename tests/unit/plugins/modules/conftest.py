@@ -3,31 +3,26 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fixtures for the module tests. Nothing sleeps for real and nothing reaches the network."""
+"""Fixtures for the module tests: the virtual clock injected where the modules build their client and service."""
 
 from __future__ import annotations
 
 import functools
-import time
 
 import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils import client, module_boundary, service
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import VirtualTime, run_module
-
-
-def _no_real_sleep(seconds):
-    raise AssertionError("the code under test called the real time.sleep(%r)" % (seconds,))
+from ansible_collections.vps.cloud.tests.unit.helpers import VirtualTime, run_module
 
 
 @pytest.fixture(autouse=True)
 def vtime(monkeypatch):
-    """Inject the virtual clock where the module boundary builds the client and the service; forbid the real sleep."""
+    """Inject the virtual clock where the module boundary builds the client and the service (tests/unit/conftest.py
+    forbids the real sleep)."""
     clock = VirtualTime()
     monkeypatch.setattr(module_boundary, "VpsClient", functools.partial(client.VpsClient, sleep=clock.sleep, clock=clock.monotonic))
     monkeypatch.setattr(module_boundary, "SnapshotService", functools.partial(
         service.SnapshotService, sleep=clock.sleep, clock=clock.monotonic, now=clock.time))
-    monkeypatch.setattr(time, "sleep", _no_real_sleep)
     return clock
 
 

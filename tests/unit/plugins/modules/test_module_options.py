@@ -17,7 +17,7 @@ from ansible_collections.vps.cloud.plugins.module_utils import module_boundary, 
 from ansible_collections.vps.cloud.plugins.modules import (
     vps_server_info, vps_snapshot, vps_snapshot_batch, vps_snapshot_info, vps_snapshot_prune,
 )
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     OMIT, SERVER_ID, TOKEN, server_body, snap, warnings,
 )
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     CONTRACT_FIELDS, LIST, LIST_ALL, NEW_NAME, OMIT, POST, SERVER, SERVER_ID, SERVER_NAME, TOKEN, add_delete, add_list,
     add_post, add_server, clean, delete_call, describe, new_snapshot, request_json, sent, server_call, snap, warnings,
 )

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     CONTRACT_FIELDS, LIST, LIST_ALL, SERVER_ID, add_delete, add_list, clean, delete_call, describe, listing, sent, snap, warnings,
 )
 

@@ -14,7 +14,7 @@ import pytest
 import responses
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot_batch
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     LIST_ALL, POST, add_delete, add_list, add_post, add_server, clean, delete_call, describe, listing, new_snapshot,
     request_json, sent, server_call, snap, url, warnings,
 )

@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from ansible_collections.vps.cloud.plugins.modules import vps_server_info, vps_snapshot_info
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     CONTRACT_FIELDS, LIST, LIST_ALL, SERVER, SERVER_ID, add_list, add_server, clean, sent, server_call, server_view, snap, url,
     warnings,
 )

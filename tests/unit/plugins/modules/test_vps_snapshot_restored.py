@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot
-from ansible_collections.vps.cloud.tests.unit.plugins.modules.vps_helpers import (
+from ansible_collections.vps.cloud.tests.unit.helpers import (
     LIST, LIST_ALL, POST, SERVER, SERVER_ID, add_delete, add_list, add_post, add_restore, add_server, clean,
     delete_call, describe, new_snapshot, request_json, restore_call, sent, server_view, snap, warnings,
 )

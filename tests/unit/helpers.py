@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Helpers shared by the unit tests of the modules and the engines.
+"""Helpers shared by the unit tests of the modules and of module_utils.
 
 A virtual clock, provider-shaped data, registrations of the provider's answers, request bookkeeping, a
 SnapshotService built on them, and a module runner.
@@ -12,6 +12,7 @@ SnapshotService built on them, and a module runner.
 from __future__ import annotations
 
 import json
+import threading
 from unittest import mock
 
 import pytest
@@ -44,6 +45,8 @@ SERVER_ID = 12345
 SERVER_NAME = "web-server-01"
 # The wall clock of every test (2025-01-20T12:00:00Z), so that the ages in messages are fixed.
 NOW = 1737374400
+# Sleeps in one test beyond which a loop is a runaway: it fails at once rather than hang until a timeout.
+MAX_SLEEPS = 5000
 # An argument value that means "leave this option out" (for run_module's defaults).
 OMIT = object()
 
@@ -56,23 +59,33 @@ POST = ("POST", "/snapshots/")
 
 
 class VirtualTime:
-    """Monotonic seconds that pass only when the code under test sleeps; the wall clock stays at NOW."""
+    """The one virtual clock of the unit tests: monotonic seconds that pass only when the code under test sleeps (every
+    sleep recorded, with its thread's name; thread-safe), and a wall clock that stays at `wall` (NOW)."""
 
-    def __init__(self):
-        self.now = 1000.0
+    def __init__(self, start=1000.0, wall=NOW):
+        self.start = self.now = start
+        self.wall = wall
         self.sleeps = []
-
-    def sleep(self, seconds):
-        assert seconds >= 0 and len(self.sleeps) < 5000, "negative or runaway sleep: %r" % (seconds,)
-        self.sleeps.append(seconds)
-        self.now += seconds
+        self.sleepers = []  # the name of the thread of each sleep
+        self._lock = threading.Lock()
 
     def monotonic(self):
         return self.now
 
-    @staticmethod
-    def time():
-        return NOW
+    def sleep(self, seconds):
+        assert seconds >= 0, "slept a negative time: %r" % (seconds,)
+        with self._lock:
+            # A loop that sleeps this often in one test is a runaway (say, a zero-length wait repeated forever).
+            assert len(self.sleeps) < MAX_SLEEPS, "runaway loop: %d sleeps" % len(self.sleeps)
+            self.sleeps.append(seconds)
+            self.sleepers.append(threading.current_thread().name)
+            self.now += seconds
+
+    def elapsed(self):
+        return self.now - self.start
+
+    def time(self):
+        return self.wall
 
 
 # Requests ---------------------------------------------------------------------------------------------------------
