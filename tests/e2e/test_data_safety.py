@@ -95,14 +95,15 @@ def test_wait_timeout_after_a_deletion_and_a_creation_reports_both(sim, play):
 
 
 def test_at_the_limit_nothing_is_deleted_unless_a_creation_follows(sim, play):
-    """c: bad name, an existing failed or completed snapshot of that name: nothing deleted; a creation deletes one
-    snapshot only, a failed one before a completed one, and only after GET /servers/{id}/ showed the server."""
+    """c: bad name, an existing failed (retake_failed false) or completed snapshot of that name: nothing deleted; a
+    creation deletes one snapshot only, a failed one before a completed one, and only after GET /servers/{id}/ showed
+    the server. (With retake_failed true, the default, a failed namesake is deleted and retaken: test_snapshot_present.)"""
     seed(sim, 102, ["a", "b", "c", "d", ("nightly", "failed")])
     seed(sim, 103, ["a", "b", "c", "d", "nightly"])
     ids_101 = seed(sim, 101, ["c-1", ("f-1", "failed"), "c-2", "c-3", "c-4"])
     run = play([
         present(101, "bad name", retention=5),
-        present(102, "nightly", retention=5),
+        present(102, "nightly", retention=5, retake_failed=False),
         present(103, "nightly", retention=5),
         present(101, "nightly", retention=5),
     ])
