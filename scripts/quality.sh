@@ -104,7 +104,8 @@ antsibull-changelog lint || fail "antsibull-changelog found problems in changelo
 
 log "ansible-runner: vps.cloud.pre_upgrade against the simulator"
 pytest_rc=0
-python -m pytest -q -p no:cacheprovider tests/runner || pytest_rc=$?
+# The harness is imported as ansible_collections.vps.cloud.tests.harness: the layout root is on PYTHONPATH.
+PYTHONPATH=$LAYOUT_ROOT${PYTHONPATH:+:$PYTHONPATH} python -m pytest -q -p no:cacheprovider tests/runner || pytest_rc=$?
 [ "$pytest_rc" -ne 5 ] || fail "pytest collected no tests in tests/runner"
 [ "$pytest_rc" -eq 0 ] || fail "the ansible-runner test failed"
 

@@ -186,10 +186,13 @@ trap print_summary EXIT
 trap 'exit 130' INT TERM
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
-# Each worker has its own pytest base temp folder, beside its layout.
+# Each worker has its own pytest base temp folder, beside its layout. The folder holding ansible_collections is on
+# PYTHONPATH: the tests import the harness as ansible_collections.vps.cloud.tests.harness (and the simulator as
+# ansible_collections.vps.cloud.tools.vps_simulator), as under ansible-test units.
 run_pytest() {
     local rc=0
-    python -m pytest -p no:cacheprovider --basetemp "$LAYOUT_ROOT/pytest-tmp" "$@" || rc=$?
+    PYTHONPATH=$LAYOUT_ROOT${PYTHONPATH:+:$PYTHONPATH} \
+        python -m pytest -p no:cacheprovider --basetemp "$LAYOUT_ROOT/pytest-tmp" "$@" || rc=$?
     if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; return 1; fi
     return "$rc"
 }

@@ -1,8 +1,9 @@
-"""Helpers of the module-level e2e tests (test_data_safety, test_restore_safety, test_busy_servers, test_batch, ...).
+"""What tests/e2e shares beyond the harness (tests/harness): the suite's token and servers, the module names, tasks that
+change the provider's state from inside a playbook, two playbooks racing, a server that never answers.
 
-Seeding with exact names, statuses and ages goes through the simulator's store (its Python API only
-seeds "bulk-N" names); everything else a test looks at is what the provider saw (the request log)
-and what the user sees (the registered results).
+Imported as ansible_collections.vps.cloud.tests.e2e.e2e_helpers. Seeding, the request log and the runs themselves are the
+harness's; everything a test looks at is what the provider saw (the request log) and what the user sees (the registered
+results).
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ import sys
 import threading
 import time
 
-from conftest import api_calls, run_playbook
+from ansible_collections.vps.cloud.tests.harness.playbook import run_playbook
+from ansible_collections.vps.cloud.tests.harness.waiting import wait_until
 
+# Distinctive, so that a leak anywhere is found by a plain substring search.
+TOKEN = "e2e-tok-7Hq2-SECRET-do-not-print"
+SERVERS = [
+    {"id": 101, "name": "web-01", "status": "running"},
+    {"id": 102, "name": "web-02", "status": "running"},
+    {"id": 103, "name": "db-01", "status": "running"},
+]
 SNAP = "vps.cloud.vps_snapshot"
 INFO = "vps.cloud.vps_snapshot_info"
 SERVER_INFO = "vps.cloud.vps_server_info"
@@ -22,46 +31,9 @@ BATCH = "vps.cloud.vps_snapshot_batch"
 PRUNE = "vps.cloud.vps_snapshot_prune"
 
 
-def seed(sim, server_id, specs, spacing=60.0, days_old=0.0):
-    """Snapshots of `server_id` from `specs`, oldest first: each a name or (name, status); their ids, in order."""
-    return sim.seed_snapshots(server_id, specs, spacing=spacing, days_old=days_old)
-
-
-def remove_server(sim, server_id):
-    """The server is gone at the provider (GET /servers/{id}/ and POST answer 404), its snapshots still listed."""
-    with sim.store.lock:
-        del sim.store.servers[server_id]
-
-
-def names(snapshots):
-    return sorted(s["name"] for s in snapshots)
-
-
-def of_server(sim, server_id):
-    return [s for s in sim.snapshots() if s["server"]["id"] == server_id]
-
-
-def writes(sim):
-    """(method, path) of every POST and DELETE the provider saw, in order."""
-    return [(c["method"], c["path"]) for c in api_calls(sim.request_log()) if c["method"] in ("POST", "DELETE")]
-
-
-def restore_posts(sim, applied_only=False):
-    return [c for c in api_calls(sim.request_log(), "POST") if c["path"].endswith("/restore/")
-            and (not applied_only or c["status"] == 200)]
-
-
-def creation_posts(sim, applied_only=False):
-    return [c for c in api_calls(sim.request_log(), "POST") if c["path"].endswith("/snapshots/")
-            and (not applied_only or c["status"] == 201)]
-
-
-def deletes(sim):
-    return list(api_calls(sim.request_log(), "DELETE"))
-
-
-def deleted_ids(sim):
-    return [int(c["path"].rstrip("/").split("/")[-1]) for c in deletes(sim) if c["status"] == 204]
+def play_on(sim, tmp_path, tasks, api_url=None, **options):
+    """harness.run_playbook of `tasks` against `sim` with the suite's token; no traceback may show anywhere."""
+    return run_playbook(tmp_path, tasks, TOKEN, api_url=api_url or sim.base_url, no_traceback=True, **options)
 
 
 # A task run by the playbook itself, right before the task under test: no guess at how long ansible takes to start.
@@ -88,17 +60,6 @@ def restore_task(sim, snapshot_id):
         "argv": [sys.executable, "-c", _POST, "%s/snapshots/%s/restore/" % (sim.base_url, snapshot_id), "", "api"]}}
 
 
-def wait_until(condition, timeout=30.0, interval=0.05, what="the condition"):
-    """Poll `condition()` until it is true (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-
-
 def race(sim, tmp_path, task):
     """Two playbooks running `task` at the same moment: both wait at a barrier (a file), then run it together.
     Returns the two registered results."""
@@ -110,7 +71,7 @@ def race(sim, tmp_path, task):
     def racer(label):
         ready = tmp_path / ("ready-" + label)
         tasks = [{"ansible.builtin.command": {"argv": [sys.executable, "-c", barrier, str(ready), str(go)]}}, task]
-        results[label] = run_playbook(sim, tmp_path / label, tasks)[1]
+        results[label] = play_on(sim, tmp_path / label, tasks)[1]
 
     threads = [threading.Thread(target=racer, args=(label,)) for label in ("a", "b")]
     for thread in threads:

@@ -8,8 +8,17 @@ import math
 
 import pytest
 
-from conftest import api_calls
-from e2e_helpers import BATCH, SNAP, creation_posts, deleted_ids, names, of_server, seed, writes
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import BATCH, SNAP
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import (
+    api_calls,
+    calls,
+    creation_posts,
+    deleted_ids,
+    names,
+    of_server,
+    writes,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -73,7 +82,7 @@ def test_twenty_servers_in_one_task_with_few_requests(sim, play):
         assert planned["server"]["id"] == server_id
     assert check["diff"]["before"][str(server_ids[0])] == {}
     assert check["diff"]["after"][str(server_ids[0])]["name"] == "next-one"
-    assert writes(sim) == []
+    assert writes(calls(sim)) == []
 
 
 def test_retention_follows_the_same_rules_as_vps_snapshot(sim, play):
@@ -118,7 +127,7 @@ def test_hosts_sharing_a_server_share_one_snapshot_and_check_mode_tells_the_trut
     assert real["by_host"]["web-a"]["snapshot"]["id"] == real["by_host"]["web-b"]["snapshot"]["id"]
     assert names(real["by_host"]["web-a"]["pruned"]) == ["a-1", "a-2", "a-3", "a-4"]
     assert names(real["by_host"]["db"]["pruned"]) == ["bad-1", "bad-2", "bad-3", "bad-4"]
-    assert [c["body"]["server_id"] for c in creation_posts(sim)] in ([101, 102], [102, 101])
+    assert [c["body"]["server_id"] for c in creation_posts(calls(sim))] in ([101, 102], [102, 101])
 
 
 def test_one_server_failing_never_stops_the_others(sim, play):
@@ -149,7 +158,7 @@ def test_rate_limited_provider_gets_no_duplicate_and_every_server_completes(sim,
     assert not result.get("failed"), result["msg"]
     assert_one_completed_each(sim, server_ids, "pre-upgrade")
     throttled = [c for c in sim.request_log() if c["status"] == 429]
-    assert len(creation_posts(sim, applied_only=True)) == 20
+    assert len(creation_posts(calls(sim), applied_only=True)) == 20
     assert throttled, "the rate limit was never hit: the test did not test it"
     assert result["requests"]["rate_limited"] == len(throttled)
     assert result["requests"]["sent"] == len(api_calls(sim.request_log()))
@@ -163,11 +172,11 @@ def test_dropped_and_refused_posts_are_never_applied_twice(sim, play):
     result = play([batch(servers=server_ids, name="pre-upgrade", wait_timeout=90, api_retries=8, api_timeout=3)])[0]
     assert not result.get("failed"), result["msg"]
     assert_one_completed_each(sim, server_ids, "pre-upgrade")
-    applied = creation_posts(sim, applied_only=True)
+    applied = creation_posts(calls(sim), applied_only=True)
     assert len(applied) == 8
-    faults = [c["fault"] for c in creation_posts(sim)]
+    faults = [c["fault"] for c in creation_posts(calls(sim))]
     assert faults.count("drop_after_post") == 3 and "error_rate" in faults
-    assert deleted_ids(sim) == []
+    assert deleted_ids(calls(sim)) == []
 
 
 def test_retention_out_of_range_is_refused_before_any_request(sim, play):
@@ -208,7 +217,7 @@ def test_absent_by_ids_and_by_server_and_name(sim, play):
     assert real_name["by_host"]["db-1"]["snapshot"]["id"] == drop_103[0]
 
     assert again_ids["changed"] is False and again_name["changed"] is False
-    assert sorted(deleted_ids(sim)) == sorted([keep[1], drop_102[0], drop_103[0]])
+    assert sorted(deleted_ids(calls(sim))) == sorted([keep[1], drop_102[0], drop_103[0]])
     assert names(sim.snapshots()) == ["keep", "keep"]
 
 
@@ -227,7 +236,7 @@ def test_one_server_and_name_twice_is_taken_once_and_reported_once(sim, play):
     assert [(r["host"], r["changed"]) for r in result["results"]] == [("web-a", True), ("web-b", False), ("web-c", True)]
     assert result["by_host"]["web-b"]["snapshot"] == result["by_host"]["web-a"]["snapshot"]
     assert [w for w in result.get("warnings", []) if "different descriptions" in w], result.get("warnings")
-    assert sorted(c["body"]["server_id"] for c in creation_posts(sim)) == [101, 102]
+    assert sorted(c["body"]["server_id"] for c in creation_posts(calls(sim))) == [101, 102]
     assert [s["description"] for s in of_server(sim, 101)] == ["one"]
 
 

@@ -16,15 +16,14 @@ the snapshots no longer needed and keeps the one of a host whose change failed (
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
-
-from pb_helpers import Concurrent, creation_posts, deleted_ids  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.vps.cloud.tests.harness.background import Concurrent
+from ansible_collections.vps.cloud.tests.harness.simulator import creation_posts, deleted_ids
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -65,7 +64,7 @@ def playbook(tmp_path, name, *examples):
 
 def run_all(tmp_path, cases):
     """Run each case {name: (playbook, hosts, extra vars, simulator settings)} at the same time, each on its own simulator."""
-    together = Concurrent(tmp_path)
+    together = Concurrent(tmp_path, simulator)
     try:
         for case, (path, hosts, extra, settings) in cases.items():
             together.start(case, path, hosts, [VAULT, extra or {}], groups={"webservers": list(hosts)}, settings=settings)
@@ -111,7 +110,7 @@ def test_the_batch_example_fails_every_host_without_its_own_snapshot_and_the_cle
     assert any("Server 999" in m for m in run.messages("ghost-1")), run
     # The cleanup deleted the snapshots of the hosts whose change went well; web-3's change failed: it keeps its way back.
     assert named(failed_entry, "pre-upgrade") == [103], failed_entry.snapshots
-    assert len(deleted_ids(failed_entry.log)) == 2
+    assert len(deleted_ids(failed_entry.log, gone_too=True)) == 2
     assert run.rc != 0
 
     failed_snapshot = outcomes["failed-snapshot"]
@@ -121,7 +120,7 @@ def test_the_batch_example_fails_every_host_without_its_own_snapshot_and_the_cle
     assert any("ended failed" in m for m in run.messages(run.failed_hosts()[0])), run
     # Both snapshots are gone: the completed one after the change, the failed one (no restore point) with it.
     assert named(failed_snapshot, "pre-upgrade") == [], failed_snapshot.snapshots
-    assert len(deleted_ids(failed_snapshot.log)) == 2
+    assert len(deleted_ids(failed_snapshot.log, gone_too=True)) == 2
 
     for case, culprit in (("no-server-id", "nomap-1"), ("invalid-server-id", "badid-1")):
         run = outcomes[case].run

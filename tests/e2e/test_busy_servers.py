@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from e2e_helpers import SNAP, creation_posts, hold_task, of_server, restore_posts, restore_task, seed
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import SNAP, hold_task, restore_task
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import calls, creation_posts, of_server, restore_posts
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -44,7 +46,7 @@ def test_restore_waits_for_a_busy_server_or_fails_without_restoring(sim, play):
     assert waited["changed"] is True and waited["server"]["status"] == "running"
     assert waited["diff"]["before"]["server"]["status"] == "stopping"
     path_101 = "/api/v1/snapshots/%s/restore/" % on_101
-    assert [(c["path"], c["status"]) for c in restore_posts(sim)] == [(path_101, 200)]
+    assert [(c["path"], c["status"]) for c in restore_posts(calls(sim))] == [(path_101, 200)]
     assert server_reads_before(sim, path_101, 101) >= 2  # it looked again until the server was idle
 
     assert stuck["failed"] is True and stuck["changed"] is False
@@ -59,7 +61,7 @@ def test_restore_refused_for_another_reason_fails_at_once_in_the_providers_words
     result = play([restored(snapshot_id=base, wait_timeout=60)])[0]
     assert result["failed"] is True and result["changed"] is False
     assert "Restores are not available for this server's plan." in result["msg"]
-    assert len(restore_posts(sim)) == 1
+    assert len(restore_posts(calls(sim))) == 1
 
 
 def test_creation_refused_while_snapshotting_waits_and_posts_again(sim, play):
@@ -72,7 +74,7 @@ def test_creation_refused_while_snapshotting_waits_and_posts_again(sim, play):
     result = run[1]
     assert not result.get("failed"), result["msg"]
     assert result["changed"] is True and result["snapshot"]["status"] == "completed"
-    assert [c["status"] for c in creation_posts(sim)] == [400, 201]
+    assert [c["status"] for c in creation_posts(calls(sim))] == [400, 201]
     assert [s["name"] for s in of_server(sim, 101)] == ["after-busy"]
     assert any("refused snapshot 'after-busy' on server 101 before it accepted it" in w and "status: snapshotting" in w
                and "waited until it was idle" in w for w in result["warnings"])
@@ -86,7 +88,7 @@ def test_creation_refused_as_busy_by_the_provider_posts_again(sim, play):
     result = play([{SNAP: {"server_id": 101, "name": "after-busy", "wait_timeout": 60}}])[0]
     assert not result.get("failed"), result["msg"]
     assert result["changed"] is True and result["snapshot"]["status"] == "completed"
-    assert [c["status"] for c in creation_posts(sim)] == [400, 201]
+    assert [c["status"] for c in creation_posts(calls(sim))] == [400, 201]
     assert [s["name"] for s in of_server(sim, 101)] == ["after-busy"]
     assert [w for w in result.get("warnings", []) if "refused snapshot 'after-busy'" in w] == [
         "The provider refused snapshot 'after-busy' on server 101 before it accepted it: HTTP 400 (Server is busy (status: "
@@ -116,7 +118,7 @@ def test_restore_under_way_from_another_snapshot_is_waited_out_then_restored(sim
     assert not joined.get("failed"), joined["msg"]
     assert joined["changed"] is False and "already restoring" in joined["msg"]
     assert not joined.get("warnings")
-    assert [(c["path"], c["status"]) for c in restore_posts(sim)] == [
+    assert [(c["path"], c["status"]) for c in restore_posts(calls(sim))] == [
         ("/api/v1/snapshots/%s/restore/" % other, 200),
         ("/api/v1/snapshots/%s/restore/" % wanted, 200),
         ("/api/v1/snapshots/%s/restore/" % same, 200),
@@ -134,4 +136,4 @@ def test_restore_under_way_from_an_unnamed_source_is_joined_with_a_warning(sim, 
     assert not joined.get("failed"), joined["msg"]
     assert joined["changed"] is False and joined["server"]["status"] == "running"
     assert any("does not name" in w and "restore again once it has ended" in w for w in joined["warnings"])
-    assert [c["path"] for c in restore_posts(sim)] == ["/api/v1/snapshots/%s/restore/" % other]
+    assert [c["path"] for c in restore_posts(calls(sim))] == ["/api/v1/snapshots/%s/restore/" % other]

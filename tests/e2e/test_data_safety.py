@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from e2e_helpers import SNAP, creation_posts, deleted_ids, names, of_server, race, remove_server, seed, writes
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import SNAP, race
+from ansible_collections.vps.cloud.tests.harness.seeding import remove_server, seed
+from ansible_collections.vps.cloud.tests.harness.simulator import (
+    calls,
+    creation_posts,
+    deleted_ids,
+    names,
+    of_server,
+    writes,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -35,7 +44,7 @@ def test_retention_reports_its_deletion_when_every_post_fails(sim, play):
     assert result["pruned"][0]["id"] == ids[0]
     assert "snap-1" in result["msg"] and "deleted" in result["msg"]
     assert "HTTP 50" in result["msg"]
-    assert deleted_ids(sim) == [ids[0]]
+    assert deleted_ids(calls(sim)) == [ids[0]]
     assert names(of_server(sim, 101)) == FIVE[1:]
 
 
@@ -49,7 +58,7 @@ def test_retention_reports_its_deletion_when_the_new_snapshot_fails(sim, play):
     assert "ended failed" in result["msg"]
     assert [s["name"] for s in result["pruned"]] == ["snap-1"]
     assert "snap-1" in result["msg"]
-    assert deleted_ids(sim) == [ids[0]]
+    assert deleted_ids(calls(sim)) == [ids[0]]
     assert names(of_server(sim, 101)) == sorted(FIVE[1:] + ["nightly"])
 
 
@@ -65,14 +74,14 @@ def test_retention_deletes_failed_ones_first_and_never_the_only_restore_point(si
     assert [s["name"] for s in ok["pruned"]] == ["bad-1", "bad-2", "bad-3", "bad-4"]
     assert names(of_server(sim, 101)) == ["good", "nightly"]
     # Only the one deletion the limit forces comes before the POST, and it is a failed one.
-    assert writes(sim)[:2] == [("DELETE", "/api/v1/snapshots/%s/" % ids_101[1]), ("POST", "/api/v1/snapshots/")]
+    assert writes(calls(sim))[:2] == [("DELETE", "/api/v1/snapshots/%s/" % ids_101[1]), ("POST", "/api/v1/snapshots/")]
 
     sim.clear_log()
     sim.set_faults(fail_next=1)
     failed = play([present(102, "nightly", retention=5)])[0]
     assert failed["failed"] is True and failed["changed"] is True
     assert [s["name"] for s in failed["pruned"]] == ["bad-1"]
-    assert deleted_ids(sim) == [ids_102[1]]
+    assert deleted_ids(calls(sim)) == [ids_102[1]]
     left = dict((s["name"], s["status"]) for s in of_server(sim, 102))
     assert left["good"] == "completed"
     assert left == {"good": "completed", "bad-2": "failed", "bad-3": "failed", "bad-4": "failed", "nightly": "failed"}
@@ -115,7 +124,7 @@ def test_at_the_limit_nothing_is_deleted_unless_a_creation_follows(sim, play):
     assert not created.get("failed"), created["msg"]
     assert [s["name"] for s in created["pruned"]] == ["f-1"]
 
-    assert deleted_ids(sim) == [ids_101[1]]
+    assert deleted_ids(calls(sim)) == [ids_101[1]]
     log = [(c["method"], c["path"]) for c in sim.request_log() if c["path"].startswith("/api/")]
     server_read = log.index(("GET", "/api/v1/servers/101/"))
     deletion = log.index(("DELETE", "/api/v1/snapshots/%s/" % ids_101[1]))
@@ -132,7 +141,7 @@ def test_at_the_limit_nothing_is_deleted_for_a_server_that_does_not_exist(sim, p
     result = play([present(104, "nightly", retention=5)])[0]
     assert result["failed"] is True
     assert "does not exist" in result["msg"]
-    assert deleted_ids(sim) == []
+    assert deleted_ids(calls(sim)) == []
     assert result["changed"] is False
     assert len(of_server(sim, 104)) == 5
 
@@ -146,7 +155,7 @@ def test_at_the_limit_nothing_is_deleted_for_a_missing_server_with_nothing_to_co
     result = play([present(104, "nightly", retention=5)])[0]
     assert result["failed"] is True
     assert "does not exist" in result["msg"]
-    assert deleted_ids(sim) == []
+    assert deleted_ids(calls(sim)) == []
     assert len(of_server(sim, 104)) == 5
 
 
@@ -166,7 +175,7 @@ def test_at_the_limit_without_the_servers_endpoint_the_provider_is_asked_before_
     assert gone["failed"] is True and "does not exist" in gone["msg"] and gone["changed"] is False
     assert [(c["method"], c["status"]) for c in sim.request_log() if c["method"] in ("POST", "DELETE")] == [
         ("POST", 400), ("DELETE", 204), ("POST", 201), ("POST", 404)]
-    assert deleted_ids(sim) == [ids[0]]
+    assert deleted_ids(calls(sim)) == [ids[0]]
     assert len(of_server(sim, 104)) == 5
 
 
@@ -192,7 +201,7 @@ def test_two_runs_creating_the_same_name_converge_on_one_snapshot(sim, tmp_path)
     assert [s["name"] for s in loser["pruned"]] == ["same"] and lost_id != left[0]["id"]
     assert str(lost_id) in loser["msg"] and "deleted" in loser["msg"]
     assert any("Another run created snapshot 'same'" in w for w in loser["warnings"])
-    assert deleted_ids(sim) == [lost_id]
+    assert deleted_ids(calls(sim)) == [lost_id]
 
 
 def test_two_runs_creating_the_same_name_next_to_the_limit_converge(sim, tmp_path):
@@ -206,7 +215,7 @@ def test_two_runs_creating_the_same_name_next_to_the_limit_converge(sim, tmp_pat
     assert len(left) == 1 and len(of_server(sim, 101)) == 5
     assert not a.get("failed") and not b.get("failed"), (a.get("msg"), b.get("msg"))
     assert a["snapshot"]["id"] == b["snapshot"]["id"] == left[0]["id"]
-    assert deleted_ids(sim) == []
+    assert deleted_ids(calls(sim)) == []
 
 
 # e. Check mode tells the truth about a missing server -------------------------------------------------------------
@@ -218,7 +227,7 @@ def test_check_mode_fails_like_the_real_run_for_a_missing_server(sim, play):
     check = play([dict(present(999, "x"), check_mode=True)])[0]
     assert check["failed"] is True, check
     assert "does not exist" in check["msg"] and "999" in check["msg"]
-    assert writes(sim) == []
+    assert writes(calls(sim)) == []
     real = play([present(999, "x")])[0]
     assert real["failed"] is True and "does not exist" in real["msg"]
 
@@ -231,7 +240,7 @@ def test_check_mode_for_a_missing_server_never_predicts_a_silent_success(sim, pl
         assert any("could not be checked" in w for w in check.get("warnings", [])), check
     else:
         assert "does not exist" in check["msg"]
-    assert writes(sim) == []
+    assert writes(calls(sim)) == []
 
 
 def test_check_mode_works_without_the_servers_endpoint(sim, play):
@@ -247,7 +256,7 @@ def test_check_mode_works_without_the_servers_endpoint(sim, play):
         assert result["changed"] is True
         assert result["snapshot"]["id"] is None and result["snapshot"]["status"] == "in_progress"
         assert any("could not be checked" in w for w in result["warnings"]), result
-    assert writes(sim) == []
+    assert writes(calls(sim)) == []
 
 
 # Check mode previews exactly what the real run does ---------------------------------------------------------------
@@ -267,7 +276,7 @@ def test_check_mode_previews_exactly_the_deletions_of_the_real_run(sim, play):
         seed(sim, server_id, layout)
     tasks = [present(server_id, "nightly", **options) for server_id, (dummy, options) in layouts.items()]
     check = play([dict(task, check_mode=True) for task in tasks], diff=True)
-    assert writes(sim) == []
+    assert writes(calls(sim)) == []
     real = play(tasks)
     for (server_id, dummy), previewed, done in zip(layouts.items(), check.results, real.results):
         assert not previewed.get("failed") and not done.get("failed"), (previewed.get("msg"), done.get("msg"))
@@ -294,7 +303,7 @@ def test_wait_false_at_the_limit_leaves_retention_to_the_run_that_waits(sim, pla
     assert not finished.get("failed"), finished["msg"]
     assert finished["snapshot"]["id"] == started["snapshot"]["id"] and finished["snapshot"]["status"] == "completed"
     assert names(finished["pruned"]) == ["a-2", "a-3", "a-4"]
-    assert len(creation_posts(sim)) == 1
+    assert len(creation_posts(calls(sim))) == 1
     assert names(of_server(sim, 101)) == ["a-5", "nightly"]
 
 
@@ -309,7 +318,7 @@ def test_resume_match_reuses_the_snapshot_an_interrupted_run_started(sim, play):
     assert not resumed.get("failed"), resumed["msg"]
     assert resumed["snapshot"]["name"] == "daily-1" and resumed["snapshot"]["status"] == "completed"
     assert any("resume_match" in w for w in resumed["warnings"])
-    assert len(creation_posts(sim)) == 1
+    assert len(creation_posts(calls(sim))) == 1
     assert names(of_server(sim, 101)) == ["daily-1"]
 
 
@@ -319,4 +328,4 @@ def test_absent_with_another_servers_snapshot_id_names_that_server(sim, play):
     result = play([{SNAP: {"state": "absent", "snapshot_id": theirs, "server_id": 101}}])[0]
     assert result["failed"] is True
     assert "belongs to server 102" in result["msg"]
-    assert deleted_ids(sim) == []
+    assert deleted_ids(calls(sim)) == []

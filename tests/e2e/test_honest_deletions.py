@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from e2e_helpers import BATCH, PRUNE, names, seed
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import BATCH, PRUNE
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import calls, deletes, names
 
 pytestmark = pytest.mark.timeout(240)
 
 SNAPSHOT = "vps.cloud.vps_snapshot"
-
-
-def deletes(sim):
-    return [c for c in sim.request_log() if c["method"] == "DELETE"]
 
 
 def warning_texts(result):
@@ -36,7 +34,7 @@ def test_prune_reports_every_deletion_a_proxy_answered_with_text(sim, play):
     assert not result.get("failed"), result["msg"]
     assert result["changed"] is True
     assert names(result["pruned"]) == ["p-1", "p-2", "p-3"]
-    assert sorted(int(c["path"].rstrip("/").split("/")[-1]) for c in deletes(sim)) == ids[:3]  # once each
+    assert sorted(int(c["path"].rstrip("/").split("/")[-1]) for c in deletes(calls(sim))) == ids[:3]  # once each
     assert [s["name"] for s in sim.snapshots() if s["server"]["id"] == 101] == ["p-4"]
     assert result["msg"] == "Prune: deleted 3 snapshot(s) on 1 server(s)."
     assert result["by_host"]["web-01"]["already_gone"] == []
@@ -50,7 +48,7 @@ def test_state_absent_answered_with_text_is_a_change(sim, play):
 
     assert result["changed"] is True and not result.get("failed")
     assert result["msg"].startswith("Deleted snapshot target (id %d" % target)
-    assert len(deletes(sim)) == 1
+    assert len(deletes(calls(sim))) == 1
 
 
 @pytest.mark.parametrize("faults, options, lost", [
@@ -84,7 +82,7 @@ def test_retention_reports_the_deletion_a_proxy_answered_with_text(sim, play):
     assert not result.get("failed"), result["msg"]
     assert [s["id"] for s in result["pruned"]] == [old[0]]
     assert "r-1" in result["msg"]
-    assert len(deletes(sim)) == 1
+    assert len(deletes(calls(sim))) == 1
 
 
 def test_batch_snapshot_ids_answered_with_text_are_changes(sim, play):
@@ -96,7 +94,7 @@ def test_batch_snapshot_ids_answered_with_text_are_changes(sim, play):
     assert not result.get("failed"), result["msg"]
     assert [r["changed"] for r in result["results"]] == [True, True]
     assert all(r["msg"].startswith("Deleted snapshot") for r in result["results"])
-    assert len(deletes(sim)) == 2
+    assert len(deletes(calls(sim))) == 2
 
 
 def test_an_api_url_with_credentials_is_refused_without_echoing_them(sim, play):

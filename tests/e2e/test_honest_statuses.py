@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from e2e_helpers import (
-    BATCH, INFO, SERVER_INFO, SNAP, creation_posts, deletes, hold_task, of_server, remove_server, restore_posts, seed,
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import BATCH, INFO, SERVER_INFO, SNAP, hold_task
+from ansible_collections.vps.cloud.tests.harness.seeding import remove_server, seed
+from ansible_collections.vps.cloud.tests.harness.simulator import (
+    calls,
+    creation_posts,
+    deletes,
+    of_server,
+    restore_posts,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -39,7 +45,7 @@ def test_a_restore_of_a_server_in_error_fails_at_once_naming_the_status(sim, pla
     assert "Server is not in a valid state for restoration (status: error)." in result["msg"]
     assert no_doubled_stops(result["msg"])
     assert result["server"]["status"] == "error"
-    assert [c["status"] for c in restore_posts(sim)] == [400]
+    assert [c["status"] for c in restore_posts(calls(sim))] == [400]
     assert len(server_reads(sim, 101)) == 2  # before the POST, and after its refusal: never polled
 
 
@@ -52,7 +58,7 @@ def test_a_creation_at_the_limit_on_a_server_in_error_deletes_nothing_and_fails_
     assert result["failed"] is True and result["changed"] is False
     assert result["msg"].startswith("Server 101 is in status 'error', a failure status")
     assert result["msg"].endswith("Nothing was deleted or created.")
-    assert deletes(sim) == [] and creation_posts(sim) == []
+    assert deletes(calls(sim)) == [] and creation_posts(calls(sim)) == []
     assert len(of_server(sim, 101)) == 5
 
 
@@ -61,7 +67,7 @@ def test_a_creation_refused_by_a_server_in_error_fails_at_once_in_the_providers_
     result = run[1]
     assert result["failed"] is True and result["changed"] is False
     assert "Server is busy (status: error)" in result["msg"] and "status 'error', a failure status" in result["msg"]
-    assert [c["status"] for c in creation_posts(sim)] == [400]
+    assert [c["status"] for c in creation_posts(calls(sim))] == [400]
 
 
 def test_an_unknown_server_status_is_waited_for_and_warned_of_even_when_the_wait_times_out(sim, play):
@@ -77,7 +83,7 @@ def test_an_unknown_server_status_is_waited_for_and_warned_of_even_when_the_wait
     assert [w for w in result["warnings"] if "'maintenance'" in w] == [
         "Server 101 reads status 'maintenance', which this collection does not know: it is taken for a transitional status "
         "and waited for (up to wait_timeout=4) until the server is running or stopped."]
-    assert deletes(sim) == [] and creation_posts(sim) == []
+    assert deletes(calls(sim)) == [] and creation_posts(calls(sim)) == []
 
 
 def test_server_info_tells_a_failed_server_from_a_busy_one(sim, play):
@@ -125,4 +131,4 @@ def test_batch_present_retakes_a_failed_snapshot_of_the_same_name_and_reports_th
     assert "deleted daily (id %s, failed" % failed in retaken["msg"]
     assert any("no restore point" in w for w in retaken["warnings"])
     assert [(s["name"], s["status"]) for s in of_server(sim, 101)] == [("daily", "completed")]
-    assert [c["path"] for c in deletes(sim)] == ["/api/v1/snapshots/%s/" % failed]
+    assert [c["path"] for c in deletes(calls(sim))] == ["/api/v1/snapshots/%s/" % failed]

@@ -4,7 +4,8 @@ The rhythm (failure messages, each filter, order, fields, check mode) is in the 
 tests/integration/targets/vps_snapshot_info.
 """
 
-from conftest import calls
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import SERVERS, TOKEN, play_on
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, calls
 
 
 def test_bad_option_sends_no_request(sim, play):
@@ -32,11 +33,10 @@ def test_lists_every_server_and_filters_at_the_api(sim, play):
 
 
 def test_follows_next_through_several_pages(tmp_path):
-    from conftest import SERVERS, TOKEN, Simulator, run_playbook
     with Simulator(tokens=[TOKEN], servers=SERVERS, page_size=2) as small_pages:
         small_pages.add_snapshots(101, 5)
         small_pages.add_snapshots(102, 2)
-        run = run_playbook(small_pages, tmp_path, [{"vps.cloud.vps_snapshot_info": {}}], check=True)
+        run = play_on(small_pages, tmp_path, [{"vps.cloud.vps_snapshot_info": {}}], check=True)
         assert len(run[0]["snapshots"]) == 7
         assert len({s["id"] for s in run[0]["snapshots"]}) == 7
         pages = calls(small_pages, "GET")

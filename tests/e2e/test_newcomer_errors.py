@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TOKEN
-from e2e_helpers import BATCH, INFO, PRUNE, SERVER_INFO, SNAP, SilentServer, restore_posts, seed
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import (
+    BATCH,
+    INFO,
+    PRUNE,
+    SERVER_INFO,
+    SNAP,
+    TOKEN,
+    SilentServer,
+)
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import calls, restore_posts
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -34,7 +43,7 @@ def test_errors_say_what_is_wrong_and_what_to_do(sim, play):
     assert "belongs to server 102 (web-02), not to server 101" in other_server["msg"]
     assert "does not exist" not in other_server["msg"]
     assert other_server["snapshot"]["id"] == theirs
-    assert restore_posts(sim) == []
+    assert restore_posts(calls(sim)) == []
 
     for result in (no_version, no_version_present):
         assert result["failed"] is True

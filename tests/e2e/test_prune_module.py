@@ -9,7 +9,9 @@ import re
 
 import pytest
 
-from e2e_helpers import PRUNE, deleted_ids, names, of_server, seed, writes
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import PRUNE
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import calls, deleted_ids, names, of_server, writes
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -47,7 +49,7 @@ def test_check_mode_previews_and_deletes_nothing(sim, play, seeded):
     for result in run.results:
         assert not result.get("failed"), result["msg"]
         assert result["changed"] is True
-    assert writes(sim) == []
+    assert writes(calls(sim)) == []
     assert len(sim.snapshots()) == 5 + 4 + 2 + 2
 
     assert names(by_keep["pruned"]) == ["daily-1", "daily-2", "daily-4"]
@@ -88,9 +90,9 @@ def test_prune_deletes_exactly_what_the_rules_allow(sim, play, seeded):
     assert again_keep["pruned"] == [] and again_age["pruned"] == []
     gone = [seeded[101][n] for n in ("daily-1", "daily-2", "daily-4")]
     gone += [seeded[102]["old-1"], seeded[102]["old-2"], seeded[103]["old-a"]] + list(seeded[104].values())
-    assert sorted(deleted_ids(sim)) == sorted(gone)
+    assert sorted(deleted_ids(calls(sim))) == sorted(gone)
     # Each server's failed one goes before its completed ones.
-    order = deleted_ids(sim)
+    order = deleted_ids(calls(sim))
     assert order.index(seeded[101]["daily-4"]) < order.index(seeded[101]["daily-1"])
     assert order.index(seeded[102]["old-2"]) < order.index(seeded[102]["old-1"])
 

@@ -33,15 +33,14 @@ documented pattern that ends green without a snapshot (fails open) would let an 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks"))
-
-from pb_helpers import Concurrent, creation_posts  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.vps.cloud.tests.harness.background import Concurrent
+from ansible_collections.vps.cloud.tests.harness.simulator import creation_posts
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -248,7 +247,7 @@ def test_a_markdown_mark_without_a_yaml_block_fails(tmp_path):
 
 def scenarios(tmp_path, playbook, cases):
     """Run `playbook` once per case {name: (hosts, settings)}, at the same time, each against its own simulator."""
-    together = Concurrent(tmp_path)
+    together = Concurrent(tmp_path, simulator)
     try:
         for case, (hosts, settings) in cases.items():
             together.start(case, playbook, hosts, [VAULT], groups={"webservers": list(hosts)}, settings=settings)

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from e2e_helpers import SERVER_INFO, SNAP, creation_posts, deleted_ids, names, of_server, race, restore_posts, seed, writes
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import SERVER_INFO, SNAP, race
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import (
+    calls,
+    creation_posts,
+    deleted_ids,
+    names,
+    of_server,
+    restore_posts,
+    writes,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -46,13 +56,13 @@ def test_a_timed_out_restore_is_followed_with_server_info_never_repeated(sim, pl
     assert not info.get("failed"), info["msg"]
     assert info["changed"] is False
     assert info["server"] == {"id": 101, "name": "web-01", "status": "running"} and info["state"] == "stable"
-    assert len(restore_posts(sim)) == 1
+    assert len(restore_posts(calls(sim))) == 1
 
     again = play([restored(snapshot_id=base)])[0]
     assert not again.get("failed"), again["msg"]
     assert again["changed"] is True
     assert again["server"]["status"] == "running"
-    assert len(restore_posts(sim)) == 2
+    assert len(restore_posts(calls(sim))) == 2
 
 
 def test_wait_false_then_server_info_restores_once_and_reports_restoring(sim, play):
@@ -78,7 +88,7 @@ def test_wait_false_then_server_info_restores_once_and_reports_restoring(sim, pl
     assert "did not wait for it to end" in started["msg"] and "vps.cloud.vps_server_info" in started["msg"]
 
     assert info["server"]["status"] == "running" and info["changed"] is False
-    assert [c["path"] for c in restore_posts(sim)] == ["/api/v1/snapshots/%s/restore/" % base]
+    assert [c["path"] for c in restore_posts(calls(sim))] == ["/api/v1/snapshots/%s/restore/" % base]
 
 
 @pytest.mark.parametrize("detail", [False, True], ids=["source-unnamed", "source-named"])
@@ -91,7 +101,7 @@ def test_two_runs_restoring_the_same_snapshot_at_once_restore_once(sim, tmp_path
     # Each POST is applied 2 s after it arrives: both runs have read the server (running) before either restore starts.
     sim.set_faults(latency=2, methods=["POST"])
     a, b = race(sim, tmp_path, restored(snapshot_id=base, wait_timeout=60))
-    posts = [(c["path"], c["status"]) for c in restore_posts(sim)]
+    posts = [(c["path"], c["status"]) for c in restore_posts(calls(sim))]
     assert len(posts) >= 2 and posts[1][1] == 400, "the race did not happen: %s" % posts
     assert not a.get("failed") and not b.get("failed"), (a.get("msg"), b.get("msg"))
     assert [status for dummy, status in posts].count(200) == 1, "the server was restored more than once: %s" % posts
@@ -134,9 +144,9 @@ def test_safety_snapshot_is_taken_and_waited_for_before_the_restore(sim, play):
     assert name_taken["failed"] is True and name_taken["changed"] is False
     assert "No restore was started" in name_taken["msg"] and "before-restore" in name_taken["msg"]
 
-    assert [c["path"] for c in restore_posts(sim)] == ["/api/v1/snapshots/%s/restore/" % base_101]
-    assert len(creation_posts(sim)) == 1
-    assert deleted_ids(sim) == []
+    assert [c["path"] for c in restore_posts(calls(sim))] == ["/api/v1/snapshots/%s/restore/" % base_101]
+    assert len(creation_posts(calls(sim))) == 1
+    assert deleted_ids(calls(sim)) == []
     assert len(of_server(sim, 102)) == 5
 
 
@@ -148,14 +158,14 @@ def test_safety_snapshot_retention_never_deletes_the_snapshot_being_restored(sim
     assert not result.get("failed"), result["msg"]
     assert result["snapshot"]["id"] == ids[0]
     assert result["safety_snapshot"]["status"] == "completed"
-    assert ids[0] not in deleted_ids(sim)
-    assert sorted(s["id"] for s in result["pruned"]) == sorted(deleted_ids(sim))
+    assert ids[0] not in deleted_ids(calls(sim))
+    assert sorted(s["id"] for s in result["pruned"]) == sorted(deleted_ids(calls(sim)))
     assert names(result["pruned"]) == ["s-2", "s-3", "s-4", "s-5"]
     assert names(of_server(sim, 101)) == ["safety", "target"]
     # The one deletion the limit forces comes before the safety snapshot's POST, the rest after it completed;
     # the restore comes last.
-    assert writes(sim)[:2] == [("DELETE", "/api/v1/snapshots/%s/" % ids[1]), ("POST", "/api/v1/snapshots/")]
-    assert writes(sim)[-1] == ("POST", "/api/v1/snapshots/%s/restore/" % ids[0])
+    assert writes(calls(sim))[:2] == [("DELETE", "/api/v1/snapshots/%s/" % ids[1]), ("POST", "/api/v1/snapshots/")]
+    assert writes(calls(sim))[-1] == ("POST", "/api/v1/snapshots/%s/restore/" % ids[0])
 
 
 def test_safety_snapshot_with_the_post_failing_restores_nothing(sim, play):
@@ -165,7 +175,7 @@ def test_safety_snapshot_with_the_post_failing_restores_nothing(sim, play):
     result = play([restored(snapshot_id=base, safety_snapshot={"name": "before-restore"}, api_retries=1)])[0]
     assert result["failed"] is True and result["changed"] is False
     assert "No restore was started" in result["msg"]
-    assert restore_posts(sim) == []
+    assert restore_posts(calls(sim)) == []
 
 
 # g. Restore by pattern --------------------------------------------------------------------------------------------
@@ -184,7 +194,7 @@ def test_restore_by_pattern_picks_the_newest_completed_match(sim, play):
     picked, no_match, none_completed = run.results
     assert not picked.get("failed"), picked["msg"]
     assert picked["snapshot"]["id"] == ids[1] and picked["snapshot"]["name"] == "pre-upgrade-20250102"
-    assert [c["path"] for c in restore_posts(sim)] == ["/api/v1/snapshots/%s/restore/" % ids[1]]
+    assert [c["path"] for c in restore_posts(calls(sim))] == ["/api/v1/snapshots/%s/restore/" % ids[1]]
 
     assert no_match["failed"] is True and no_match["changed"] is False
     assert "No completed snapshot of server 101 matches 'nothing-*'" in no_match["msg"]
@@ -206,7 +216,7 @@ def test_restore_refused_after_the_safety_snapshot_reports_the_safety_snapshot(s
     assert result["safety_snapshot"]["name"] == "before-restore"
     assert result["safety_snapshot"]["status"] == "completed"
     assert names(of_server(sim, 101)) == ["base", "before-restore"]
-    assert len(restore_posts(sim)) == 1
+    assert len(restore_posts(calls(sim))) == 1
 
 
 def test_restore_message_names_the_safety_snapshot_and_every_deletion(sim, play):
@@ -236,4 +246,4 @@ def test_safety_snapshot_outlasting_wait_timeout_restores_nothing_and_a_rerun_re
     assert not rerun.get("failed"), rerun["msg"]
     assert rerun["safety_snapshot"]["id"] == timed_out["safety_snapshot"]["id"]
     assert rerun["safety_snapshot"]["status"] == "completed"
-    assert len(creation_posts(sim)) == 1 and len(restore_posts(sim)) == 1
+    assert len(creation_posts(calls(sim))) == 1 and len(restore_posts(calls(sim))) == 1

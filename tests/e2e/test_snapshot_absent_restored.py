@@ -4,7 +4,8 @@ The rhythm (failure messages, check mode, changed, idempotency, diff, restoring 
 integration target tests/integration/targets/vps_snapshot.
 """
 
-from conftest import SERVERS, TOKEN, Simulator, calls, run_playbook
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import SERVERS, TOKEN, play_on
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, calls
 
 
 def create(play, server_id, name):
@@ -73,7 +74,7 @@ def test_restore_under_way_is_waited_for_not_repeated(tmp_path):
     # even on a loaded machine (a second ansible-playbook could start after the restore has ended, and restore again).
     with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=15) as slow:
         def play(tasks):
-            return run_playbook(slow, tmp_path, tasks)
+            return play_on(slow, tmp_path, tasks)
         snapshot = create(play, 103, "base")
         options = {"state": "restored", "snapshot_id": snapshot["id"]}
         started, joined = play([{"vps.cloud.vps_snapshot": dict(options, wait=False)}, {"vps.cloud.vps_snapshot": options}])

@@ -4,8 +4,9 @@ The rhythm (failure messages, check mode, changed, idempotency, diff, the descri
 ansible-test integration target tests/integration/targets/vps_snapshot.
 """
 
-from conftest import SERVERS, TOKEN, Simulator, calls, run_playbook
-from e2e_helpers import deleted_ids, of_server, seed
+from ansible_collections.vps.cloud.tests.e2e.e2e_helpers import SERVERS, TOKEN, play_on
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, calls, deleted_ids, of_server
 
 
 def test_invalid_options_send_no_request(sim, play):
@@ -72,11 +73,11 @@ def test_retention_at_the_limit(sim, play):
 def test_resume_after_a_timeout_creates_nothing_new(tmp_path):
     with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=6) as slow:
         task = {"vps.cloud.vps_snapshot": {"server_id": 103, "name": "slow-one", "wait_timeout": 2}}
-        first = run_playbook(slow, tmp_path, [task])
+        first = play_on(slow, tmp_path, [task])
         assert first[0]["failed"] is True
         assert "Timed out after 2s" in first[0]["msg"]
         assert "rerun the task to resume waiting" in first[0]["msg"]
-        second = run_playbook(slow, tmp_path, [{"vps.cloud.vps_snapshot": {"server_id": 103, "name": "slow-one"}}])
+        second = play_on(slow, tmp_path, [{"vps.cloud.vps_snapshot": {"server_id": 103, "name": "slow-one"}}])
         assert second[0]["changed"] is False
         assert second[0]["snapshot"]["status"] == "completed"
         assert len(calls(slow, "POST")) == 1
@@ -122,4 +123,4 @@ def test_async_per_host_snapshots_keep_their_retention_and_report_it(sim, play):
         oldest = older[host][0]
         assert [s["id"] for s in finished["pruned"]] == [oldest], finished
         assert sorted(s["name"] for s in of_server(sim, server_id)) == ["pre-upgrade-2", "pre-upgrade-3"]
-    assert sorted(deleted_ids(sim)) == sorted(ids[0] for ids in older.values())
+    assert sorted(deleted_ids(calls(sim))) == sorted(ids[0] for ids in older.values())

@@ -5,23 +5,16 @@
 
 """Fixtures and the end-of-run tally of the fault suite.
 
-tests/faults is a package, so this conftest is `faults.conftest` and never shadows tests/e2e's `conftest`.
-The helpers live in fault_harness, imported as a plain module from this directory.
+The suite's own parts (the tally, its detectors, the recorder) are in fault_harness.py, the runs and the simulator in
+the harness (ansible_collections.vps.cloud.tests.harness).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-for folder in (HERE, os.path.dirname(HERE)):  # fault_harness, and the shared playbook_harness
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-
-from fault_harness import BACKGROUND, SERVERS, TALLY, TOKEN, Simulator  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.vps.cloud.tests.faults.fault_harness import BACKGROUND, SERVERS, TALLY, TOKEN
+from ansible_collections.vps.cloud.tests.harness.simulator import fast_simulator
 
 
 def pytest_collection_modifyitems(items):
@@ -46,7 +39,7 @@ def background_runs(request, tmp_path_factory):
 
 @pytest.fixture
 def sim():
-    with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=1, page_size=20) as simulator:
+    with fast_simulator(TOKEN, SERVERS, page_size=20) as simulator:
         yield simulator
 
 

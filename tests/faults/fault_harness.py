@@ -3,17 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Shared helpers of the fault suite: real ansible-playbook runs against the simulator, and the suite's tally.
+"""The fault suite's own parts: its tally and the detectors behind it (lost restore points, unreported deletions,
+silent retries), the checkpoints that arm each case's faults, a recording server, and its runs counted in the tally.
 
-Imported as the plain module `fault_harness` (tests/faults and tests/ are on sys.path, see conftest.py),
-never through `conftest`, so that tests/e2e and tests/faults collect together. The playbook runner itself
-is tests/playbook_harness.py, shared with tests/e2e and tests/runner.
+Imported as ansible_collections.vps.cloud.tests.faults.fault_harness. The runs themselves, the simulator and its
+request log are the harness's (ansible_collections.vps.cloud.tests.harness).
 """
 
 from __future__ import annotations
 
 import calendar
-import concurrent.futures
 import json
 import re
 import threading
@@ -21,8 +20,9 @@ import time
 import http.server
 from pathlib import Path
 
-from playbook_harness import Simulator, api_calls, collections_path  # noqa: F401  pylint: disable=unused-import
-from playbook_harness import run_playbook as run_any_playbook
+from ansible_collections.vps.cloud.tests.harness.background import EarlyStart
+from ansible_collections.vps.cloud.tests.harness.playbook import run_playbook
+from ansible_collections.vps.cloud.tests.harness.simulator import api_calls
 
 HERE = Path(__file__).resolve().parent
 # Distinctive, so that a leak anywhere is found by a plain substring search.
@@ -95,38 +95,8 @@ class Tally:
 TALLY = Tally()
 
 
-class Background:
-    """Playbook runs started once, at the beginning of the session (conftest.py), and judged by the fixtures that
-    need them: the long runs of the suite wait at the same time instead of one after another.
-
-    A test module offers `start_background(tmp_path_factory)`, which submits its runs and returns handles; its
-    fixture gets the same handles from `started(start_background, tmp_path_factory)`, which calls it only once.
-    """
-
-    def __init__(self, workers=16):
-        self.workers = workers
-        self._pool = None
-        self._started = {}
-        self._lock = threading.Lock()
-
-    def submit(self, unused_label, function, *args):
-        with self._lock:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="faults-bg")
-        return self._pool.submit(function, *args)
-
-    def started(self, start, *args):
-        key = (start.__module__, start.__qualname__)
-        with self._lock:
-            known = key in self._started
-        if not known:
-            handles = start(*args)
-            with self._lock:
-                self._started.setdefault(key, handles)
-        return self._started[key]
-
-
-BACKGROUND = Background()
+# The suite's long runs, started at the beginning of the session (conftest.py) and judged by the tests that need them.
+BACKGROUND = EarlyStart(name="faults-bg")
 
 
 def is_clear(msg, subjects=None):
@@ -202,11 +172,6 @@ def lost_restore_points(before, after, log, allowed=(), create_seconds=1.0):
         if not others and not any(sid == server_id for sid, dummy in losses):
             losses.append((server_id, "its last completed snapshot %s was deleted while it was the last one" % snapshot_id))
     return losses
-
-
-def seed(sim, server_id, specs, spacing=60.0):
-    """Snapshots of `server_id` from `specs`, oldest first: each a name or (name, status); their ids, in order."""
-    return sim.seed_snapshots(server_id, specs, spacing=spacing)
 
 
 def applied_deletion(entry):
@@ -341,10 +306,11 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
         return
 
 
-def run_playbook(tmp_path, tasks, token=TOKEN, **options):
-    """playbook_harness.run_playbook with this suite's lookup plugin, counting runs and token leaks in the tally."""
+def run_counted(tmp_path, tasks, token=TOKEN, **options):
+    """harness.run_playbook with this suite's token and lookup plugin (sim_control), each run and token leak counted in
+    the tally."""
     def count(unused_run, leaked):
         TALLY.add("playbook runs")
         if leaked:
             TALLY.add("token leaks")
-    return run_any_playbook(tmp_path, tasks, token, lookup_dir=LOOKUP_DIR, on_finish=count, **options)
+    return run_playbook(tmp_path, tasks, token, lookup_dir=LOOKUP_DIR, on_finish=count, **options)

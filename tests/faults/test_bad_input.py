@@ -19,7 +19,15 @@ import re
 
 import pytest
 
-from fault_harness import BACKGROUND, TALLY, TOKEN, Recorder, has_traceback, run_playbook, tag_of
+from ansible_collections.vps.cloud.tests.faults.fault_harness import (
+    BACKGROUND,
+    TALLY,
+    TOKEN,
+    Recorder,
+    has_traceback,
+    run_counted,
+    tag_of,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -159,7 +167,7 @@ CHUNKS = [(ROWS[index::2], TOKEN) for index in range(2)] + [(NO_TOKEN_ROWS, None
 def run_rows(rows, token, recorder, tmp_path):
     tasks = [{"name": row_id, module: dict({"api_url": recorder.url(row_id)}, **options)}
              for row_id, module, options, dummy_text, dummy_bug in rows]
-    return run_playbook(tmp_path, tasks, token=token)
+    return run_counted(tmp_path, tasks, token=token)
 
 
 def judge(rows, run, recorder):

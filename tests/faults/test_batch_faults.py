@@ -16,22 +16,21 @@ from __future__ import annotations
 
 import pytest
 
-from fault_harness import (
+from ansible_collections.vps.cloud.tests.faults.fault_harness import (
     BACKGROUND,
     TALLY,
     TOKEN,
-    Simulator,
-    api_calls,
     control_task,
     deletions,
     has_traceback,
     lost_restore_points,
     read_checkpoints,
-    run_playbook,
-    seed,
+    run_counted,
     silent_retries,
     unreported_deletions,
 )
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, api_calls
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -105,7 +104,7 @@ def run_cases(cases, first_id, tmp_path):
             tasks.append({"name": "batch %s" % case.label, "vps.cloud.vps_snapshot_batch": options})
             latency = case.latency
         tasks.append(control_task(sim, record, "end", None, latency))
-        run = run_playbook(tmp_path, tasks, api_url=sim.base_url)
+        run = run_counted(tmp_path, tasks, api_url=sim.base_url)
     checkpoints = read_checkpoints(record)
     assert len(checkpoints) == len(cases) + 1, run.stdout[-3000:]
     assert "Traceback" not in run.stdout + run.stderr, run.stdout[-3000:]

@@ -14,7 +14,15 @@ import threading
 
 import pytest
 
-from fault_harness import BACKGROUND, SERVERS, TALLY, TOKEN, Simulator, api_calls, lost_restore_points, run_playbook
+from ansible_collections.vps.cloud.tests.faults.fault_harness import (
+    BACKGROUND,
+    SERVERS,
+    TALLY,
+    TOKEN,
+    lost_restore_points,
+    run_counted,
+)
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, api_calls
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -65,7 +73,7 @@ def race(seeded, faults, tmp_path):
             sim.set_faults(**scoped)
         task = {"name": "snapshot my own name", "vps.cloud.vps_snapshot": {"server_id": server_id, "name": "race-{{ inventory_hostname }}"}}
         with Watcher(sim, server_id) as watcher:
-            run = run_playbook(tmp_path, [task], api_url=sim.base_url, hosts=HOSTS, forks=len(HOSTS))
+            run = run_counted(tmp_path, [task], api_url=sim.base_url, hosts=HOSTS, forks=len(HOSTS))
         sim.reset()
         snapshots = [s for s in sim.snapshots() if s["server"]["id"] == server_id]
         return before, run, watcher.peak, snapshots, sim.request_log()

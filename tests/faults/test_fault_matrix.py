@@ -19,23 +19,22 @@ from __future__ import annotations
 
 import pytest
 
-from fault_harness import (
+from ansible_collections.vps.cloud.tests.faults.fault_harness import (
     BACKGROUND,
     MATRIX_SERVERS,
     TALLY,
     TOKEN,
-    Simulator,
-    api_calls,
     control_task,
     deletions,
     has_traceback,
     lost_restore_points,
     read_checkpoints,
-    run_playbook,
-    seed,
+    run_counted,
     silent_retries,
     unreported_deletions,
 )
+from ansible_collections.vps.cloud.tests.harness.seeding import seed
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, api_calls
 
 OPERATIONS = ("create", "delete", "restore", "info", "retain", "safe-restore", "prune")
 # Each group's cases run in one playbook; the groups run at once. Busy servers get a group of their own (create and
@@ -306,7 +305,7 @@ def run_group(group, tmp_path):
             tasks.append(task_for(case))
             latency = case.latency
         tasks.append(control_task(sim, record, "end", None, latency))
-        run = run_playbook(tmp_path, tasks, api_url=sim.base_url)
+        run = run_counted(tmp_path, tasks, api_url=sim.base_url)
     return cases, run, read_checkpoints(record)
 
 

@@ -12,12 +12,19 @@ redirect targets are other loopback servers.
 from __future__ import annotations
 
 import json
-import sys
 from urllib.parse import urlsplit
 
 import pytest
 
-from fault_harness import BACKGROUND, SERVERS, TALLY, TOKEN, Recorder, Simulator, collections_path, run_playbook
+from ansible_collections.vps.cloud.tests.faults.fault_harness import (
+    BACKGROUND,
+    SERVERS,
+    TALLY,
+    TOKEN,
+    Recorder,
+    run_counted,
+)
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator
 
 WRONG_TOKEN = "flt-Wrong-3Jd8-Kp2M-also-never-print"
 EMPTY_PAGE = {"count": 0, "next": None, "previous": None, "results": []}
@@ -35,7 +42,7 @@ def start_background(tmp_path_factory):
 def run_at_vvvv(tmp_path):
     with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=1) as sim:
         sim.add_snapshots(102, 1, status="completed")
-        return run_playbook(tmp_path, vvvv_tasks(sim.snapshots()[0]["id"]), api_url=sim.base_url, diff=True, verbosity=4)
+        return run_counted(tmp_path, vvvv_tasks(sim.snapshots()[0]["id"]), api_url=sim.base_url, diff=True, verbosity=4)
 
 
 def vvvv_tasks(target):
@@ -78,9 +85,6 @@ def test_token_never_shows_at_vvvv(tmp_path_factory):
 
 def test_plain_http_to_a_remote_host_warns_without_a_request():
     """In-process: the client's warning for http:// to a host that is not loopback; no request is sent."""
-    path = collections_path()
-    if path not in sys.path:
-        sys.path.insert(0, path)
     from ansible_collections.vps.cloud.plugins.module_utils.client import VpsClient  # pylint: disable=import-outside-toplevel
 
     remote = VpsClient("http://vps.example.test/api/v1", TOKEN)
@@ -97,7 +101,7 @@ def test_plain_http_warning_reaches_the_task(tmp_path):
         proxy_url = "http://127.0.0.1:%d" % proxy.port
         env = {"HTTP_PROXY": proxy_url, "http_proxy": proxy_url}
         task = {"vps.cloud.vps_snapshot_info": {"api_url": "http://vps.example.test/api/v1", "api_retries": 0, "api_timeout": 5}}
-        run = run_playbook(tmp_path, [task], env=env, drop_env=("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
+        run = run_counted(tmp_path, [task], env=env, drop_env=("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
     result = run[0]
     assert TALLY.task(result) != "unclear", result.get("msg")
     assert [urlsplit(r["target"]).hostname for r in proxy.requests] == ["vps.example.test"], proxy.requests
@@ -134,7 +138,7 @@ def run_redirects(tmp_path):
                 {"vps.cloud.vps_snapshot": {"api_url": base % "post", "server_id": 101, "name": "redirected", "api_retries": 0,
                                             "api_timeout": 2}},
             ]
-            run = run_playbook(tmp_path, tasks)
+            run = run_counted(tmp_path, tasks)
     return run, front.requests, other.requests
 
 

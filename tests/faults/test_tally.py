@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from fault_harness import epoch, lost_restore_points, silent_retries, unreported_deletions
+from ansible_collections.vps.cloud.tests.faults.fault_harness import (
+    epoch,
+    lost_restore_points,
+    silent_retries,
+    unreported_deletions,
+)
 
 pytestmark = pytest.mark.timeout(30)
 

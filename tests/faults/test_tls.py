@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from fault_harness import SERVERS, TALLY, TOKEN, Simulator, run_playbook
+from ansible_collections.vps.cloud.tests.faults.fault_harness import SERVERS, TALLY, TOKEN, run_counted
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator
 
 CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 INFO = "vps.cloud.vps_snapshot_info"
@@ -38,7 +39,7 @@ def test_self_signed_certificate(tls_sim, tmp_path, ca_env):
         {"vps.cloud.vps_snapshot": {"server_id": 102, "name": "over-tls-%s" % ca_env, "ca_path": tls_sim.ca_bundle}},
     ]
     drop = CA_ENV if ca_env == "removed" else ()
-    run = run_playbook(tmp_path, tasks, api_url=tls_sim.base_url, drop_env=drop)
+    run = run_counted(tmp_path, tasks, api_url=tls_sim.base_url, drop_env=drop)
     assert "Traceback" not in run.stdout + run.stderr
     for result in run.results:
         assert TALLY.task(result) != "unclear", result.get("msg")
@@ -54,7 +55,7 @@ def test_self_signed_certificate(tls_sim, tmp_path, ca_env):
 
 def test_ca_bundle_from_the_environment_variable(tls_sim, tmp_path):
     """VPS_CA_PATH is the documented fallback of ca_path."""
-    run = run_playbook(tmp_path, [{INFO: {}}], api_url=tls_sim.base_url, env={"VPS_CA_PATH": tls_sim.ca_bundle}, drop_env=CA_ENV)
+    run = run_counted(tmp_path, [{INFO: {}}], api_url=tls_sim.base_url, env={"VPS_CA_PATH": tls_sim.ca_bundle}, drop_env=CA_ENV)
     assert TALLY.task(run[0]) != "unclear", run[0].get("msg")
     assert not run[0].get("failed"), run[0].get("msg")
 
@@ -62,7 +63,7 @@ def test_ca_bundle_from_the_environment_variable(tls_sim, tmp_path):
 def test_unreadable_ca_bundle_is_a_clear_error(tls_sim, tmp_path):
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
-    run = run_playbook(tmp_path, [{INFO: {"ca_path": str(garbage), "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV)
+    run = run_counted(tmp_path, [{INFO: {"ca_path": str(garbage), "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV)
     kind = TALLY.task(run[0])
     assert "Traceback" not in run.stdout + run.stderr
     assert kind == "clean", run[0]
@@ -70,7 +71,7 @@ def test_unreadable_ca_bundle_is_a_clear_error(tls_sim, tmp_path):
 
 def test_missing_ca_bundle_is_a_clear_error(tls_sim, tmp_path):
     missing = str(tmp_path / "no-such-ca.pem")
-    run = run_playbook(tmp_path, [{INFO: {"ca_path": missing, "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV,
+    run = run_counted(tmp_path, [{INFO: {"ca_path": missing, "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV,
                        verbosity=3)
     kind = TALLY.task(run[0])
     if "Traceback" in run.stdout + run.stderr:

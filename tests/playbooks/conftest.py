@@ -5,14 +5,6 @@
 
 """tests/playbooks: real ansible-playbook runs of the snapshot_guard role and the pre_upgrade, prune and report
 playbooks against the embedded simulator. Run from the collection laid out under ansible_collections/vps/cloud,
-with the python of the ansible-core venv to test (scripts/test.sh playbooks does both).
+with the python of the ansible-core venv to test (scripts/test.sh playbooks does both). The runs are the harness's
+(ansible_collections.vps.cloud.tests.harness); the suite's token, servers and simulator are in pb_helpers.py.
 """
-
-import os
-import sys
-
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-for folder in (HERE, os.path.dirname(HERE)):
-    if folder not in sys.path:
-        sys.path.insert(0, folder)

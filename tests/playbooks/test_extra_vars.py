@@ -10,17 +10,10 @@ strings, and optional variables left unset must reach no integer option as an em
 
 import pytest
 
-from pb_helpers import (
-    CORE,
-    Runner,
-    add_snapshot,
-    by_server,
-    calls,
-    creation_posts,
-    deleted_ids,
-    simulator,
-    write_inventory,
-)
+from ansible_collections.vps.cloud.tests.harness.playbook import CORE, Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.seeding import add_snapshot
+from ansible_collections.vps.cloud.tests.harness.simulator import calls, creation_posts, deleted_ids, of_server
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -52,6 +45,6 @@ def test_pre_upgrade_takes_string_extra_vars_and_leaves_unset_options_out(tmp_pa
         # pre_upgrade_retention=2 (a string) counted the new snapshot: the failed one and the oldest completed one went,
         # then the new one was deleted after the upgrade; the user's manual snapshot was never a candidate.
         taken = [run.facts(host)["snapshot_guard_snapshot"]["id"] for host in ("web-1", "web-2")]
-        assert sorted(deleted_ids(log)) == sorted([old["failed"], old["old-1"]] + taken), log
-        assert sorted(s["id"] for s in by_server(sim, 101)) == sorted([old["old-2"], old["manual"]])
-        assert by_server(sim, 102) == []
+        assert sorted(deleted_ids(log, gone_too=True)) == sorted([old["failed"], old["old-1"]] + taken), log
+        assert sorted(s["id"] for s in of_server(sim, 101)) == sorted([old["old-2"], old["manual"]])
+        assert of_server(sim, 102) == []

@@ -9,22 +9,20 @@ import re
 
 import pytest
 
-from pb_helpers import (
-    FILES,
-    Concurrent,
-    Runner,
-    add_snapshot,
-    by_server,
+from ansible_collections.vps.cloud.tests.harness.background import Concurrent
+from ansible_collections.vps.cloud.tests.harness.playbook import Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.seeding import add_snapshot
+from ansible_collections.vps.cloud.tests.harness.simulator import (
     calls,
     creation_posts,
     deleted_ids,
     deletes,
     listings,
+    of_server,
     restore_posts,
     restored_ids,
-    simulator,
-    write_inventory,
 )
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import FILES, simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -93,7 +91,7 @@ def scenarios(tmp_path_factory):
               host's server already has the two pre-upgrade snapshots that pre_upgrade_retention (2) keeps
     serial    -e pre_upgrade_serial=1 -e pre_upgrade_keep_snapshot=true on three hosts
     """
-    together = Concurrent(tmp_path_factory.mktemp("pre_upgrade"))
+    together = Concurrent(tmp_path_factory.mktemp("pre_upgrade"), simulator)
     try:
         together.start("happy", "vps.cloud.pre_upgrade", THREE, [UPGRADE, HEALTH])
         together.start("rollback", "vps.cloud.pre_upgrade", ROLLBACK_HOSTS, [UPGRADE, HEALTH, "pre_upgrade_reconnect_timeout=3"],
@@ -129,7 +127,7 @@ def test_happy_path_snapshots_each_server_once_in_one_batch_task_then_deletes_th
     assert all(re.match(r"^pre-upgrade-\d{8}-\d{6}$", p["body"]["name"]) for p in posts), posts
     snapshot_phase = log[:log.index(deletes(log)[0])]
     assert_one_batch_task(snapshot_phase, [101, 102, 103])
-    assert len(deletes(log)) == 3 and len(set(deleted_ids(log))) == 3, batch_shape(log)
+    assert len(deletes(log)) == 3 and len(set(deleted_ids(log, gone_too=True))) == 3, batch_shape(log)
     assert not restore_posts(log)
     assert happy.snapshots == [], "every pre-upgrade snapshot is deleted after a successful upgrade"
     assert all(s["status"] == "running" for s in happy.servers)
@@ -160,7 +158,7 @@ def test_failed_upgrades_restore_only_their_own_servers_once_each_and_fail_the_p
     assert sorted(s["server"]["id"] for s in snapshots) == [102, 103, 104, 105], snapshots
     assert all(s["status"] == "completed" for s in snapshots), snapshots
     ok_snapshot = [p for p in creation_posts(log) if p["body"]["server_id"] == 101]
-    assert len(deletes(log)) == 1 and not by_id_of(snapshots, deleted_ids(log)[0]), deletes(log)
+    assert len(deletes(log)) == 1 and not by_id_of(snapshots, deleted_ids(log, gone_too=True)[0]), deletes(log)
     assert 101 not in snapshot_of and len(ok_snapshot) == 1
     for host in FAILED_HOSTS:
         assert run.facts(host).get("pre_upgrade_outcome", "").startswith("rolled back"), (host, run.facts(host))
@@ -343,6 +341,6 @@ def test_two_runs_at_once_with_the_same_name_converge_on_one_snapshot(tmp_path):
         if len(posts) == 1:
             assert not deletes(log), log
         else:
-            assert len(deletes(log)) == 1 and deleted_ids(log) != [left[0]["id"]], log
+            assert len(deletes(log)) == 1 and deleted_ids(log, gone_too=True) != [left[0]["id"]], log
         assert not restore_posts(log)
-        assert by_server(sim, 101) == left
+        assert of_server(sim, 101) == left

@@ -22,28 +22,27 @@ from contextlib import ExitStack
 
 import pytest
 
-from pb_helpers import (
-    LIMIT,
-    Runner,
+from ansible_collections.vps.cloud.tests.harness.background import (
     SnapshotCounter,
-    add_snapshot,
     alive,
-    by_server,
-    calls,
     command_line,
+    kill,
+    processes_of,
+)
+from ansible_collections.vps.cloud.tests.harness.playbook import Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.seeding import add_snapshot, finish_creation
+from ansible_collections.vps.cloud.tests.harness.simulator import (
+    calls,
     creation_posts,
     deleted_ids,
     deletes,
-    finish_creation,
-    kill,
     last_seq,
     listings,
-    processes_of,
+    of_server,
     restore_posts,
-    simulator,
-    wait_until,
-    write_inventory,
 )
+from ansible_collections.vps.cloud.tests.harness.waiting import wait_until
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import LIMIT, simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -69,7 +68,7 @@ def interrupted(tmp_path_factory):
             stack.callback(lambda: [handle.close() for handle in handles])
             for cycle in range(INTERRUPTED_RUNS):
                 mark = last_seq(sim)
-                before = by_server(sim, 101)
+                before = of_server(sim, 101)
                 run = runner.start("vps.cloud.pre_upgrade", inventory)
                 handles.append(run)
                 post = run.wait_for(lambda m=mark: [p for p in creation_posts(calls(sim, since=m)) if p["status"] == 201],
@@ -81,8 +80,8 @@ def interrupted(tmp_path_factory):
                     # test_a_module_left_running_by_a_killed_run_changes_nothing.
                     warnings.warn("interrupted run %d left processes running after ansible-playbook ended: %s"
                                   % (cycle, run.survivors), stacklevel=2)
-                taken = max(s["id"] for s in by_server(sim, 101))
-                after = by_server(sim, 101)
+                taken = max(s["id"] for s in of_server(sim, 101))
+                after = of_server(sim, 101)
                 if cycle < INTERRUPTED_RUNS - 1:
                     # The provider finishes the interrupted run's snapshot before the next run.
                     if cycle == FAILED_CYCLE:
@@ -100,7 +99,7 @@ def interrupted(tmp_path_factory):
             final = rerun.wait()
             rerun_requests = calls(sim, since=mark)
         yield {"sim": sim, "manual": manual, "cycles": cycles, "final": final, "rerun_requests": rerun_requests,
-               "most": counter.most.get(101, 0), "end": by_server(sim, 101), "all": calls(sim)}
+               "most": counter.most.get(101, 0), "end": of_server(sim, 101), "all": calls(sim)}
 
 
 def test_interrupted_run_stops_with_its_snapshot_left_in_progress(interrupted):
@@ -127,7 +126,7 @@ def test_rerun_resumes_the_interrupted_runs_snapshot_instead_of_taking_another(i
     assert any("is reused instead of taking" in w for w in entry.get("warnings", [])), entry
     assert final.said("web-1", "UPGRADED: web-1 (server 101) passed the health check"), final
     # And cleans it up at the end, like an uninterrupted run.
-    assert last["taken"] in deleted_ids(interrupted["rerun_requests"])
+    assert last["taken"] in deleted_ids(interrupted["rerun_requests"], gone_too=True)
     assert last["taken"] not in [s["id"] for s in interrupted["end"]]
 
 
@@ -145,7 +144,7 @@ def test_interrupted_runs_never_push_a_server_past_the_limit(interrupted):
 def test_interrupted_runs_make_room_with_failed_snapshots_first_and_never_the_last_completed(interrupted):
     manual = interrupted["manual"]
     for cycle in interrupted["cycles"]:
-        gone = deleted_ids(cycle["requests"])
+        gone = sorted(deleted_ids(cycle["requests"], gone_too=True))
         before = dict((s["id"], s) for s in cycle["before"])
         # Exactly as many as the limit forces, and only pre-upgrade snapshots: nothing of retention, which waits for a
         # completed snapshot that an interrupted run never sees.
@@ -176,7 +175,7 @@ def test_rerun_after_interruptions_leaves_retention_and_the_users_snapshot(inter
     assert len(pre_upgrade) == 1 and end[pre_upgrade[0]]["status"] == "completed", interrupted["end"]
     assert len(end) == 2
     # Nothing was deleted twice, nothing that was not a pre-upgrade snapshot.
-    everything = deleted_ids(interrupted["all"])
+    everything = deleted_ids(interrupted["all"], gone_too=True)
     assert len(everything) == len(set(everything)), everything
 
 
@@ -210,7 +209,7 @@ def test_a_module_left_running_by_a_killed_run_changes_nothing(tmp_path):
                 if "ansible-playbook" in command_line(pid):
                     kill(pid)
             mark = last_seq(sim)
-            taken = max(s["id"] for s in by_server(sim, 101))
+            taken = max(s["id"] for s in of_server(sim, 101))
             finish_creation(sim, taken)
             # Left alone, it would see its snapshot completed and delete the oldest pre-upgrade one (retention 2).
             wait_until(lambda: not alive(modules[0]), timeout=120, what="the orphaned module to stop")
@@ -220,4 +219,4 @@ def test_a_module_left_running_by_a_killed_run_changes_nothing(tmp_path):
         assert post["body"]["server_id"] == 101
         assert not deletes(after), after
         assert not creation_posts(after) and not restore_posts(after), after
-        assert sorted(s["id"] for s in by_server(sim, 101)) == older + [taken]
+        assert sorted(s["id"] for s in of_server(sim, 101)) == older + [taken]

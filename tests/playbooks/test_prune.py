@@ -19,15 +19,10 @@ import fnmatch
 
 import pytest
 
-from pb_helpers import (
-    Runner,
-    add_snapshot,
-    calls,
-    deleted_ids,
-    deletes,
-    simulator,
-    write_inventory,
-)
+from ansible_collections.vps.cloud.tests.harness.playbook import Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.seeding import add_snapshot
+from ansible_collections.vps.cloud.tests.harness.simulator import calls, deleted_ids, deletes
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -127,7 +122,7 @@ def test_keep_1_deletes_a_newer_failed_snapshot_and_keeps_the_older_completed_on
     run = step["run"]
     assert run.rc == 0, run
     assert gone(step) == sorted([snaps["daily-new"], snaps["w-1"], snaps["w-2"]]), names(step, gone(step))
-    assert sorted(deleted_ids(step["requests"])) == gone(step) and len(deletes(step["requests"])) == 3
+    assert sorted(deleted_ids(step["requests"], gone_too=True)) == gone(step) and len(deletes(step["requests"])) == 3
     after = dict((s["id"], s) for s in step["after"])
     assert after[snaps["daily-old"]]["status"] == "completed", "the only restore point of server 101 stays"
     assert snaps["w-3"] in after and snaps["w-4"] in after, "the newest completed one and the one in progress stay"
@@ -175,7 +170,7 @@ def test_last_completed_goes_only_with_prune_last_completed_and_in_progress_neve
     assert ids(step["after"]) == [snaps["w-4"]], step["after"]
     assert len(deletes(step["requests"])) == len(step["before"]) - 1
     # Across all four runs, each snapshot was deleted at most once, and nothing in progress ever.
-    everything = [i for s in prune["steps"] for i in deleted_ids(s["requests"])]
+    everything = [i for s in prune["steps"] for i in deleted_ids(s["requests"], gone_too=True)]
     assert len(everything) == len(set(everything)) and snaps["w-4"] not in everything
 
 

@@ -23,7 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from pb_helpers import Runner, by_server, calls, creation_posts, simulator, wait_until, write_inventory
+from ansible_collections.vps.cloud.tests.harness.playbook import Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.simulator import calls, creation_posts, of_server
+from ansible_collections.vps.cloud.tests.harness.waiting import wait_until
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import simulator
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -159,7 +162,7 @@ def test_a_freeze_holds_writes_from_before_the_request_until_the_snapshot_comple
         mount.stop_writer()
 
         assert run.rc == 0, run
-        (snapshot,) = by_server(sim, 101)
+        (snapshot,) = of_server(sim, 101)
         assert snapshot["status"] == "completed"
         assert snapshot["description"].endswith("[vps.cloud quiesce: freeze held until completed]")
         blocked_from, blocked_until = mount.longest_block()
@@ -188,7 +191,7 @@ def test_release_at_acceptance_thaws_before_the_snapshot_completes_then_waits_fo
         mount.stop_writer()
 
         assert run.rc == 0, run
-        (snapshot,) = by_server(sim, 101)
+        (snapshot,) = of_server(sim, 101)
         assert snapshot["status"] == "completed"
         assert snapshot["description"].endswith("[vps.cloud quiesce: freeze held until accepted]")
         assert len(creation_posts(calls(sim))) == 1, "the wait never sends the creation again"
@@ -211,7 +214,7 @@ def test_a_refused_creation_thaws_and_fails_the_host(mounts, tmp_path):
         assert run.rc != 0 and run.failed_hosts() == ["web-1"], run
         assert not mount.frozen()
         assert not creation_posts(calls(sim))
-        assert len(by_server(sim, 101)) == 5
+        assert len(of_server(sim, 101)) == 5
         assert run.said("web-1", "No snapshot of server 101")
         assert run.task_results("Run the upgrade task file") == [] and "UPGRADED" not in run.stdout
 
@@ -247,7 +250,7 @@ def test_max_seconds_shorter_than_the_creation_thaws_on_time_and_fails_the_host_
         mount.stop_writer()
 
         assert run.failed_hosts() == ["web-1"], run
-        (snapshot,) = by_server(sim, 101)
+        (snapshot,) = of_server(sim, 101)
         assert snapshot["status"] == "completed", "the snapshot is kept, a crash-consistent restore point"
         blocked_from, blocked_until = mount.longest_block()
         completed = ready_time(sim, snapshot["id"])
@@ -357,7 +360,7 @@ def test_sync_and_none_note_how_the_snapshot_was_taken(tmp_path, mode, note, det
         run = run_pre_upgrade(sim, tmp_path, {"web-1": 101}, extra)
 
         assert run.rc == 0, run
-        (snapshot,) = by_server(sim, 101)
+        (snapshot,) = of_server(sim, 101)
         assert snapshot["description"].endswith(note)
         result = quiesce_result(run, "web-1")
         assert result["mode"] == mode and result["quiesced"] is False and result["detail"] == detail
@@ -391,7 +394,7 @@ def test_tasks_mode_runs_the_quiesce_file_before_the_request_and_the_thaw_file_a
         run = run_pre_upgrade(sim, tmp_path, {"web-1": 101}, extra)
 
         assert run.rc == 0, run
-        (snapshot,) = by_server(sim, 101)
+        (snapshot,) = of_server(sim, 101)
         entries = journal_of(journal)
         assert [entry[0] for entry in entries] == ["quiesce", "thaw"]
         assert entries[0][1] < post_time(sim, 101) < ready_time(sim, snapshot["id"]) <= entries[1][1]
@@ -461,7 +464,7 @@ def test_a_creation_that_outlasts_wait_timeout_thaws_at_the_timeout_not_at_max_s
         mount.stop_writer()
 
         assert run.failed_hosts() == ["web-1"], run
-        (snapshot,) = by_server(sim, 101)
+        (snapshot,) = of_server(sim, 101)
         assert snapshot["status"] == "in_progress", "the snapshot goes on at the provider"
         blocked_from, blocked_until = mount.longest_block()
         # Thawed when the wait gave up (4 s), long before the guard's 120 s.

@@ -11,14 +11,10 @@ import json
 
 import pytest
 
-from pb_helpers import (
-    FILES,
-    Concurrent,
-    Runner,
-    add_snapshot,
-    simulator,
-    write_inventory,
-)
+from ansible_collections.vps.cloud.tests.harness.background import Concurrent
+from ansible_collections.vps.cloud.tests.harness.playbook import Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.seeding import add_snapshot
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import FILES, simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -60,7 +56,7 @@ def report_runs(tmp_path_factory):
     wrapper = tmp_path / "upgrade_and_report.yml"
     wrapper.write_text("---\n- name: Upgrade\n  import_playbook: vps.cloud.pre_upgrade\n"
                        "- name: Report\n  import_playbook: vps.cloud.report\n")
-    together = Concurrent(tmp_path)
+    together = Concurrent(tmp_path, simulator)
     try:
         sim = together.start("table", "vps.cloud.report", HOSTS, ["report_output_path=%s" % csv_path], groups=GROUPS,
                              setup=seed_report, scan=[csv_path])

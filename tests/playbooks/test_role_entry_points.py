@@ -8,19 +8,17 @@
 
 import pytest
 
-from pb_helpers import (
-    FILES,
-    Runner,
-    add_snapshot,
-    by_server,
+from ansible_collections.vps.cloud.tests.harness.playbook import Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.seeding import add_snapshot
+from ansible_collections.vps.cloud.tests.harness.simulator import (
     calls,
     creation_posts,
     deleted_ids,
+    of_server,
     restore_posts,
     restored_ids,
-    simulator,
-    write_inventory,
 )
+from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import FILES, simulator
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -49,7 +47,7 @@ def entry_points(tmp_path_factory):
         inventory = write_inventory(tmp_path / "inventory.yml", HOSTS)
         run = runner.run(FILES / "role_entry_points.yml", inventory, STRING_OPTIONS)
         yield {"run": run, "log": calls(sim), "snaps": snaps, "before": before, "sim": sim,
-               "after": dict((sid, by_server(sim, sid)) for sid in (101, 102, 103))}
+               "after": dict((sid, of_server(sim, sid)) for sid in (101, 102, 103))}
 
 
 def test_snapshot_then_cleanup_deletes_exactly_the_snapshot_taken(entry_points):
@@ -59,7 +57,7 @@ def test_snapshot_then_cleanup_deletes_exactly_the_snapshot_taken(entry_points):
     assert len(mine) == 1 and mine[0]["body"]["name"] == "user-snap", mine
     assert after[101] == [], after[101]
     taken = run.facts("snap-1")["snapshot_guard_snapshot"]["id"]
-    assert taken in deleted_ids(log)
+    assert taken in deleted_ids(log, gone_too=True)
     assert run.said("snap-1", "Took snapshot 'user-snap' (id %s, status completed) of server 101 for snap-1." % taken), run
     assert run.said("snap-1", "Deleted 1 snapshot(s) of server 101 (snap-1):"), run
     # Both hosts' snapshots were taken by one batch task.

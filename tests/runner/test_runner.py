@@ -9,13 +9,12 @@ import os
 import sys
 from pathlib import Path
 
+import ansible_runner
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import ansible_runner  # noqa: E402  pylint: disable=wrong-import-position
-from playbook_harness import Simulator, collections_path  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.vps.cloud.tests.harness.playbook import collections_path
+from ansible_collections.vps.cloud.tests.harness.simulator import fast_simulator
 
 TOKEN = "runner-tok-Zq8-SECRET-never-in-artifacts"
 SERVERS = [
@@ -26,7 +25,7 @@ SERVERS = [
 
 @pytest.fixture
 def sim():
-    with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=1) as simulator:
+    with fast_simulator(TOKEN, SERVERS) as simulator:
         yield simulator
 
 

@@ -1,19 +1,10 @@
-"""Make tools/ importable (the simulator is not pip-installed) and share fixtures."""
-
-import os
-import sys
+"""The simulator suite's fixtures. The simulator is imported as ansible_collections.vps.cloud.tools.vps_simulator (the
+folder holding ansible_collections is on PYTHONPATH: scripts/test.sh), the suite's helpers from sim_helpers.py."""
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools")
-# tools/ for vps_simulator, this directory for sim_helpers (works with any pytest import mode).
-for entry in (TOOLS, HERE):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-
-from sim_helpers import TOKEN, Client, FakeClock  # noqa: E402  pylint: disable=wrong-import-position
-from vps_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import TOKEN, Client, FakeClock
+from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Shared test helpers (imported by the tests; conftest puts this directory on sys.path)."""
+"""The simulator suite's helpers, imported as ansible_collections.vps.cloud.tests.simulator.sim_helpers (waiting for a
+condition is the harness's wait_until)."""
 
 import contextlib
 import io
@@ -7,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import requests
 
@@ -15,18 +15,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOOLS = os.path.join(REPO, "tools")
 TOKEN = "test-token"
 CREATE = {"server_id": 101, "name": "snap"}
-
-
-def wait_for(check, timeout=5.0, step=0.02):
-    """Poll until check() returns something truthy (async statuses are computed lazily); its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(step)
 
 
 class FakeClock:
@@ -58,7 +46,7 @@ def run_cli(*args):
 
 def ctl(sim, *args):
     """`vps_simulator ctl --url <sim> ARGS` in this process (fast): (exit code, parsed JSON output or text, stderr)."""
-    from vps_simulator import cli  # pylint: disable=import-outside-toplevel
+    from ansible_collections.vps.cloud.tools.vps_simulator import cli  # pylint: disable=import-outside-toplevel
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(["ctl", "--url", sim.base_url, *args])

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from sim_helpers import TOKEN, Client, wait_for
+from ansible_collections.vps.cloud.tests.harness.waiting import wait_until
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import TOKEN, Client
 
 
 def snapshot(api, server_id, snapshot_id):
@@ -42,7 +43,7 @@ def test_default_seed_and_get_server(api):
 def test_async_completion(api):
     created = api.post("/snapshots/", json={"server_id": 102, "name": "snap"}).json()
     assert snapshot(api, 102, created["id"])["status"] == "in_progress"
-    done = wait_for(lambda: (s := snapshot(api, 102, created["id"]))["status"] == "completed" and s)
+    done = wait_until(lambda: (s := snapshot(api, 102, created["id"]))["status"] == "completed" and s, timeout=5.0, interval=0.02)
     assert isinstance(done["size_mb"], int) and 2000 <= done["size_mb"] <= 8000
 
 
@@ -105,7 +106,7 @@ def test_restore_cycle(api, sim):
     # not completed yet
     early = api.post(f"/snapshots/{sid}/restore/")
     assert early.status_code == 400 and early.json()["error"]
-    wait_for(lambda: snapshot(api, 101, sid)["status"] == "completed")
+    wait_until(lambda: snapshot(api, 101, sid)["status"] == "completed", timeout=5.0, interval=0.02)
     resp = api.post(f"/snapshots/{sid}/restore/")
     assert resp.status_code == 200
     body = resp.json()
@@ -115,7 +116,7 @@ def test_restore_cycle(api, sim):
     assert api.get("/servers/101/").json()["status"] == "restoring"
     again = api.post(f"/snapshots/{sid}/restore/")
     assert again.status_code == 400 and "restoring" in again.json()["error"]
-    wait_for(lambda: api.get("/servers/101/").json()["status"] == "running")
+    wait_until(lambda: api.get("/servers/101/").json()["status"] == "running", timeout=5.0, interval=0.02)
     # a stopped server can be restored, a server in another state cannot
     sim.set_server_status(101, "stopped")
     assert api.post(f"/snapshots/{sid}/restore/").status_code == 200
@@ -127,7 +128,7 @@ def test_restore_404_and_failed_snapshot(api, sim):
     assert api.post("/snapshots/12345/restore/").status_code == 404
     sim.set_faults(fail_next=1)
     sid = api.post("/snapshots/", json={"server_id": 103, "name": "x"}).json()["id"]
-    failed = wait_for(lambda: (s := snapshot(api, 103, sid))["status"] == "failed" and s)
+    failed = wait_until(lambda: (s := snapshot(api, 103, sid))["status"] == "failed" and s, timeout=5.0, interval=0.02)
     assert failed["size_mb"] is None
     assert api.post(f"/snapshots/{sid}/restore/").status_code == 400
 

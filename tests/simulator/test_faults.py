@@ -7,9 +7,9 @@ import types
 import pytest
 import requests
 
-import vps_simulator.app
-from sim_helpers import CREATE, TOKEN, Client, wait_for
-from vps_simulator import Simulator
+from ansible_collections.vps.cloud.tests.harness.waiting import wait_until
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import CREATE, TOKEN, Client
+from ansible_collections.vps.cloud.tools.vps_simulator import Simulator, app as simulator_app
 
 
 def test_error_rate_not_applied(api, sim):
@@ -67,7 +67,7 @@ def test_latency_does_not_block_other_requests(sim, monkeypatch):
         sleeping.set()
         release.wait(10)
 
-    monkeypatch.setattr(vps_simulator.app, "time", types.SimpleNamespace(sleep=held_sleep))
+    monkeypatch.setattr(simulator_app, "time", types.SimpleNamespace(sleep=held_sleep))
     sim.set_faults(latency=1.0, methods=["POST"])
     slow = threading.Thread(target=lambda: Client(sim).post("/snapshots/", json=CREATE))
     slow.start()
@@ -97,8 +97,8 @@ def test_fail_next(api, sim):
     first = api.post("/snapshots/", json=CREATE).json()
     second = api.post("/snapshots/", json=CREATE).json()
     assert first["status"] == "in_progress"  # the failure shows once creation ends
-    statuses = wait_for(lambda: all(s["status"] != "in_progress" for s in sim.snapshots())
-                        and {s["id"]: s["status"] for s in sim.snapshots()})
+    statuses = wait_until(lambda: all(s["status"] != "in_progress" for s in sim.snapshots())
+                        and {s["id"]: s["status"] for s in sim.snapshots()}, timeout=5.0, interval=0.02)
     assert statuses == {first["id"]: "failed", second["id"]: "completed"}
 
 
@@ -106,7 +106,7 @@ def test_fail_next_not_used_by_rejected_create(api, sim):
     sim.set_faults(fail_next=1)
     assert api.post("/snapshots/", json={"server_id": 999, "name": "x"}).status_code == 404
     api.post("/snapshots/", json=CREATE)
-    assert wait_for(lambda: sim.snapshots()[0]["status"] != "in_progress" and sim.snapshots()[0]["status"]) == "failed"
+    assert wait_until(lambda: sim.snapshots()[0]["status"] != "in_progress" and sim.snapshots()[0]["status"], timeout=5.0, interval=0.02) == "failed"
 
 
 def test_truncated(api, sim):
@@ -272,7 +272,7 @@ def test_late_answer_applies_the_request_then_answers_after_the_delay(api, sim):
     with pytest.raises(requests.exceptions.ReadTimeout):
         api.delete(f"/snapshots/{snapshot_id}/", timeout=0.5)
     assert sim.snapshots() == []  # already applied when the client gave up
-    assert wait_for(lambda: [e for e in sim.request_log() if e["method"] == "DELETE"])[0]["fault"] == "late_answer"
+    assert wait_until(lambda: [e for e in sim.request_log() if e["method"] == "DELETE"], timeout=5.0, interval=0.02)[0]["fault"] == "late_answer"
     sim.set_faults(late_answer=0)
     assert api.delete(f"/snapshots/{snapshot_id}/").status_code == 404
 
@@ -287,7 +287,7 @@ def test_non_json_answers_an_applied_delete_with_200_text(api, sim):
 
 
 def test_the_new_faults_are_cli_flags():
-    from vps_simulator.cli import build_parser, _fault_settings  # pylint: disable=import-outside-toplevel
+    from ansible_collections.vps.cloud.tools.vps_simulator.cli import build_parser, _fault_settings  # pylint: disable=import-outside-toplevel
     args = build_parser().parse_args(["serve", "--drop-after-apply", "2", "--late-answer", "1.5", "--methods", "DELETE"])
     assert _fault_settings(args) == {"drop_after_apply": 2, "late_answer": 1.5, "methods": "DELETE"}
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-from sim_helpers import REPO, TOKEN
-from vps_simulator import Simulator
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import REPO, TOKEN
+from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
 
 schema = schemathesis.openapi.from_path(os.path.join(REPO, "docs", "openapi.yaml"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

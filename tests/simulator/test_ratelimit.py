@@ -4,10 +4,10 @@ import concurrent.futures
 
 import pytest
 
-from sim_helpers import CREATE, TOKEN, Client, FakeClock, ctl
-from vps_simulator import Simulator
-from vps_simulator.cli import build_parser, make_simulator
-from vps_simulator.ratelimit import TokenBucket
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import CREATE, TOKEN, Client, FakeClock, ctl
+from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
+from ansible_collections.vps.cloud.tools.vps_simulator.cli import build_parser, make_simulator
+from ansible_collections.vps.cloud.tools.vps_simulator.ratelimit import TokenBucket
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from sim_helpers import TOKEN, Client, FakeClock, cli_env, run_cli
-from vps_simulator import Simulator
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import TOKEN, Client, FakeClock, cli_env, run_cli
+from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
 
 
 def test_tls(tmp_path):

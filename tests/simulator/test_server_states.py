@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from sim_helpers import CREATE, TOKEN, Client, FakeClock, ctl
-from vps_simulator import Simulator
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import CREATE, TOKEN, Client, FakeClock, ctl
+from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
 
 BUSY = "Server is busy (status: {}); a snapshot can be taken when it is running or stopped."
 NOT_RESTORABLE = "Server is not in a valid state for restoration (status: {})."

@@ -2,9 +2,9 @@
 
 import pytest
 
-from sim_helpers import TOKEN, Client, ctl
-from vps_simulator import Simulator
-from vps_simulator.cli import build_parser, make_simulator
+from ansible_collections.vps.cloud.tests.simulator.sim_helpers import TOKEN, Client, ctl
+from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
+from ansible_collections.vps.cloud.tools.vps_simulator.cli import build_parser, make_simulator
 
 
 def snapshot_status(sim, snapshot_id):

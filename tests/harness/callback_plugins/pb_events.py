@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Test-only callback for tests/playbooks: every task result and the recap, one JSON line each.
+"""Test-only callback for the harness's Runner (tests/playbooks, and tests/e2e's documented examples): every task
+result and the recap, one JSON line each.
 
-Not shipped. Enabled by tests/playbooks/pb_helpers.py next to the default stdout callback (what a user sees
+Not shipped. Enabled by tests/harness/playbook.py (Runner) next to the default stdout callback (what a user sees
 is still the default output), it writes to the file named by PB_EVENTS_FILE so that the tests can tell which
 host said what without parsing the screen layout of a given ansible-core version.
 """
