@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.vps.cloud.tests.harness.playbook import Runner, write_inventory
+from ansible_collections.vps.cloud.tests.harness.seeding import finish_creation
 from ansible_collections.vps.cloud.tests.harness.simulator import calls, creation_posts, of_server
 from ansible_collections.vps.cloud.tests.harness.waiting import wait_until
 from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import simulator
@@ -87,6 +88,10 @@ class Mount:
     def longest_block(self):
         """The write that blocked longest: (started, returned)."""
         return max(self.writes, key=lambda w: w[1] - w[0])
+
+    def frozen_since_request(self, requested):
+        """The writer has written nothing since `requested` (its write is held by a freeze from before then)."""
+        return not [w for w in list(self.writes) if w[0] > requested]
 
     def frozen(self):
         """True if the filesystem is frozen now (a freeze of a frozen filesystem fails with EBUSY)."""
@@ -433,12 +438,31 @@ def test_the_report_shows_which_snapshots_are_consistent(mounts, tmp_path):
 
 def test_each_host_of_a_batch_is_thawed_as_soon_as_its_own_snapshot_has_completed(mounts, tmp_path):
     quick, slow = mounts(), mounts()
-    with simulator(create_seconds_by_server={101: 2, 102: 14}) as sim:
+    # The slow snapshot completes only when the test says so, once the quick host's writes have resumed: the order is
+    # decided by conditions, not by how busy the machine is.
+    with simulator(create_seconds_by_server={101: 2, 102: 3600}) as sim:
         quick.start_writer()
         slow.start_writer()
         hosts = {"quick-1": {"vps_server_id": 101, "pre_upgrade_freeze_paths": str(quick.path)},
                  "slow-1": {"vps_server_id": 102, "pre_upgrade_freeze_paths": str(slow.path)}}
-        run = run_pre_upgrade(sim, tmp_path, hosts, ["pre_upgrade_quiesce=freeze", KEEP])
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        runner = Runner(sim, tmp_path)
+        inventory = write_inventory(tmp_path / "inventory.yml", hosts)
+        background = runner.start(PRE_UPGRADE, inventory, ["pre_upgrade_quiesce=freeze", KEEP])
+        try:
+            def posted(server_id):
+                return [p for p in creation_posts(calls(sim)) if p["body"]["server_id"] == server_id]
+
+            # A write that starts after the quick host's request: the freeze that held it from before the request is gone.
+            wait_until(lambda: posted(101) and any(w[0] > posted(101)[0]["time"] for w in list(quick.writes)), 240,
+                       what="the quick host's writes to resume after its snapshot")
+            wait_until(lambda: posted(102) and of_server(sim, 102), 60, what="the slow host's snapshot to be requested")
+            (slow_snapshot,) = of_server(sim, 102)
+            assert slow_snapshot["status"] != "completed" and slow.frozen_since_request(posted(102)[0]["time"])
+            finish_creation(sim, slow_snapshot["id"])
+            run = background.wait(timeout=300)
+        finally:
+            background.close()
         quick.stop_writer()
         slow.stop_writer()
 
@@ -450,6 +474,7 @@ def test_each_host_of_a_batch_is_thawed_as_soon_as_its_own_snapshot_has_complete
         # Both held from before their request until their own completion; the quick one thawed before the slow one completed.
         assert quick_from < post_time(sim, 101) < quick_done <= quick_until < slow_done <= slow_until, (
             quick_from, quick_done, quick_until, slow_done, slow_until)
+        assert slow_from < post_time(sim, 102)
         assert len(creation_posts(calls(sim))) == 2, "the waits never send a creation again"
         for host in hosts:
             assert quiesce_result(run, host)["quiesced"] is True, host
