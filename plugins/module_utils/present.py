@@ -450,7 +450,7 @@ def _retain(service, entry, options):
         return
     try:
         to_delete = plan_retention(entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match,
-                                options.protect_last_completed, options.protected_ids)
+                                   options.protect_last_completed, options.protected_ids)
         if not to_delete:
             return
         if is_working(entry.snapshot):

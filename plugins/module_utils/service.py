@@ -93,7 +93,6 @@ class Changes:
         return describe(snapshot, now) + (" (the answer to its DELETE was lost: %s)" % lost[0] if lost else "")
 
 
-
 def with_changes_made(message, now, *changes):
     """A failure's message, followed by what the task had changed at the provider before it: a failure never hides a
     change. `changes` are Changes (or None), in the order the task made them."""

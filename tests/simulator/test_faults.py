@@ -98,7 +98,7 @@ def test_fail_next(api, sim):
     second = api.post("/snapshots/", json=CREATE).json()
     assert first["status"] == "in_progress"  # the failure shows once creation ends
     statuses = wait_until(lambda: all(s["status"] != "in_progress" for s in sim.snapshots())
-                        and {s["id"]: s["status"] for s in sim.snapshots()}, timeout=5.0, interval=0.02)
+                          and {s["id"]: s["status"] for s in sim.snapshots()}, timeout=5.0, interval=0.02)
     assert statuses == {first["id"]: "failed", second["id"]: "completed"}
 
 
