@@ -10,8 +10,3 @@ on PYTHONPATH (scripts/test.sh and scripts/test_one.sh do both).
 """
 
 from __future__ import annotations
-
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

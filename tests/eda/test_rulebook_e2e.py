@@ -26,8 +26,8 @@ import pytest
 import requests
 import yaml
 
-import playbook_harness
-from playbook_harness import Simulator
+from ansible_collections.vps.cloud.tests.harness.playbook import collections_path
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, api_calls
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -65,7 +65,7 @@ def wait_until(condition, timeout, what, process=None, output=None):
 
 
 def api(sim, method=None, path=None):
-    return [e for e in playbook_harness.api_calls(sim.request_log(), method) if path is None or re.match(path, e["path"])]
+    return [e for e in api_calls(sim.request_log(), method) if path is None or re.match(path, e["path"])]
 
 
 def body(entry):
@@ -109,7 +109,7 @@ def test_the_shipped_rulebook_retakes_a_failed_snapshot_reports_a_full_server_an
         (tmp_path / "vars.yml").write_text(yaml.safe_dump({
             "vps_eda_interval": 1, "vps_eda_max_age_hours": 24, "eda_report_dir": str(reports)}))
         env = dict(os.environ, VPS_API_URL=sim.base_url, VPS_API_TOKEN=TOKEN,
-                   ANSIBLE_COLLECTIONS_PATH=playbook_harness.collections_path(), ANSIBLE_NOCOLOR="1", NO_COLOR="1",
+                   ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1", NO_COLOR="1",
                    ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), TMPDIR=str(tmp_path),
                    PATH=str(venv / "bin") + os.pathsep + os.environ.get("PATH", ""))
         # As in a decision environment: nothing puts the collection on sys.path; the source finds its module_utils itself.
