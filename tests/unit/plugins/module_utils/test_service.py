@@ -446,6 +446,8 @@ def test_a_refused_deletion_is_not_recorded(rsps, service):
 
 # Issue 22: what happened at the provider is what the journal records ----------------------------------------------------
 
+STILL_LISTED = ("Could not delete snapshot %s: %s. It is %s, so this task did not delete it; the API may still apply the DELETE "
+                "late: look at the server's snapshots (vps.cloud.vps_snapshot_info) before counting on it either way.")
 LOST = ("Snapshot %s on server 101 was deleted by this task, but the answer to its DELETE was lost (%s); %s, so the deletion "
         "is reported as this task's.")
 
@@ -517,8 +519,27 @@ def test_an_unanswered_delete_still_listed_after_the_grace_fails_and_records_not
     with pytest.raises(SnapshotError) as caught:
         service.delete(A, changes)
 
-    assert caught.value.message.startswith("Could not delete snapshot %s: no answer within api_timeout=30s" % describe(A))
-    assert "still listed after 60 s" in caught.value.message
+    assert caught.value.message == STILL_LISTED % (
+        describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out. on DELETE snapshots/801/",
+        "still listed after 60 s")
+    assert caught.value.details["failure"]["method"] == "DELETE" and caught.value.details["failure"]["path"] == "snapshots/801/"
+    assert not changes and found == []
+    assert vt.elapsed() >= 60
+
+
+def test_an_unanswered_delete_whose_listing_cannot_be_read_fails_and_records_nothing(rsps, warned, vt):
+    """A listing that cannot be read proves nothing: the deletion is not claimed, the task fails after the grace."""
+    service, found = warned
+    add_delete(rsps, 801, body=_requests.exceptions.ReadTimeout("Read timed out."))
+    add_list(rsps, [], server_id=101, status=400, body={"detail": "Bad request."})
+    changes = Changes()
+
+    with pytest.raises(SnapshotError) as caught:
+        service.delete(A, changes)
+
+    assert caught.value.message == STILL_LISTED % (
+        describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out. on DELETE snapshots/801/",
+        "still listed after 60 s")
     assert not changes and found == []
     assert vt.elapsed() >= 60
 
@@ -534,6 +555,8 @@ def test_a_delete_refused_by_the_gateway_every_time_is_looked_for_once(rsps, war
 
     assert caught.value.message.startswith("Could not delete snapshot %s: Bad Gateway (HTTP 502 on DELETE snapshots/801/)"
                                            % describe(A))
+    assert caught.value.message.endswith(STILL_LISTED.split("%s", 2)[2] % "still listed")
+    assert caught.value.details["failure"]["status"] == 502
     assert sent(rsps).count(("GET", "/snapshots/?server_id=101")) == 1
     assert not changes
 
