@@ -13,41 +13,33 @@ until every deleted snapshot has left the listing.
 from __future__ import annotations
 
 from ansible_collections.vps.cloud.plugins.module_utils.selection import (
-    age_text,
     clean_snapshot,
     describe,
     named,
     name_matches,
-    newest_first,
     plan_prune,
     server_id_of,
 )
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed, with_changes_made
+from ansible_collections.vps.cloud.plugins.module_utils.request import Entry, SnapshotRequest, for_each
+from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 
 FOLLOW_ADVICE = "The deletion goes on at the provider; rerunning the task is safe."
-PRUNE_HEADER = "snapshots pruned"
 
 
-class DeletionEntry:
-    """One snapshot to delete (state=absent), or one server to prune, with its outcome."""
+class DeletionEntry(Entry):
+    """One snapshot to delete (state=absent), or one server to prune: what goes, and what stays."""
 
-    def __init__(self, server_id=None, snapshot_id=None, name=None):
-        self.server_id = server_id
-        self.snapshot_id = snapshot_id
-        self.name = name
-        self.changes = Changes()
+    def __init__(self, request):
+        super().__init__(request)
+        self.snapshot_id = request.snapshot_id
         self.to_delete = []
         self.kept = []
-        self.error = None
-
-    @property
-    def active(self):
-        return self.error is None
 
 
-def ensure_absent(service, targets, wait=True, wait_timeout=1800):
-    """Delete each (snapshot_id, server_id, name) target if it exists; returns the DeletionEntry of each."""
-    entries = [DeletionEntry(server_id=server_id, snapshot_id=snapshot_id, name=name) for snapshot_id, server_id, name in targets]
+def ensure_absent(service, requests, wait=True, wait_timeout=1800):
+    """Delete the snapshot each request names (by snapshot_id, or by server_id and name) if it exists; returns the
+    DeletionEntry of each."""
+    entries = [DeletionEntry(request) for request in requests]
     listings = _read(service, entries, account=any(e.server_id is None for e in entries))
     for entry in entries:
         listing = listings.get(entry.server_id) if entry.server_id is not None else listings.get(None)
@@ -56,7 +48,7 @@ def ensure_absent(service, targets, wait=True, wait_timeout=1800):
         try:
             found = find_target(listing, entry.snapshot_id, entry.server_id, entry.name, account=service.list)
         except SnapshotError as exc:
-            entry.error = exc
+            entry.fail(exc)
             continue
         entry.to_delete = [found] if found else []
     _delete_and_wait(service, entries, wait, wait_timeout)
@@ -66,7 +58,7 @@ def ensure_absent(service, targets, wait=True, wait_timeout=1800):
 def ensure_pruned(service, server_ids, pattern, keep=None, older_than_days=None, protect_last_completed=True, wait=True,
                   wait_timeout=1800):
     """Prune each server by the rules of selection.plan_prune; returns the DeletionEntry of each server."""
-    entries = [DeletionEntry(server_id=server_id) for server_id in server_ids]
+    entries = [DeletionEntry(SnapshotRequest(server_id=server_id)) for server_id in server_ids]
     listings = _read(service, entries)
     _confirm_servers_exist(service, [e for e in entries if listings[e.server_id] == []])
     now = service.now()
@@ -89,10 +81,8 @@ def _confirm_servers_exist(service, entries):
             service.server_presence(entry.server_id)
         except SnapshotError as exc:
             if (exc.details.get("failure") or {}).get("status") == 404:
-                entry.error = exc
-    for outcome in service.parallel(entries, confirm):
-        if isinstance(outcome, BaseException):
-            raise outcome
+                raise
+    for_each(service, entries, confirm)
 
 
 def _failed_read(entry, listing):
@@ -100,7 +90,7 @@ def _failed_read(entry, listing):
     if isinstance(listing, BaseException):
         if not isinstance(listing, SnapshotError):
             raise listing
-        entry.error = listing
+        entry.fail(listing)
         return True
     return False
 
@@ -157,14 +147,9 @@ def _delete_and_wait(service, entries, wait, wait_timeout):
     deadline = service.clock() + wait_timeout
 
     def delete_all(entry):
-        try:
-            for snapshot in entry.to_delete:
-                service.delete(snapshot, entry.changes)
-        except SnapshotError as exc:
-            entry.error = exc
-    for outcome in service.parallel([e for e in entries if e.active and e.to_delete], delete_all):
-        if isinstance(outcome, BaseException):
-            raise outcome
+        for snapshot in entry.to_delete:
+            service.delete(snapshot, entry.changes)
+    for_each(service, [e for e in entries if e.to_delete], delete_all)
     if wait:
         _await_gone(service, [e for e in entries if e.changes.deleted], deadline, wait_timeout)
 
@@ -192,95 +177,4 @@ def _await_gone(service, entries, deadline, wait_timeout):
     except SnapshotError as exc:
         for dummy, entry in pending.values():
             # A DELETE that failed earlier is the first thing the user must read: the timeout does not hide it.
-            if entry.error is None:
-                entry.error = exc
-
-
-def absent_result(entry, check_mode, now):
-    """What one state=absent target returns."""
-    snapshot = clean_snapshot(entry.to_delete[0]) if entry.to_delete else {}
-    gone = entry.to_delete if check_mode else entry.changes.deleted
-    result = dict(changed=bool(entry.changes) or (check_mode and bool(entry.to_delete)), snapshot=snapshot,
-                  diff=dict(before=snapshot, after={}), preview=[_preview_line(s, now) for s in gone])
-    if entry.error is not None:
-        result.update(entry.error.details)
-        result.update(failed=True, msg=with_changes_made(entry.error.message, now, entry.changes))
-    elif snapshot and check_mode:
-        result["msg"] = "Check mode: would delete snapshot %s." % describe(snapshot, now)
-    elif entry.changes.deleted:
-        result["msg"] = "Deleted snapshot %s.%s" % (describe(snapshot, now), _lost_answers(entry.changes))
-    elif snapshot:
-        result["msg"] = ("Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else "
-                         "deleted it first. This task deleted nothing." % describe(snapshot, now))
-    else:
-        result["msg"] = "No such snapshot; nothing to delete."
-    return result
-
-
-def _lost_answers(changes):
-    """' The answer to its DELETE was lost (...); ...' for each deletion known only afterwards, or ''."""
-    lost = [(s, changes.answers_lost[s.get("id")]) for s in changes.deleted if s.get("id") in changes.answers_lost]
-    if len(lost) == 1 and len(changes.deleted) == 1:
-        return " The answer to its DELETE was lost (%s); %s." % lost[0][1]
-    return "".join(" The answer to the DELETE of %s was lost (%s); %s." % ((describe(s),) + why) for s, why in lost)
-
-
-def prune_result(entry, check_mode, now):
-    """What prune returns for one server: what went (or would go), and what stays."""
-    pruned = [clean_snapshot(s) for s in (entry.to_delete if check_mode else entry.changes.deleted)]
-    gone = [] if check_mode else [clean_snapshot(s) for s in entry.changes.gone]
-    result = dict(server_id=entry.server_id, changed=bool(pruned), pruned=pruned, already_gone=gone,
-                  kept=[clean_snapshot(s) for s in newest_first(entry.kept)],
-                  preview=[_preview_line(s, now) for s in pruned])
-    if entry.error is not None:
-        result.update(entry.error.details)
-        result.update(failed=True, msg=with_changes_made(entry.error.message, now, entry.changes))
-    elif check_mode:
-        result["msg"] = "Server %s: would delete %d snapshot(s)%s" % (
-            entry.server_id, len(pruned), (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else ".")
-    else:
-        # What was done, counted: this task's deletions, then those someone else made first.
-        parts = ["deleted %d snapshot(s)%s" % (len(pruned), (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else "")]
-        if gone:
-            parts.append("%d already gone (deleted by someone else before this task's DELETE): %s"
-                         % (len(gone), "; ".join(describe(s, now) for s in gone)))
-        result["msg"] = "Server %s: %s.%s" % (entry.server_id, ", and ".join(parts), _lost_answers(entry.changes))
-    return result
-
-
-def counted_prune(prune, check_mode):
-    """Run `prune()` (a whole prune task) and open its msg with what it did, counted per server (prune_summary)."""
-    try:
-        result = prune()
-    except TaskFailed as exc:
-        exc.result["msg"] = "%s. %s" % (prune_summary(exc.result.get("results") or [], check_mode), exc.result.get("msg"))
-        raise
-    result["msg"] = prune_summary(result.get("results") or [], check_mode) + "."
-    return result
-
-
-def prune_summary(results, check_mode):
-    """'Prune: deleted 3 snapshot(s) on 2 server(s), 1 already gone (...), 1 server(s) failed': what a prune did, counted
-    once per server (several hosts may name one server)."""
-    results = list(dict((r.get("server_id"), r) for r in results).values())
-    done = [r for r in results if not r.get("failed")]
-    pruned = sum(len(r.get("pruned") or []) for r in results)
-    servers = len([r for r in results if r.get("pruned")])
-    gone = sum(len(r.get("already_gone") or []) for r in results)
-    parts = ["%s %d snapshot(s) on %d server(s)" % ("would delete" if check_mode else "deleted", pruned, servers)]
-    if gone:
-        parts.append("%d already gone (deleted by someone else first)" % gone)
-    if len(done) < len(results):
-        parts.append("%d server(s) failed" % (len(results) - len(done)))
-    return "Prune%s: %s" % (" (check mode)" if check_mode else "", ", ".join(parts))
-
-
-def prune_diff(entries, check_mode, now):
-    listing = "".join("server %s: %s\n" % (e.server_id, describe(s, now))
-                      for e in entries for s in (e.to_delete if check_mode else e.changes.deleted))
-    return dict(before_header=PRUNE_HEADER, after_header=PRUNE_HEADER, before=listing, after="")
-
-
-def _preview_line(snapshot, now):
-    """id, name, status and age of a snapshot that goes (or would go)."""
-    return "id %s  %s  %s  %s" % (snapshot.get("id"), snapshot.get("name"), snapshot.get("status"), age_text(snapshot, now))
+            entry.fail(exc)

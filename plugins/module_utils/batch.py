@@ -5,138 +5,25 @@
 
 """Many servers in one task: vps_snapshot_batch and vps_snapshot_prune. Private to this collection.
 
-This file only turns the modules' options into requests for the engines (present.py, absent.py)
-and their per-server entries into one result; the engines do the work, with exactly the
-guarantees they give a single server.
+This file hands the requests (options.py builds them from the options) to the engines (present.py,
+absent.py) and puts their per-target results (results.py) together into one; the engines do the work,
+with exactly the guarantees they give a single server.
 """
 
 from __future__ import annotations
 
-from ansible_collections.vps.cloud.plugins.module_utils.absent import absent_result, ensure_absent, ensure_pruned, prune_diff, prune_result
-from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present, entry_result
-from ansible_collections.vps.cloud.plugins.module_utils.selection import describe, is_working, name_problem, with_quiesce_note
+from ansible_collections.vps.cloud.plugins.module_utils.absent import ensure_absent, ensure_pruned
+from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present
+from ansible_collections.vps.cloud.plugins.module_utils.results import absent_result, entry_result, prune_diff, prune_result
+from ansible_collections.vps.cloud.plugins.module_utils.selection import describe, is_working
 from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
 
-# The options of state=present a deletion has no use for: refused with state=absent, in vps_snapshot's words.
-PRESENT_ONLY = ("description", "resume_match", "retention", "quiesce_release")
 # A failed batch's msg names this many failures in full; every failure is in `results` (and `by_host`).
 FAILURES_IN_MSG = 3
 # Longest failure message quoted in msg; longer ones are cut there, whole in `results`.
 FAILURE_MSG_CHARS = 600
 # How many more failed entries msg names (by server or snapshot, and host) after the ones quoted.
 LABELS_IN_MSG = 10
-
-
-class Request:
-    """One entry of a batch: the host it is for (a label), and what to do on which server."""
-
-    def __init__(self, host=None, server_id=None, name=None, description=None, snapshot_id=None):
-        self.host = host
-        self.server_id = server_id
-        self.name = name
-        self.description = description
-        self.snapshot_id = snapshot_id
-
-
-def parse_servers(servers):
-    """[(host, server_id)] from a mapping of host to server id, or a list of server ids; and the problems found."""
-    if isinstance(servers, dict):
-        pairs = sorted(servers.items(), key=lambda item: str(item[0]))
-    elif isinstance(servers, list):
-        pairs = [(None, value) for value in servers]
-    else:
-        return [], ["servers must be a mapping of host to server id, or a list of server ids, got %s" % type(servers).__name__]
-    parsed, problems = [], []
-    for host, value in pairs:
-        label = "servers[%s]" % (host if host is not None else len(parsed) + len(problems))
-        server_id = _as_id(value)
-        if server_id is None:
-            problems.append("%s must be a positive integer server id, got %r" % (label, value))
-        else:
-            parsed.append((None if host is None else str(host), server_id))
-    return parsed, problems
-
-
-def _as_id(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    return value if isinstance(value, int) and value > 0 else None
-
-
-def batch_requests(params):
-    """The batch's requests in the order given, and every problem with them (each naming its entry)."""
-    state, problems, requests = params["state"], [], []
-    if params.get("servers") is not None:
-        pairs, problems = parse_servers(params["servers"])
-        requests = [Request(host, server_id, params["name"], params.get("description")) for host, server_id in pairs]
-    elif params.get("snapshots") is not None:
-        for index, item in enumerate(params["snapshots"]):
-            problems += _entry_problems(state, index, item)
-            description = item.get("description")
-            if item.get("quiesce") is not None:
-                # How the host is quiesced is noted in the description, the one place the API keeps it.
-                description = with_quiesce_note(description, item["quiesce"], params.get("quiesce_release") or "completed")
-            requests.append(Request(item.get("host"), item.get("server_id"), item.get("name"), description,
-                                    item.get("snapshot_id")))
-    else:
-        if state != "absent":
-            problems.append("snapshot_ids is only used with state=absent")
-        for index, snapshot_id in enumerate(params.get("snapshot_ids") or []):
-            if isinstance(snapshot_id, bool) or snapshot_id <= 0:
-                problems.append("snapshot_ids[%d] must be a positive integer, got %s" % (index, snapshot_id))
-            requests.append(Request(snapshot_id=snapshot_id))
-    problems += _option_problems(params)
-    if not requests and not problems:
-        problems.append("the batch is empty: give at least one server or snapshot")
-    names = {}
-    for request in requests:
-        if state == "present" and request.server_id is not None and names.setdefault(request.server_id, request.name) != request.name:
-            problems.append("server %s is given twice with different names (%s and %s); one batch takes one snapshot per server"
-                            % (request.server_id, names[request.server_id], request.name))
-    return requests, problems
-
-
-def _option_problems(params):
-    """Options that the state, or the way the entries are given, leave without use: refused, never silently ignored."""
-    problems = []
-    if params["state"] != "present":
-        problems += ["%s is only used with state=present" % option for option in PRESENT_ONLY if params.get(option) is not None]
-        if params.get("wait_for") == "first":
-            problems.append("wait_for=first is only used with state=present")
-    if params.get("servers") is None:
-        # With snapshots (or snapshot_ids) each entry has its own name and description: a shared one would be dropped.
-        for option in ("name", "description"):
-            if params.get(option) is not None and not (option == "description" and params["state"] != "present"):
-                problems.append("%s is only used with servers; each entry of snapshots gives its own" % option)
-    return problems
-
-
-def _entry_problems(state, index, item):
-    label = "snapshots[%d]" % index
-    problems = []
-    for option in ("server_id", "snapshot_id"):
-        value = item.get(option)
-        if value is not None and (isinstance(value, bool) or value <= 0):
-            problems.append("%s.%s must be a positive integer, got %s" % (label, option, value))
-    if item.get("name") is not None and name_problem(item["name"]):
-        problems.append("%s.name %s" % (label, name_problem(item["name"])))
-    if state == "present":
-        missing = [option for option in ("server_id", "name") if item.get(option) is None]
-        if missing:
-            problems.append("%s needs %s with state=present" % (label, " and ".join(missing)))
-        if item.get("snapshot_id") is not None:
-            problems.append("%s.snapshot_id is only used with state=absent" % label)
-    elif item.get("snapshot_id") is not None:
-        if item.get("name") is not None:
-            problems.append("%s gives snapshot_id and name; give one of them" % label)
-    elif item.get("server_id") is None or item.get("name") is None:
-        problems.append("%s needs snapshot_id, or server_id and name, with state=absent" % label)
-    for option in ("description", "quiesce"):
-        if state == "absent" and item.get(option) is not None:
-            problems.append("%s.%s is only used with state=present" % (label, option))
-    return problems
 
 
 def present_options(params):
@@ -163,7 +50,7 @@ def batch_present(service, requests, params):
                                     _quoted(request.description), _entry_name(request, index), _quoted(earlier.description)))
             continue
         first[request.server_id] = index
-        unique.append((request.server_id, request.name, request.description))
+        unique.append(request)
     entries = dict((entry.server_id, entry) for entry in ensure_present(service, unique, options))
     now = service.now()
     results, owners = [], []
@@ -196,17 +83,16 @@ def batch_present(service, requests, params):
 
 def batch_absent(service, requests, params):
     # One deletion per snapshot in a batch: entries naming the same snapshot the same way share the first one's.
-    first, targets = {}, []
+    first, unique = {}, []
     for index, request in enumerate(requests):
-        key = (request.snapshot_id, request.server_id, request.name)
-        if key not in first:
-            first[key] = index
-            targets.append(key)
-    entries = dict(zip(targets, ensure_absent(service, targets, params["wait"], params["wait_timeout"])))
+        if request.target() not in first:
+            first[request.target()] = index
+            unique.append(request)
+    entries = dict((e.request.target(), e) for e in ensure_absent(service, unique, params["wait"], params["wait_timeout"]))
     now = service.now()
     results, mine = [], []
     for index, request in enumerate(requests):
-        key = (request.snapshot_id, request.server_id, request.name)
+        key = request.target()
         entry = entries[key]
         result = dict(absent_result(entry, service.check_mode, now), host=request.host, snapshot_id=request.snapshot_id,
                       server_id=request.server_id or (entry.to_delete[0]["server"]["id"] if entry.to_delete else None))

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The transport: HTTP client for the provider's API, its retries (paced by pacer.Pacer), and the send-once protocol for POSTs.
+"""The transport: HTTP client for the provider's API and its retries (paced by pacer.Pacer). A POST that may have been
+applied is raised as VpsAmbiguousError; what to do then (the send-once protocol) is service.send_once.
 
 Private to this collection: the interface may change without notice. Nothing here knows about
 snapshots' meaning or calls exit_json/fail_json; errors are raised as VpsApiError.
@@ -23,7 +24,6 @@ import traceback
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer
-from ansible_collections.vps.cloud.plugins.module_utils.wait import VpsWaitTimeout, wait_for
 
 try:
     import requests
@@ -367,7 +367,7 @@ class VpsClient:
     def post(self, path, payload=None):
         """POST that creates or starts something: re-sent only when the request surely was not applied.
 
-        Raises VpsAmbiguousError when it may have been applied; see send_once() for what to do then.
+        Raises VpsAmbiguousError when it may have been applied; service.send_once() says what to do then.
         """
         return self._request("POST", self.url_for(path), json_body=payload, path=path)
 
@@ -539,38 +539,6 @@ def _once_each(items):
             seen.add(key)
         kept.append(item)
     return kept
-
-
-def send_once(send, look, what, retries, grace, sleep=time.sleep, clock=time.monotonic):
-    """`send()` a POST that must not be applied twice; after an ambiguous failure, `look()` before anything else.
-
-    Returns the answer, or what `look()` found. After a gateway 502/503 the request never reached the
-    service: one look after a backoff, and if nothing happened it is sent again, at most `retries` times.
-    After anything else ambiguous (no answer, a 504, an unreadable answer) it may be applied late, so
-    `look()` is repeated for `grace` seconds and the POST is never sent again. Re-raises the
-    VpsAmbiguousError when nothing was found.
-    """
-    attempt = 0
-    while True:
-        try:
-            return send()
-        except VpsAmbiguousError as exc:
-            if exc.status in REFUSED_BY_GATEWAY:
-                sleep(backoff_delay(attempt))
-                found = look()
-            else:
-                def check():
-                    result = look()
-                    return result is not None, result, "not seen yet"
-                try:
-                    found = wait_for(check, grace, what, check_first=True, clock=clock, sleep=sleep)
-                except VpsWaitTimeout:
-                    found = None
-            if found is not None:
-                return found
-            if exc.status not in REFUSED_BY_GATEWAY or attempt >= retries:
-                raise
-            attempt += 1
 
 
 def _never_connected(exc):

@@ -17,18 +17,8 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.vps.cloud.plugins.module_utils.client import (
-    DEFAULT_API_URL,
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
-    VpsClient,
-    client_option_problems,
-)
-from ansible_collections.vps.cloud.plugins.module_utils.selection import MAX_SNAPSHOTS_PER_SERVER, name_problem, pattern_problem
+from ansible_collections.vps.cloud.plugins.module_utils.client import DEFAULT_API_URL, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, VpsClient
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, SnapshotService, TaskFailed
-
-CONCURRENCY_RANGE = (1, 64)
-
 
 def vps_argument_spec(parallel=False, selection=False, **module_options):
     """The options every module shares (documented in doc_fragments/api.py), those of the groups asked for, and the
@@ -68,42 +58,6 @@ def selection_argument_spec():
     )
 
 
-def option_problems(params, positive=(), names=(), patterns=(), at_least_zero=()):
-    """Messages naming each option whose value is out of range; all checked before any request."""
-    problems = client_option_problems(params["api_url"], params["api_token"], params["api_timeout"], params["api_retries"],
-                                      params["validate_certs"], params["ca_path"])
-    for option in positive:
-        problems += _number_problems(option, params.get(option), 1)
-    for option in at_least_zero:
-        problems += _number_problems(option, params.get(option), 0)
-    for option in names:
-        if params.get(option) is not None and name_problem(params[option]):
-            problems.append("%s %s" % (option, name_problem(params[option])))
-    for option in patterns:
-        if params.get(option) is not None and pattern_problem(params[option]):
-            problems.append("%s %s" % (option, pattern_problem(params[option])))
-    retention = params.get("retention")
-    if retention is not None and not 1 <= retention <= MAX_SNAPSHOTS_PER_SERVER:
-        problems.append("retention must be between 1 and %d (the provider's limit per server), got %s"
-                        % (MAX_SNAPSHOTS_PER_SERVER, retention))
-    if "concurrency" in params:
-        low, high = CONCURRENCY_RANGE
-        if not low <= params["concurrency"] <= high:
-            problems.append("concurrency must be between %d and %d, got %s" % (low, high, params["concurrency"]))
-        rate = params.get("requests_per_second")
-        if rate is not None and not rate > 0:
-            problems.append("requests_per_second must be a positive number, got %s" % rate)
-    return problems
-
-
-def _number_problems(option, value, lowest):
-    # Ansible's int type lets a boolean through as 0 or 1; neither is a count or an id.
-    if value is not None and (isinstance(value, bool) or value < lowest):
-        kind = "a positive integer" if lowest == 1 else "0 or more"
-        return ["%s must be %s, got %s" % (option, kind, value)]
-    return []
-
-
 def fail_on(module, problems):
     if problems:
         module.fail_json(msg="; ".join(problems))
@@ -138,10 +92,10 @@ def result_has_a_reader(stream=None):
     return not any(flags & (select.POLLERR | select.POLLHUP) for unused, flags in events)
 
 
-def run(module, operation):
-    """Run `operation()` and exit with its result, or fail with what went wrong and what was changed before."""
+def run(module, operation, *args):
+    """Run `operation(*args)` and exit with its result, or fail with what went wrong and what was changed before."""
     try:
-        result = operation()
+        result = operation(*args)
     except TaskFailed as exc:
         _fail(module, exc.result)
     except SnapshotError as exc:

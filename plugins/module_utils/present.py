@@ -22,6 +22,8 @@ Every change is recorded per server, so a failure still reports what it deleted 
 
 from __future__ import annotations
 
+from functools import partial
+
 from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     COMPLETED,
     MAX_SNAPSHOTS_PER_SERVER,
@@ -42,11 +44,11 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     plan_retention,
     server_kind,
 )
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, with_changes_made
+from ansible_collections.vps.cloud.plugins.module_utils.request import Entry, for_each
+from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 
 RESUME_ADVICE = ("The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot and "
                  "never takes another), or raise wait_timeout.")
-PRUNED_HEADER = "snapshots pruned by retention"
 # Polls in a row whose listing may fail (each after the client's own retries) before a server's wait gives up.
 POLL_FAILURES_TOLERATED = 3
 
@@ -69,37 +71,22 @@ class PresentOptions:
         self.retake_failed = retake_failed
 
 
-class ServerEntry:
-    """One server's snapshot request, progress and outcome."""
+class ServerEntry(Entry):
+    """One server's snapshot: the listing it was planned from, the plan, and the snapshot it ends with."""
 
-    def __init__(self, server_id, name, description=None):
-        self.server_id = server_id
-        self.name = name
-        self.description = description
-        self.changes = Changes()
+    def __init__(self, request):
+        super().__init__(request)
+        self.description = request.description
         self.listing = []
         self.plan = None
         self.before = None
         self.snapshot = None
         self.own_ids = set()
         self.preview = []
-        self.error = None
-        self.warnings = []
-
-    @property
-    def active(self):
-        return self.error is None
-
-    def fail(self, error):
-        if self.error is None:
-            self.error = error
-
-    def note(self, message):
-        self.warnings.append(message)
 
 
 def ensure_present(service, requests, options):
-    """Ensure a snapshot for every (server_id, name, description) of `requests`; returns the ServerEntry of each."""
+    """Ensure a snapshot (request.name, request.description) on every request.server_id; returns the ServerEntry of each."""
     entries = prepare(service, requests, options)
     carry_out(service, entries, options, service.clock() + options.wait_timeout)
     return entries
@@ -107,7 +94,7 @@ def ensure_present(service, requests, options):
 
 def prepare(service, requests, options):
     """Read and plan, changing nothing: each entry's `plan` says what carry_out() will do, or `error` why not."""
-    entries = [ServerEntry(*request) for request in requests]
+    entries = [ServerEntry(request) for request in requests]
     listings = service.listings([e.server_id for e in entries])
     for entry in entries:
         listing = listings[entry.server_id]
@@ -124,20 +111,14 @@ def prepare(service, requests, options):
 def carry_out(service, entries, options, deadline):
     """Do what the plans say (in check mode, only preview it) before `deadline` (a service.clock() time)."""
     if service.check_mode:
-        _settle(service.parallel([e for e in entries if e.active], lambda e: _preview(service, e, options)))
+        for_each(service, entries, partial(_preview, service, options=options))
         return
-    _settle(service.parallel([e for e in entries if e.active], lambda e: _realise(service, e, options, deadline)))
+    for_each(service, [e for e in entries if e.active and e.plan.action == CREATE],
+             partial(_create, service, options=options, deadline=deadline))
     if options.wait:
         _await(service, [e for e in entries if e.active and is_working(e.snapshot)], deadline, options.wait_timeout,
                options.wait_for_first)
-    _settle(service.parallel([e for e in entries if e.active], lambda e: _retain(service, e, options)))
-
-
-def _settle(outcomes):
-    """Per-server failures are already recorded on their entry; anything else is a bug and must surface."""
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException) and not isinstance(outcome, SnapshotError):
-            raise outcome
+    for_each(service, entries, partial(_retain, service, options=options))
 
 
 def _plan(entry, options):
@@ -160,17 +141,13 @@ def _plan(entry, options):
 
 
 def _preview(service, entry, options):
-    try:
-        if entry.plan.action == CREATE:
-            # Check mode tells the truth about a server that does not exist, wherever the API can tell.
-            service.server_presence(entry.server_id)
-            entry.snapshot = _planned(entry)
-        entry.preview = list(entry.plan.deletions) + plan_retention(
-            [s for s in entry.listing if s not in entry.plan.deletions], _as_completed(entry.snapshot), options.retention,
-            options.retention_match, options.protect_last_completed, options.protected_ids)
-    except SnapshotError as exc:
-        entry.fail(exc)
-        raise
+    if entry.plan.action == CREATE:
+        # Check mode tells the truth about a server that does not exist, wherever the API can tell.
+        service.server_presence(entry.server_id)
+        entry.snapshot = _planned(entry)
+    entry.preview = list(entry.plan.deletions) + plan_retention(
+        [s for s in entry.listing if s not in entry.plan.deletions], _as_completed(entry.snapshot), options.retention,
+        options.retention_match, options.protect_last_completed, options.protected_ids)
 
 
 def _planned(entry):
@@ -184,15 +161,6 @@ def _as_completed(snapshot):
 
 
 # Real runs ---------------------------------------------------------------------------------------
-
-
-def _realise(service, entry, options, deadline):
-    try:
-        if entry.plan.action == CREATE:
-            _create(service, entry, options, deadline)
-    except SnapshotError as exc:
-        entry.fail(exc)
-        raise
 
 
 def _create(service, entry, options, deadline):
@@ -211,9 +179,7 @@ def _create(service, entry, options, deadline):
                 raise SnapshotError("%s Nothing was deleted or created." % exc.message, **exc.details) from exc
             entry.listing = service.list(entry.server_id)
             _plan(entry, options)
-            if not entry.active:
-                raise entry.error
-            if entry.plan.action != CREATE:
+            if not entry.active or entry.plan.action != CREATE:
                 return
         for snapshot in entry.plan.deletions:
             service.delete(snapshot, entry.changes)
@@ -448,62 +414,15 @@ def _retain(service, entry, options):
     """Retention, once the snapshot has completed; without a wait it is left to a later run that waits."""
     if options.retention is None:
         return
-    try:
-        to_delete = plan_retention(entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match,
-                                   options.protect_last_completed, options.protected_ids)
-        if not to_delete:
-            return
-        if is_working(entry.snapshot):
-            entry.note("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(to_delete))
-            return
-        for snapshot in to_delete:
-            service.delete(snapshot, entry.changes)
-    except SnapshotError as exc:
-        entry.fail(exc)
-        raise
-
-
-# Results -----------------------------------------------------------------------------------------
-
-
-def entry_result(entry, options, check_mode, now):
-    """The result of one server: what a vps_snapshot task returns, or one element of a batch's `results`."""
-    snapshot = clean_snapshot(entry.snapshot)
-    pruned = [clean_snapshot(s) for s in entry.preview] if check_mode else list(entry.changes.deleted)
-    would_change = check_mode and entry.error is None and (entry.plan.action == CREATE or bool(pruned))
-    changed = bool(entry.changes) or would_change
-    result = dict(changed=changed, server_id=entry.server_id, snapshot=snapshot,
-                  created=bool(snapshot) and snapshot.get("id") in entry.own_ids)
-    if options.retention is not None or pruned:
-        result["pruned"] = pruned
-    before = clean_snapshot(entry.before)
-    diff = dict(before=before, after=snapshot)
-    if pruned:
-        listing = "".join("%s\n" % describe(s, now) for s in (entry.preview if check_mode else entry.changes.deleted))
-        diff = [diff, dict(before_header=PRUNED_HEADER, after_header=PRUNED_HEADER, before=listing, after="")]
-    result["diff"] = diff
-    if entry.warnings:
-        result["warnings"] = list(entry.warnings)
-    if entry.error is not None:
-        result.update(entry.error.details)
-        result["snapshot"] = snapshot or result.get("snapshot", {})
-        result["failed"] = True
-        result["msg"] = with_changes_made(entry.error.message, now, entry.changes)
-    else:
-        result["msg"] = _success_message(entry, snapshot, pruned, check_mode, now)
-    return result
-
-
-def _success_message(entry, snapshot, pruned, check_mode, now):
-    if check_mode:
-        head = ("Would take snapshot %r of server %s" % (entry.name, entry.server_id) if entry.plan.action == CREATE
-                else "Snapshot %s of server %s exists" % (describe(snapshot), entry.server_id))
-        tail = "; would delete %s" % "; ".join(describe(s, now) for s in pruned) if pruned else ""
-        return "Check mode: %s%s." % (head, tail)
-    verb = "Took" if entry.own_ids and snapshot.get("id") in entry.own_ids else "Ensured"
-    head = "%s snapshot %s of server %s" % (verb, describe(snapshot), entry.server_id)
-    tail = "; deleted %s" % "; ".join(describe(s, now) for s in entry.changes.deleted) if entry.changes.deleted else ""
-    return head + tail + "."
+    to_delete = plan_retention(entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match,
+                               options.protect_last_completed, options.protected_ids)
+    if not to_delete:
+        return
+    if is_working(entry.snapshot):
+        entry.note("wait is false, so the %d snapshot(s) over retention are kept until a run that waits." % len(to_delete))
+        return
+    for snapshot in to_delete:
+        service.delete(snapshot, entry.changes)
 
 
 def _server_name(snapshots):

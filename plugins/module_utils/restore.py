@@ -3,8 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""state=restored, and reading servers (vps_server_info, and whether a server exists for vps_snapshot_info). Private
-to this collection.
+"""state=restored. Private to this collection.
 
 A restore overwrites the server and cannot be undone, so it is started at most once per task:
 - the server already restoring: the task joins that restore (no second one), unless the API names
@@ -29,7 +28,6 @@ from ansible_collections.vps.cloud.plugins.module_utils.present import (
     PresentOptions,
     ServerFailedError,
     carry_out,
-    entry_result,
     prepare,
     wait_until_idle,
 )
@@ -38,19 +36,18 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     RESTORING,
     SERVER_FAILED,
     STABLE,
-    server_id_of,
     clean_server,
     clean_snapshot,
-    consistency_of,
     describe,
     describe_all,
     is_completed,
-    is_unrecognised_server_status,
     name_matches,
     newest_completed_matching,
     server_kind,
 )
-from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError, TaskFailed, with_changes_made
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
+from ansible_collections.vps.cloud.plugins.module_utils.results import restore_done, restore_failed
+from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, SnapshotError
 
 
 def follow_advice(server_id):
@@ -84,6 +81,7 @@ class RestoreTask:
         self.server = None
         self.safety = None
         self.safety_entry = None
+        self.safety_options = None
         self.joined = False
         self.warnings = []
 
@@ -92,9 +90,10 @@ class RestoreTask:
 
     # Steps ---------------------------------------------------------------------------
 
-    def resolve(self, snapshot_id=None, server_id=None, name=None, name_match=None, prefer_quiesced=False):
-        """The completed snapshot to restore from; SnapshotError naming what was wrong otherwise."""
+    def resolve(self, request, prefer_quiesced=False):
+        """The completed snapshot the request names, to restore from; SnapshotError naming what was wrong otherwise."""
         service = self.service
+        snapshot_id, server_id, name, name_match = request.snapshot_id, request.server_id, request.name, request.name_match
         listing = service.list(server_id)
         if name_match is not None:
             snapshot = newest_completed_matching(listing, name_match, prefer_quiesced)
@@ -175,8 +174,8 @@ class RestoreTask:
         options = PresentOptions(retention=safety.retention, retention_match=safety.retention_match,
                                  protect_last_completed=self.protect_last_completed, wait=True,
                                  wait_timeout=self.wait_timeout, protected_ids=[self.snapshot.get("id")])
-        entry = prepare(self.service, [(self.server["id"], safety.name, safety.description)], options)[0]
-        self.safety, self.safety_entry = safety, entry
+        entry = prepare(self.service, [SnapshotRequest(self.server["id"], safety.name, safety.description)], options)[0]
+        self.safety, self.safety_entry, self.safety_options = safety, entry, options
         if entry.active and entry.plan.action == REUSE and is_completed(entry.snapshot):
             entry.fail(SnapshotError(
                 "The safety snapshot name %r is taken by snapshot %s, which holds an older state of the server, not its state "
@@ -239,52 +238,25 @@ class RestoreTask:
                                 "provider." % (server_id, describe(self.snapshot), self.server.get("status"))) from exc
         return self.server
 
-    # Result --------------------------------------------------------------------------
-
-    def result(self, check_mode, now):
-        restored_from = dict((key, self.snapshot.get(key)) for key in ("id", "name", "created_at")) if self.snapshot else {}
-        server = clean_server(self.server)
-        before = dict(server=clean_server(self.server_before)) if self.server_before else {}
-        after = dict(server=server, restored_from=restored_from)
-        result = dict(changed=bool(self.changes) or (check_mode and not self.joined), snapshot=clean_snapshot(self.snapshot),
-                      server=server)
-        if self.joined:
-            after = dict(server=server)
-        if self.safety_entry is not None:
-            safety = entry_result(self.safety_entry, PresentOptions(retention=self.safety.retention), check_mode, now)
-            result["safety_snapshot"] = safety["snapshot"]
-            if "pruned" in safety:
-                result["pruned"] = safety["pruned"]
-            after["safety_snapshot"] = safety["snapshot"]
-        result["diff"] = dict(before=before, after=after)
-        if self.warnings:
-            result["warnings"] = list(self.warnings)
-        return result
-
-
-def ensure_restored(service, snapshot_id=None, server_id=None, name=None, name_match=None, wait=True, wait_timeout=1800,
-                    safety=None, protect_last_completed=True, prefer_quiesced=False):
+def ensure_restored(service, request, wait=True, wait_timeout=1800, safety=None, protect_last_completed=True, prefer_quiesced=False):
+    """Restore the server of the snapshot `request` names (by id, by server and name, or the newest completed one whose
+    name matches request.name_match); returns the task's result, or raises TaskFailed."""
     task = RestoreTask(service, wait, wait_timeout, protect_last_completed)
     try:
-        return _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quiesced)
+        return _restore(task, request, safety, prefer_quiesced)
     except SnapshotError as exc:
-        result = task.result(service.check_mode, service.now()) if task.snapshot else {}
-        result.update(exc.details)
-        safety_changes = task.safety_entry.changes if task.safety_entry is not None else None
-        result.update(failed=True, changed=bool(task.changes) or bool(safety_changes),
-                      msg=with_changes_made(exc.message, service.now(), safety_changes, task.changes))
-        raise TaskFailed(result) from exc
+        raise restore_failed(task, exc) from exc
 
 
-def _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quiesced=False):
+def _restore(task, request, safety, prefer_quiesced=False):
     service = task.service
-    task.resolve(snapshot_id, server_id, name, name_match, prefer_quiesced)
+    task.resolve(request, prefer_quiesced)
     task.look_at_server()
     if task.joins_running_restore():
         task.joined = True
         if task.wait:
             task.wait_restored()
-        return _finish(task, "Server %s was already restoring; this task followed that restore and started none." % (
+        return restore_done(task, "Server %s was already restoring; this task followed that restore and started none." % (
             task.server["id"]))
     if service.check_mode:
         if task.server.get("status") is not None:
@@ -292,7 +264,7 @@ def _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quie
         if safety is not None:
             task.take_safety_snapshot(safety)
             _raise_if_failed(task.safety_entry)
-        return _finish(task, "Check mode: would restore server %s from snapshot %s%s." % (
+        return restore_done(task, "Check mode: would restore server %s from snapshot %s%s." % (
             task.snapshot["server"]["id"], describe(task.snapshot),
             ", after waiting until it is idle" if service.is_busy(task.server_before) else ""))
     task.wait_until_idle("The server stayed busy.")
@@ -306,14 +278,14 @@ def _restore(task, snapshot_id, server_id, name, name_match, safety, prefer_quie
     if task.wait:
         task.wait_restored()
     if task.joined:
-        return _finish(task, "Server %s was already restoring when this task asked (another run's restore?); this task followed "
+        return restore_done(task, "Server %s was already restoring when this task asked (another run's restore?); this task followed "
                              "that restore and started none." % task.server["id"])
     if not task.wait:
         server_id = task.snapshot["server"]["id"]
-        return _finish(task, "Started the restore of server %s from snapshot %s; it goes on at the provider, and wait is false, "
+        return restore_done(task, "Started the restore of server %s from snapshot %s; it goes on at the provider, and wait is false, "
                              "so this task did not wait for it to end. Follow it with vps.cloud.vps_server_info (server_id: %s, "
                              "wait: true)." % (server_id, describe(task.snapshot), server_id))
-    return _finish(task, "Restored server %s from snapshot %s." % (task.snapshot["server"]["id"], describe(task.snapshot)))
+    return restore_done(task, "Restored server %s from snapshot %s." % (task.snapshot["server"]["id"], describe(task.snapshot)))
 
 
 def _raise_if_failed(entry):
@@ -322,120 +294,3 @@ def _raise_if_failed(entry):
         details = dict(entry.error.details)
         details.pop("snapshot", None)
         raise SnapshotError("No restore was started: the safety snapshot could not be taken. %s" % entry.error.message, **details)
-
-
-def _finish(task, message):
-    now = task.service.now()
-    result = task.result(task.service.check_mode, now)
-    if task.safety_entry is not None:
-        safety = task.safety_entry
-        if task.service.check_mode:
-            message += " Would first take safety snapshot %r%s." % (task.safety.name, "".join(
-                "; would delete %s" % describe(s, now) for s in safety.preview))
-        else:
-            message += " Safety snapshot taken first: %s." % describe(safety.snapshot)
-            if safety.changes.deleted:
-                message += " Its retention deleted %s." % "; ".join(describe(s, now) for s in safety.changes.deleted)
-    result["msg"] = message
-    return result
-
-
-def server_info(service, server_id, wait=False, wait_timeout=1800):
-    """A server's state; with wait, once it is running or stopped (for example at the end of a restore).
-
-    A failure status (error, failed...) is its own state, V(failed): with wait it fails at once, since no wait would end
-    it. A status this collection does not know is V(busy), with a warning that says so.
-    """
-    try:
-        server = service.get_server(server_id)
-    except SnapshotError as exc:
-        if (exc.details.get("failure") or {}).get("status") == 404:
-            raise SnapshotError("%s. Either server %s does not exist, or the API does not offer GET /servers/{id}/, which the "
-                                "provider does not document." % (exc.message, server_id), **exc.details) from exc
-        raise
-    warnings = []
-    if wait:
-        try:
-            server = wait_until_idle(service, server_id, wait_timeout, server, note=warnings.append, limit=wait_timeout, advice=(
-                "Rerunning this task is safe: it only reads, and never starts or stops anything."))
-        except SnapshotError as exc:
-            details = dict(exc.details)
-            current = details.pop("server", None)
-            if current is None and not warnings:
-                raise
-            failed = dict(changed=False, msg=exc.message, warnings=warnings, **details)
-            if current is not None:
-                failed.update(server=current, state=SERVER_FAILED)
-            raise TaskFailed(failed) from exc
-    elif is_unrecognised_server_status(server.get("status")):
-        warnings.append("Server %s reads status %r, which this collection does not know: its state is given as busy, as for a "
-                        "transitional status." % (server_id, server.get("status")))
-    result = dict(changed=False, server=clean_server(server), state=server_kind(server.get("status")))
-    if warnings:
-        result["warnings"] = warnings
-    return result
-
-
-def server_absence_warning(service, server_id):
-    """None if server `server_id` exists; else a warning that it does not, or that whether it does cannot be told.
-
-    GET /servers/{id}/ is not documented: a 404 means either that the server does not exist or that the endpoint does not,
-    so another server of the account (from one page of the listing) is read to tell them apart.
-    """
-    try:
-        service.get_server(server_id)
-        return None
-    except SnapshotError as exc:
-        status = (exc.details.get("failure") or {}).get("status")
-        if status != 404:
-            return ("Server %s has no snapshots, and whether it exists could not be checked: %s" % (server_id, exc.message)
-                    if status != 405 else
-                    "Server %s has no snapshots, and whether it exists could not be checked: the API does not offer "
-                    "GET /servers/{id}/ (HTTP 405), which the provider does not document." % server_id)
-    if _servers_endpoint_offered(service, server_id):
-        return ("Server %s does not exist: GET /servers/%s/ answered HTTP 404, while other servers of the account can be read. "
-                "No snapshots are listed for it; check server_id." % (server_id, server_id))
-    return ("Server %s has no snapshots, and it may not exist: GET /servers/%s/ answered HTTP 404, and no other server of the "
-            "account could be read to tell whether the server or that endpoint (which the provider does not document) is "
-            "missing. Check server_id." % (server_id, server_id))
-
-
-def _servers_endpoint_offered(service, server_id):
-    """Whether GET /servers/{id}/ works for another server of the account, found in one page of the listing."""
-    first_page = []
-
-    def stop_after_first(page):
-        first_page.append(page)
-        return False
-    try:
-        service.list(worth_reading=stop_after_first)
-    except SnapshotError:
-        return False
-    page = first_page[0] if first_page else {}
-    items = page.get("results") if isinstance(page, dict) else page
-    others = sorted(set(server_id_of(s) for s in items or () if isinstance(s, dict)) - {server_id, None})
-    if not others:
-        return False
-    try:
-        service.get_server(others[0])
-    except SnapshotError:
-        return False
-    return True
-
-
-def snapshots_info(service, server_id=None, snapshot_id=None, name=None, status=None):
-    """What vps_snapshot_info returns: the snapshots (of one server, or of the account) that match, newest first.
-
-    A server with no snapshot at all is looked up, so that a server that does not exist is warned of rather than
-    shown as an empty list; a server that exists and has none draws no warning.
-    """
-    listing = service.list(server_id)
-    snapshots = [dict(clean_snapshot(s), consistency=consistency_of(s)) for s in listing
-                 if (snapshot_id is None or s.get("id") == snapshot_id) and (name is None or s.get("name") == name)
-                 and (status is None or s.get("status") == status)]
-    result = dict(changed=False, snapshots=snapshots)
-    if server_id is not None and not listing:
-        warning = server_absence_warning(service, server_id)
-        if warning:
-            result["warnings"] = [warning]
-    return result

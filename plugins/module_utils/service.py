@@ -7,8 +7,8 @@
 
 Private to this collection. Every request that changes something goes through a SnapshotService
 method that records it in a Changes journal, so that a task that fails half-way still reports what
-it created, deleted or restored. Errors are raised as SnapshotError; the module boundary turns them
-into fail_json.
+it created, deleted or restored. A creation or restore is POSTed through send_once, so that it is never
+applied twice. Errors are raised as SnapshotError; the module boundary turns them into fail_json.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.client import (
     Deletion,
     VpsAmbiguousError,
     VpsApiError,
-    send_once,
+    backoff_delay,
 )
 from ansible_collections.vps.cloud.plugins.module_utils.selection import (
     BUSY,
@@ -311,7 +311,8 @@ class SnapshotService:
             return converged(self.list(server_id), server_id, name)
 
         try:
-            created = self.send_once(send, look, "snapshot %r to appear on server %s" % (name, server_id))
+            created = send_once(send, look, "snapshot %r to appear on server %s" % (name, server_id), self.client.retries, self.grace,
+                                self.sleep, self.clock)
         except VpsAmbiguousError as exc:
             if exc.status not in REFUSED_BY_GATEWAY:
                 raise SnapshotError(
@@ -344,7 +345,8 @@ class SnapshotService:
             return dict(server=server) if server_kind(server.get("status")) == RESTORING else None
 
         try:
-            answer = self.send_once(send, look, "server %s to show a restore under way" % server_id)
+            answer = send_once(send, look, "server %s to show a restore under way" % server_id, self.client.retries, self.grace,
+                               self.sleep, self.clock)
         except VpsAmbiguousError as exc:
             if exc.status not in REFUSED_BY_GATEWAY:
                 raise SnapshotError(
@@ -367,9 +369,10 @@ class SnapshotService:
                                 "its controller died), so nobody would learn of it. Nothing more is changed; a rerun resumes."
                                 % action)
 
-    def send_once(self, send, look, what):
-        return send_once(send, look, what, retries=self.client.retries, grace=max(2 * self.client.timeout, MIN_GRACE),
-                         sleep=self.sleep, clock=self.clock)
+    @property
+    def grace(self):
+        """How long to keep looking for a POST whose answer was lost: a late one may still be applied that long after."""
+        return max(2 * self.client.timeout, MIN_GRACE)
 
     # Waiting -----------------------------------------------------------------------
 
@@ -426,3 +429,35 @@ def _outcome(work, item):
         return work(item)
     except Exception as exc:  # pylint: disable=broad-except  # handed back to the caller, who re-raises or reports it
         return exc
+
+
+def send_once(send, look, what, retries, grace, sleep=time.sleep, clock=time.monotonic):
+    """`send()` a POST that must not be applied twice; after an ambiguous failure, `look()` before anything else.
+
+    Returns the answer, or what `look()` found. After a gateway 502/503 the request never reached the
+    service: one look after a backoff, and if nothing happened it is sent again, at most `retries` times.
+    After anything else ambiguous (no answer, a 504, an unreadable answer) it may be applied late, so
+    `look()` is repeated for `grace` seconds and the POST is never sent again. Re-raises the
+    VpsAmbiguousError when nothing was found.
+    """
+    attempt = 0
+    while True:
+        try:
+            return send()
+        except VpsAmbiguousError as exc:
+            if exc.status in REFUSED_BY_GATEWAY:
+                sleep(backoff_delay(attempt))
+                found = look()
+            else:
+                def check():
+                    result = look()
+                    return result is not None, result, "not seen yet"
+                try:
+                    found = wait_for(check, grace, what, check_first=True, clock=clock, sleep=sleep)
+                except VpsWaitTimeout:
+                    found = None
+            if found is not None:
+                return found
+            if exc.status not in REFUSED_BY_GATEWAY or attempt >= retries:
+                raise
+            attempt += 1

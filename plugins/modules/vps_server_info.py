@@ -100,8 +100,9 @@ state:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
-from ansible_collections.vps.cloud.plugins.module_utils.restore import server_info
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.options import option_problems
+from ansible_collections.vps.cloud.plugins.module_utils.info import server_info
 
 
 def main():

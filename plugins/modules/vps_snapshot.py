@@ -364,40 +364,13 @@ pruned:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vps.cloud.plugins.module_utils.absent import absent_result, ensure_absent
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
-from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present, entry_result
+from ansible_collections.vps.cloud.plugins.module_utils.absent import ensure_absent
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.options import snapshot_problems
+from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
 from ansible_collections.vps.cloud.plugins.module_utils.restore import SafetySnapshot, ensure_restored
-from ansible_collections.vps.cloud.plugins.module_utils.selection import MAX_SNAPSHOTS_PER_SERVER, name_problem
-from ansible_collections.vps.cloud.plugins.module_utils.service import TaskFailed
-
-STATE_ONLY = {
-    "retention": "present", "resume_match": "present", "description": "present",
-    "name_match": "restored", "safety_snapshot": "restored",
-}
-NEEDS_NAME_MATCH = ("prefer_quiesced",)
-
-
-def input_problems(params):
-    """What AnsibleModule's rules cannot say: options used with the wrong state, and ranges."""
-    problems = option_problems(params, positive=("server_id", "snapshot_id", "wait_timeout"), names=("name",),
-                               patterns=("retention_match", "resume_match", "name_match"))
-    state = params["state"]
-    for option, only in sorted(STATE_ONLY.items()):
-        if params[option] is not None and state != only:
-            problems.append("%s is only used with state=%s" % (option, only))
-    for option in NEEDS_NAME_MATCH:
-        if params[option] and params["name_match"] is None:
-            problems.append("%s is only used with name_match" % option)
-    safety = params["safety_snapshot"]
-    if safety is not None:
-        if name_problem(safety["name"]):
-            problems.append("safety_snapshot.name %s" % name_problem(safety["name"]))
-        if safety["retention"] is not None and not 1 <= safety["retention"] <= MAX_SNAPSHOTS_PER_SERVER:
-            problems.append("safety_snapshot.retention must be between 1 and %d, got %s"
-                            % (MAX_SNAPSHOTS_PER_SERVER, safety["retention"]))
-    return problems
-
+from ansible_collections.vps.cloud.plugins.module_utils.results import absent_result, entry_result, task_result
 
 def main():
     argument_spec = vps_argument_spec(
@@ -430,40 +403,37 @@ def main():
         mutually_exclusive=[("snapshot_id", "name", "name_match")],
     )
     params = module.params
-    service = snapshot_service(module, input_problems(params))
+    service = snapshot_service(module, snapshot_problems(params))
+    request = SnapshotRequest.from_params(params)
     state = params["state"]
     if state == "present":
-        run(module, lambda: present(service, params))
+        run(module, present, service, request, params)
     elif state == "absent":
-        run(module, lambda: absent(service, params))
+        run(module, absent, service, request, params)
     else:
-        safety = params["safety_snapshot"]
-        run(module, lambda: ensure_restored(
-            service, snapshot_id=params["snapshot_id"], server_id=params["server_id"], name=params["name"],
-            name_match=params["name_match"], wait=params["wait"], wait_timeout=params["wait_timeout"],
-            safety=SafetySnapshot(**safety) if safety else None, protect_last_completed=params["protect_last_completed"],
-            prefer_quiesced=params["prefer_quiesced"]))
+        run(module, restored, service, request, params)
 
 
-def present(service, params):
+def present(service, request, params):
     options = PresentOptions(retention=params["retention"], retention_match=params["retention_match"],
                              resume_match=params["resume_match"], protect_last_completed=params["protect_last_completed"],
                              wait=params["wait"], wait_timeout=params["wait_timeout"], retake_failed=params["retake_failed"])
-    entry = ensure_present(service, [(params["server_id"], params["name"], params["description"])], options)[0]
+    entry = ensure_present(service, [request], options)[0]
     result = entry_result(entry, options, service.check_mode, service.now())
     del result["server_id"]
-    if result.pop("failed", False):
-        raise TaskFailed(result)
-    return result
+    return task_result(result)
 
 
-def absent(service, params):
-    entry = ensure_absent(service, [(params["snapshot_id"], params["server_id"], params["name"])], params["wait"],
-                          params["wait_timeout"])[0]
-    result = absent_result(entry, service.check_mode, service.now())
-    if result.pop("failed", False):
-        raise TaskFailed(result)
-    return result
+def absent(service, request, params):
+    entry = ensure_absent(service, [request], params["wait"], params["wait_timeout"])[0]
+    return task_result(absent_result(entry, service.check_mode, service.now()))
+
+
+def restored(service, request, params):
+    safety = params["safety_snapshot"]
+    return ensure_restored(service, request, wait=params["wait"], wait_timeout=params["wait_timeout"],
+                           safety=SafetySnapshot(**safety) if safety else None,
+                           protect_last_completed=params["protect_last_completed"], prefer_quiesced=params["prefer_quiesced"])
 
 
 if __name__ == "__main__":

@@ -279,8 +279,9 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_absent, batch_present, batch_requests
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_absent, batch_present
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.options import batch_requests, option_problems
 from ansible_collections.vps.cloud.plugins.module_utils.selection import QUIESCE_MODES, QUIESCE_RELEASES
 
 

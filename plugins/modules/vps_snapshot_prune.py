@@ -138,9 +138,10 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vps.cloud.plugins.module_utils.absent import counted_prune
-from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_prune, parse_servers
-from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import option_problems, run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.batch import batch_prune
+from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import run, snapshot_service, vps_argument_spec
+from ansible_collections.vps.cloud.plugins.module_utils.options import prune_problems
+from ansible_collections.vps.cloud.plugins.module_utils.results import counted_prune
 
 
 def main():
@@ -157,10 +158,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("keep", "older_than_days")])
     params = module.params
-    servers, problems = parse_servers(params["servers"])
-    if not servers and not problems:
-        problems.append("servers is empty: give at least one server")
-    problems += option_problems(params, positive=("wait_timeout",), patterns=("match",), at_least_zero=("keep", "older_than_days"))
+    servers, problems = prune_problems(params)
     service = snapshot_service(module, problems)
     run(module, lambda: counted_prune(lambda: batch_prune(service, servers, params), module.check_mode))
 

@@ -36,6 +36,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from ansible_collections.vps.cloud.plugins.module_utils.client import VpsClient  # pylint: disable=import-error
 from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present  # pylint: disable=import-error
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest  # pylint: disable=import-error
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotService  # pylint: disable=import-error
 
 MODEL_ORIGIN = "http://localhost"
@@ -226,7 +227,7 @@ def run_batch(sim, clock, servers, name, request_seconds, overhead, concurrency=
         client = ModelClient(sim.app, clock, request_seconds, rate=rate, concurrency=concurrency)
         service = ModelService(client, clock, concurrency=concurrency)
         options = PresentOptions(wait_timeout=wait_timeout)
-        entries = ensure_present(service, [(server, name, None) for server in servers], options)
+        entries = ensure_present(service, [SnapshotRequest(server, name) for server in servers], options)
         clock.sleep(overhead[1])
     finally:
         clock.leave()
@@ -243,7 +244,7 @@ def run_per_host(sim, clock, servers, name, request_seconds, overhead, forks, wa
         clock.sleep(overhead[0])
         client = ModelClient(sim.app, clock, request_seconds)
         service = ModelService(client, clock, concurrency=1)
-        entry = ensure_present(service, [(server, name, None)], PresentOptions(wait_timeout=wait_timeout))[0]
+        entry = ensure_present(service, [SnapshotRequest(server, name)], PresentOptions(wait_timeout=wait_timeout))[0]
         if entry.error is not None:
             failed.append(server)
         clock.sleep(overhead[1])

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vps.cloud.plugins.module_utils.absent import (
-    DeletionEntry, absent_result, ensure_absent, ensure_pruned, find_target, prune_diff, prune_result,
-)
+from ansible_collections.vps.cloud.plugins.module_utils.absent import DeletionEntry, ensure_absent, ensure_pruned, find_target
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
+from ansible_collections.vps.cloud.plugins.module_utils.results import absent_result, prune_diff, prune_result
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 from ansible_collections.vps.cloud.tests.unit.helpers import (
     LIST_ALL, NOW, add_delete, add_list, add_server, build_service, clean, delete_call, describe, listing, sent, snap, url,
@@ -75,7 +75,8 @@ def test_targets_by_id_are_read_from_one_account_listing(rsps, vt):
     add_delete(rsps, 801)
     add_delete(rsps, 803)
 
-    entries = ensure_absent(service, [(801, None, None), (None, 102, "b"), (999, None, None)], wait=False)
+    entries = ensure_absent(service, [SnapshotRequest(snapshot_id=801), SnapshotRequest(server_id=102, name="b"),
+                                      SnapshotRequest(snapshot_id=999)], wait=False)
 
     assert [e.to_delete for e in entries] == [[A], [B], []]
     assert [e.changes.deleted for e in entries] == [[clean(A)], [clean(B)], []]
@@ -86,7 +87,7 @@ def test_a_failed_account_listing_fails_every_target(rsps, vt):
     service = build_service(vt)
     add_list(rsps, [], server_id=None, status=401, body={"detail": "No."})
 
-    entries = ensure_absent(service, [(801, None, None), (None, 102, "b")])
+    entries = ensure_absent(service, [SnapshotRequest(snapshot_id=801), SnapshotRequest(server_id=102, name="b")])
 
     assert [e.error.message for e in entries] == ["Could not list snapshots: No. (HTTP 401 on GET snapshots/)"] * 2
 
@@ -147,7 +148,8 @@ def test_a_server_whose_listing_failed_does_not_stop_the_next_one(rsps, vt, engi
     add_delete(rsps, 803)
 
     if engine == "absent":
-        entries = ensure_absent(service, [(None, 101, "a"), (None, 102, "b")], wait=False)
+        entries = ensure_absent(service, [SnapshotRequest(server_id=101, name="a"), SnapshotRequest(server_id=102, name="b")],
+                                wait=False)
     else:
         entries = ensure_pruned(service, [101, 102], "*", keep=0, protect_last_completed=False, wait=False)
 
@@ -174,7 +176,7 @@ def test_absent_by_default_waits_up_to_1800_seconds(rsps, vt):
     add_delete(rsps, 801)
     add_list(rsps, [A], server_id=101)
 
-    entry = ensure_absent(build_service(vt), [(801, None, None)])[0]
+    entry = ensure_absent(build_service(vt), [SnapshotRequest(snapshot_id=801)])[0]
 
     assert entry.error.message.startswith("Timed out after 1800s (wait_timeout=1800)")
 
@@ -183,7 +185,8 @@ def test_a_target_that_cannot_be_named_does_not_stop_the_next_one(rsps, vt):
     add_list(rsps, LISTED, server_id=None)
     add_delete(rsps, 803)
 
-    entries = ensure_absent(build_service(vt), [(None, 101, "a"), (803, None, None)], wait=False)
+    entries = ensure_absent(build_service(vt), [SnapshotRequest(server_id=101, name="a"), SnapshotRequest(snapshot_id=803)],
+                            wait=False)
 
     assert entries[0].error.message.startswith("Server 101 has 2 snapshots named 'a'")
     assert entries[1].changes.deleted == [clean(B)]
@@ -195,7 +198,7 @@ def test_in_check_mode_a_failed_listing_is_reported(rsps, vt, engine):
     add_list(rsps, [], server_id=101, status=500, body={"detail": "down"})
 
     if engine == "absent":
-        result = absent_result(ensure_absent(service, [(None, 101, "a")])[0], True, NOW)
+        result = absent_result(ensure_absent(service, [SnapshotRequest(server_id=101, name="a")])[0], True, NOW)
     else:
         result = prune_result(ensure_pruned(service, [101], "*", keep=1)[0], True, NOW)
 
@@ -243,7 +246,7 @@ def test_a_failed_deletion_is_still_named_when_the_wait_times_out(rsps, vt):
 
 
 def deletion(doomed=(), deleted=(), error=None, kept=(), gone=()):
-    entry = DeletionEntry(server_id=101)
+    entry = DeletionEntry(SnapshotRequest(server_id=101))
     entry.to_delete = list(doomed)
     entry.changes.deleted = [clean(s) for s in deleted]
     entry.changes.gone = [clean(s) for s in gone]

@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils import module_boundary
 from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
-    option_problems, result_has_a_reader, run, snapshot_service,
+    result_has_a_reader, run, snapshot_service,
 )
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, TaskFailed
 
@@ -52,29 +52,6 @@ def end(module, operation):
     with pytest.raises(Exited):
         run(module, operation)
     return module.ended
-
-
-@pytest.mark.parametrize("given, kinds, problems", [
-    (dict(server_id=1, wait_timeout=1), dict(positive=("server_id", "wait_timeout")), []),
-    (dict(server_id=0, wait_timeout=True), dict(positive=("server_id", "wait_timeout", "absent")),
-     ["server_id must be a positive integer, got 0", "wait_timeout must be a positive integer, got True"]),
-    (dict(keep=0, days=-1), dict(at_least_zero=("keep", "days")), ["days must be 0 or more, got -1"]),
-    (dict(keep=False), dict(at_least_zero=("keep",)), ["keep must be 0 or more, got False"]),
-    (dict(name="a b", other=None), dict(names=("name", "other")),
-     ["name may contain only ASCII letters, digits, hyphens and underscores, got 'a b'"]),
-    (dict(name="ok_1-2"), dict(names=("name",)), []),
-    (dict(match="", other=None, good="d-*"), dict(patterns=("match", "other", "good")),
-     ["match must be a non-empty shell-style pattern such as 'daily-*'"]),
-    (dict(concurrency=1, requests_per_second=None), {}, []),
-    (dict(concurrency=64, requests_per_second=0.1), {}, []),
-    (dict(concurrency=65, requests_per_second=-1.0), {},
-     ["concurrency must be between 1 and 64, got 65", "requests_per_second must be a positive number, got -1.0"]),
-    (dict(api_timeout=0, concurrency=0, server_id=0), dict(positive=("server_id",)),
-     ["api_timeout must be between 1 and 3600 seconds, got 0", "server_id must be a positive integer, got 0",
-      "concurrency must be between 1 and 64, got 0"]),
-])
-def test_option_problems_name_each_option(given, kinds, problems):
-    assert option_problems(dict(SHARED, **given), **kinds) == problems
 
 
 def test_a_run_exits_with_the_result_and_its_warnings_as_warnings():

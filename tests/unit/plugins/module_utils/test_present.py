@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils import present
-from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ServerEntry, ensure_present, entry_result
+from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ServerEntry, ensure_present
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
+from ansible_collections.vps.cloud.plugins.module_utils.results import entry_result
 from ansible_collections.vps.cloud.plugins.module_utils.selection import CREATE, REUSE, PresentPlan
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 from ansible_collections.vps.cloud.tests.unit.helpers import (
@@ -25,7 +27,7 @@ RACE = ("Another run created snapshot 'before-update' on server 12345 at the sam
 
 
 def entry_with(snapshot, own=True):
-    entry = ServerEntry(12345, "before-update")
+    entry = ServerEntry(SnapshotRequest(12345, "before-update"))
     entry.snapshot = snapshot
     if own:
         entry.own_ids.add(snapshot["id"])
@@ -100,7 +102,7 @@ D1 = snap(701, "daily-1", created_at="2025-01-01T03:00:00Z")
 
 
 def planned_entry(action, snapshot=None, preview=(), deleted=(), error=None, own=False, warnings=()):
-    entry = ServerEntry(12345, "before-update")
+    entry = ServerEntry(SnapshotRequest(12345, "before-update"))
     entry.plan = PresentPlan(action, snapshot=snapshot)
     entry.snapshot = snapshot
     entry.before = snapshot if action == REUSE else None
@@ -163,7 +165,7 @@ def test_warnings_are_returned_with_the_result():
 @pytest.mark.parametrize("listed, name", [
     ([snap(700, "x")], "web-server-01"), ([dict(snap(700, "x"), server={"id": 1})], None), ([], None)])
 def test_a_planned_snapshot_carries_the_server_name_the_listing_shows(listed, name):
-    entry = ServerEntry(12345, "n", "d")
+    entry = ServerEntry(SnapshotRequest(12345, "n", "d"))
     entry.listing = listed
 
     assert present._planned(entry) == dict(id=None, server=dict(id=12345, name=name), name="n", status="in_progress",
@@ -174,7 +176,7 @@ def test_by_default_retention_counts_every_name_and_keeps_the_last_completed_sna
     service = build_service(vt)
     add_list(rsps, [snap(700 + i, "w%d" % i, status="in_progress") for i in range(4)] + [D1])
 
-    entry = ensure_present(service, [(12345, "before-update", None)], PresentOptions(retention=1))[0]
+    entry = ensure_present(service, [SnapshotRequest(12345, "before-update")], PresentOptions(retention=1))[0]
 
     assert entry.error.message.startswith(
         "Cannot take snapshot 'before-update' of server 12345: the server has 5 snapshots, the provider's limit of 5, and "
@@ -185,13 +187,13 @@ def test_by_default_retention_counts_every_name_and_keeps_the_last_completed_sna
 def test_by_default_a_creation_is_waited_for_1800_seconds(rsps, vt):
     add_list(rsps, [new_snapshot()])
 
-    entry = ensure_present(build_service(vt), [(12345, "before-update", None)], PresentOptions())[0]
+    entry = ensure_present(build_service(vt), [SnapshotRequest(12345, "before-update")], PresentOptions())[0]
 
     assert entry.error.message.startswith("Timed out after 1800s (wait_timeout=1800)")
 
 
 def test_a_wait_that_has_no_time_left_names_the_status_seen_last(vt):
-    entry = ServerEntry(12345, "before-update")
+    entry = ServerEntry(SnapshotRequest(12345, "before-update"))
     entry.snapshot = new_snapshot("snapshotting")
 
     present._await(build_service(vt), [entry], vt.now - 1, 60)
@@ -213,7 +215,7 @@ def test_the_shared_wait_polls_until_every_server_is_done_and_says_which_statuse
                     new_snapshot("snapshotting", snapshot_id=802, server_id=2)], server_id=None)
     add_list(rsps, [new_snapshot("snapshotting", snapshot_id=802, server_id=2)], server_id=2)
 
-    entries = ensure_present(service, [(1, "before-update", None), (2, "before-update", None)],
+    entries = ensure_present(service, [SnapshotRequest(1, "before-update"), SnapshotRequest(2, "before-update")],
                              PresentOptions(wait_timeout=30))
 
     assert entries[0].error is None
@@ -252,7 +254,7 @@ def test_a_bug_while_reading_is_raised_not_taken_for_a_listing(vt, monkeypatch):
     monkeypatch.setattr(service, "listings", lambda server_ids: {1: ZeroDivisionError("bug")})
 
     with pytest.raises(ZeroDivisionError):
-        ensure_present(service, [(1, "n", None)], PresentOptions())
+        ensure_present(service, [SnapshotRequest(1, "n")], PresentOptions())
 
 
 def test_a_bug_while_creating_is_raised_not_taken_for_a_failed_server(rsps, vt, monkeypatch):
@@ -261,13 +263,13 @@ def test_a_bug_while_creating_is_raised_not_taken_for_a_failed_server(rsps, vt, 
     monkeypatch.setattr(service, "create", lambda *args: {}["bug"])
 
     with pytest.raises(KeyError):
-        ensure_present(service, [(12345, "n", None)], PresentOptions())
+        ensure_present(service, [SnapshotRequest(12345, "n")], PresentOptions())
 
 
 def test_the_shared_wait_counts_the_servers_it_waits_for_not_the_snapshots(rsps, vt):
     entries = []
     for snapshot_id, server_id, name in ((801, 1, "a"), (802, 1, "b"), (803, 2, "a")):
-        entry = ServerEntry(server_id, name)
+        entry = ServerEntry(SnapshotRequest(server_id, name))
         entry.snapshot = new_snapshot(snapshot_id=snapshot_id, server_id=server_id, name=name)
         entries.append(entry)
     add_list(rsps, [e.snapshot for e in entries], server_id=None)
@@ -288,7 +290,7 @@ def test_many_servers_retake_a_failed_snapshot_of_the_same_name_as_one_server_do
     add_list(rsps, [new_snapshot("completed", snapshot_id=803, server_id=1)], server_id=1)
 
     options = PresentOptions(wait_timeout=60)
-    entries = ensure_present(service, [(1, "before-update", None), (2, "before-update", None)], options)
+    entries = ensure_present(service, [SnapshotRequest(1, "before-update"), SnapshotRequest(2, "before-update")], options)
 
     first, second = (entry_result(e, options, False, NOW) for e in entries)
     assert (first["changed"], first["created"], first["pruned"]) == (True, True, [clean(broken)])

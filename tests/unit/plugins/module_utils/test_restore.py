@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vps.cloud.plugins.module_utils.restore import RestoreTask, SafetySnapshot, ensure_restored, server_info
+from ansible_collections.vps.cloud.plugins.module_utils.info import server_info
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
+from ansible_collections.vps.cloud.plugins.module_utils.restore import RestoreTask, SafetySnapshot, ensure_restored
+from ansible_collections.vps.cloud.plugins.module_utils.results import restore_result
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, TaskFailed
 from ansible_collections.vps.cloud.tests.unit.helpers import (
     LIST, LIST_ALL, POST, SERVER, SERVER_ID, add_delete, add_list, add_post, add_restore, add_server, build_service, clean,
@@ -49,7 +52,7 @@ def test_a_result_without_a_change_reports_none(vt, joined, check_mode, changed)
     task = task_on(vt, dict(id=SERVER_ID, name="web-server-01", status="restoring", extra=1))
     task.joined = joined
 
-    result = task.result(check_mode, 0)
+    result = restore_result(task, check_mode, 0)
 
     assert result["changed"] is changed
     assert result["server"] == server_view("restoring")
@@ -63,7 +66,7 @@ def test_a_result_before_the_server_was_seen_has_an_empty_before(vt):
     task = task_on(vt)
     task.warnings.append("Hm.")
 
-    result = task.result(False, 0)
+    result = restore_result(task, False, 0)
 
     assert result["diff"] == {"before": {}, "after": {"server": {"id": None, "name": None, "status": None},
                                                       "restored_from": {"id": 801, "name": "golden",
@@ -75,7 +78,7 @@ def test_a_failure_before_the_snapshot_is_known_reports_only_the_failure(rsps, v
     add_list(rsps, [], server_id=None, status=401, body={"detail": "No."})
 
     with pytest.raises(TaskFailed) as caught:
-        ensure_restored(build_service(vt), snapshot_id=801)
+        ensure_restored(build_service(vt), SnapshotRequest(snapshot_id=801))
 
     assert caught.value.result == {"failed": True, "changed": False, "failure": {
         "status": 401, "message": "No.", "method": "GET", "path": "snapshots/", "url": "https://api.vps.test/api/v1/snapshots/"},
@@ -92,7 +95,7 @@ def test_a_failed_safety_snapshot_reports_its_changes_and_both_snapshots(rsps, v
     add_list(rsps, [GOLDEN, new_snapshot("failed", name="safe")])
 
     with pytest.raises(TaskFailed) as caught:
-        ensure_restored(service, snapshot_id=801, safety=SafetySnapshot("safe"))
+        ensure_restored(service, SnapshotRequest(snapshot_id=801), safety=SafetySnapshot("safe"))
 
     result = caught.value.result
     assert result["safety_snapshot"] == clean(new_snapshot("failed", name="safe"))
@@ -118,7 +121,7 @@ def test_by_default_a_restore_waits_1800_seconds_and_its_safety_snapshot_counts_
     add_server(rsps, "restoring")
 
     with pytest.raises(TaskFailed) as caught:
-        ensure_restored(service, snapshot_id=801, safety=SafetySnapshot("safe", retention=2))
+        ensure_restored(service, SnapshotRequest(snapshot_id=801), safety=SafetySnapshot("safe", retention=2))
 
     assert caught.value.result["pruned"] == [clean(older)]
     assert caught.value.result["msg"].startswith("Timed out after 1800s (wait_timeout=1800)")
@@ -133,7 +136,7 @@ def test_by_default_a_safety_snapshot_keeps_the_last_completed_snapshot(rsps, vt
     add_list(rsps, listing)
 
     with pytest.raises(TaskFailed) as caught:
-        ensure_restored(service, snapshot_id=801, safety=SafetySnapshot("safe", retention=1))
+        ensure_restored(service, SnapshotRequest(snapshot_id=801), safety=SafetySnapshot("safe", retention=1))
 
     assert "(protect_last_completed)" in caught.value.result["msg"]
 
@@ -159,7 +162,7 @@ def test_the_restore_follows_a_restore_it_could_not_confirm_then_saw(rsps, vt):
     add_server(rsps, "restoring")
     add_server(rsps, "stopped")
 
-    result = ensure_restored(service, snapshot_id=801)
+    result = ensure_restored(service, SnapshotRequest(snapshot_id=801))
 
     assert result["server"] == server_view("stopped")
     assert sent(rsps) == [LIST_ALL, SERVER, restore_call(), SERVER, SERVER]

@@ -14,12 +14,14 @@ import requests as _requests
 import responses
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import ensure_absent
-from ansible_collections.vps.cloud.plugins.module_utils.client import VpsApiError
+from ansible_collections.vps.cloud.plugins.module_utils.client import VpsAmbiguousError, VpsApiError
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
 from ansible_collections.vps.cloud.plugins.module_utils.service import (
     Changes,
     SnapshotError,
     SnapshotService,
     TaskFailed,
+    send_once,
     with_changes_made,
 )
 from ansible_collections.vps.cloud.tests.unit.helpers import (
@@ -677,7 +679,7 @@ def test_a_service_by_default_changes_things_one_at_a_time_and_warns_nobody(rsps
     add_list(rsps, [A], server_id=None)
     add_delete(rsps, 801)
 
-    assert ensure_absent(service, [(801, None, None)], wait=False)[0].changes.deleted == [clean(A)]
+    assert ensure_absent(service, [SnapshotRequest(snapshot_id=801)], wait=False)[0].changes.deleted == [clean(A)]
     assert service.parallel([1, 2], lambda item: threading.current_thread().name) == [threading.current_thread().name] * 2
     assert service.warn("Nobody listens.") is None
 
@@ -686,3 +688,119 @@ def test_a_concurrency_below_one_works_one_item_at_a_time(vt):
     service = build_service(vt, concurrency=0)
 
     assert service.parallel([1, 2], lambda item: threading.current_thread().name) == [threading.current_thread().name] * 2
+
+
+# send_once: a POST never applied twice ----------------------------------------------------------------------------------
+
+class Post:
+    """A fake send() raising the given errors in turn, then answering; and a look() answering in turn."""
+
+    def __init__(self, outcomes, looks=(None,)):
+        self.outcomes = list(outcomes)
+        self.looks_left = list(looks)
+        self.sends = self.looks = 0
+
+    def send(self):
+        self.sends += 1
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def look(self):
+        self.looks += 1
+        return self.looks_left.pop(0) if len(self.looks_left) > 1 else self.looks_left[0]
+
+
+def gateway(status=502):
+    return VpsAmbiguousError("Bad Gateway", status=status, method="POST", path="snapshots/")
+
+
+def no_answer():
+    return VpsAmbiguousError("no answer within api_timeout=30s talking to api.vps.test: Read timed out.", method="POST",
+                             path="snapshots/")
+
+
+def run_send_once(post, vt, retries=5, grace=10):
+    return send_once(post.send, post.look, "snapshot 'a' to appear", retries, grace, sleep=vt.sleep, clock=vt.monotonic)
+
+
+def test_send_once_answers_without_looking(vt):
+    post = Post([{"id": 802}])
+    assert run_send_once(post, vt) == {"id": 802}
+    assert (post.sends, post.looks, vt.sleeps) == (1, 0, [])
+
+
+@pytest.mark.parametrize("status", [502, 503])
+@pytest.mark.parametrize("retries", [0, 1, 2, 4])
+def test_send_once_resends_after_a_gateway_refusal_at_most_api_retries_times(vt, status, retries):
+    post = Post([gateway(status)])
+    with pytest.raises(VpsAmbiguousError) as info:
+        run_send_once(post, vt, retries=retries)
+    assert info.value.status == status
+    assert (post.sends, post.looks) == (retries + 1, retries + 1)
+    # A look after each refusal, after a backoff growing from about 1 s.
+    assert len(vt.sleeps) == retries + 1
+    for attempt, delay in enumerate(vt.sleeps):
+        assert 2.0 ** attempt / 2 <= delay <= 2.0 ** attempt
+
+
+def test_send_once_resends_after_a_gateway_refusal_then_answers(vt):
+    post = Post([gateway(502), gateway(503), {"id": 802}])
+    assert run_send_once(post, vt, retries=2) == {"id": 802}
+    assert (post.sends, post.looks) == (3, 2)
+
+
+def test_send_once_after_a_gateway_refusal_returns_what_the_look_found(vt):
+    post = Post([gateway(503)], looks=[{"id": 802}])
+    assert run_send_once(post, vt, retries=3) == {"id": 802}
+    assert (post.sends, post.looks) == (1, 1)
+
+
+@pytest.mark.parametrize("error", [
+    no_answer(),
+    VpsAmbiguousError("upstream timed out", status=504, method="POST", path="snapshots/"),
+    VpsAmbiguousError("the API answered HTTP 201 with a body that is not valid JSON ('Created')", status=201),
+])
+def test_send_once_never_resends_after_another_ambiguous_failure(vt, error):
+    post = Post([error])
+    with pytest.raises(VpsAmbiguousError) as info:
+        run_send_once(post, vt, retries=5, grace=10)
+    assert info.value is error
+    assert post.sends == 1
+    # Looks right away, then along the poll schedule for the whole grace period, the last one at its end.
+    assert post.looks == 4
+    assert vt.elapsed() == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("grace, looks", [(0, 1), (1, 2), (10, 4), (40, 6)])
+def test_send_once_grace_is_how_long_it_keeps_looking(vt, grace, looks):
+    post = Post([no_answer()])
+    with pytest.raises(VpsAmbiguousError):
+        run_send_once(post, vt, grace=grace)
+    assert post.looks == looks
+    assert vt.elapsed() == pytest.approx(grace)
+
+
+def test_send_once_after_no_answer_returns_what_a_later_look_found(vt):
+    post = Post([no_answer()], looks=[None, None, {"id": 802}])
+    assert run_send_once(post, vt, grace=60) == {"id": 802}
+    assert (post.sends, post.looks) == (1, 3)
+    assert vt.elapsed() < 10.0
+
+
+def test_send_once_does_not_look_after_a_plain_error(vt):
+    error = VpsApiError("Snapshot limit reached.", status=400, method="POST", path="snapshots/")
+    post = Post([error])
+    with pytest.raises(VpsApiError) as info:
+        run_send_once(post, vt)
+    assert info.value is error
+    assert (post.sends, post.looks, vt.sleeps) == (1, 0, [])
+
+
+def test_send_once_after_a_gateway_refusal_then_no_answer_stops_resending(vt):
+    post = Post([gateway(502), no_answer()])
+    with pytest.raises(VpsAmbiguousError) as info:
+        run_send_once(post, vt, retries=5, grace=10)
+    assert info.value.status is None
+    assert post.sends == 2
