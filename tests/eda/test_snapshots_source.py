@@ -20,6 +20,7 @@ import requests
 import responses
 
 from ansible_collections.vps.cloud.extensions.eda.plugins.event_source import snapshots as source
+from ansible_collections.vps.cloud.tests.harness.clock import VirtualClock
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,27 +51,10 @@ def page(items, count=None, next_url=None):
     return {"count": len(items) if count is None else count, "next": next_url, "previous": None, "results": items}
 
 
-class Clock:
-    """Virtual time: the source's sleeps record their delay and move it; the client's pacing reads it too."""
-
-    def __init__(self, start=NOW):
-        self.epoch = start
-        self.mono = 1000.0
-        self.sleeps = []
-
-    def now(self):
-        return self.epoch
-
-    def monotonic(self):
-        return self.mono
-
-    def advance(self, seconds):
-        self.epoch += seconds
-        self.mono += seconds
-
-    async def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.advance(seconds)
+def new_clock():
+    """Virtual time (the harness's one VirtualClock): the source's sleeps (``asleep``) record their delay and move both
+    its wall clock (``time``, from NOW) and the monotonic one the client's pacing reads."""
+    return VirtualClock(1000.0, wall=NOW)
 
 
 class Harness:
@@ -78,10 +62,10 @@ class Harness:
 
     def __init__(self, mock, **args):
         self.mock = mock
-        self.clock = Clock()
+        self.clock = new_clock()
         self.queue = asyncio.Queue()
         settings = source.parse_args(dict({"api_url": API, "api_token": TOKEN, "interval": 60}, **args), environ={})
-        self.source = source.SnapshotSource(self.queue, settings, sleep=self.clock.sleep, now=self.clock.now,
+        self.source = source.SnapshotSource(self.queue, settings, sleep=self.clock.asleep, now=self.clock.time,
                                             monotonic=self.clock.monotonic, rand=lambda: 1.0)
         self.loop = asyncio.new_event_loop()
 
@@ -390,7 +374,7 @@ def test_no_answer_is_transient(make, caplog):
 
 
 def test_the_run_loop_outlives_a_long_outage(mock):
-    clock = Clock()
+    clock = new_clock()
     queue = asyncio.Queue()
     mock.add(responses.GET, LIST_URL, json=page([snap(801, status="in_progress")]))
     for _attempt in range(6):
@@ -401,12 +385,12 @@ def test_the_run_loop_outlives_a_long_outage(mock):
         pass
 
     async def sleep(seconds):
-        await clock.sleep(seconds)
+        await clock.asleep(seconds)
         if len(clock.sleeps) == 8:
             raise Enough()
 
     settings = source.parse_args({"api_url": API, "api_token": TOKEN, "interval": 5}, environ={})
-    src = source.SnapshotSource(queue, settings, sleep=sleep, now=clock.now, monotonic=clock.monotonic, rand=lambda: 0.0)
+    src = source.SnapshotSource(queue, settings, sleep=sleep, now=clock.time, monotonic=clock.monotonic, rand=lambda: 0.0)
     with pytest.raises(Enough):
         asyncio.run(src.run())
     assert [queue.get_nowait()["type"] for _attempt in range(queue.qsize())] == ["snapshot.failed"]

@@ -7,9 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import requests
+
+from ansible_collections.vps.cloud.tests.harness.clock import VirtualClock
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO, "tools")
@@ -17,21 +18,15 @@ TOKEN = "test-token"
 CREATE = {"server_id": 101, "name": "snap"}
 
 
-class FakeClock:
-    """An injectable clock (Simulator(clock=...)): time moves only when a test says so."""
+class FakeClock(VirtualClock):
+    """The harness's virtual clock as the simulator's injectable clock (Simulator(clock=...) calls it for the time):
+    epoch seconds that move only when a test says so (advance)."""
 
     def __init__(self, start=1736942400.0):  # 2025-01-15T12:00:00Z
-        self._lock = threading.Lock()
-        self.now = float(start)
+        super().__init__(start)
 
     def __call__(self):
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds):
-        with self._lock:
-            self.now += seconds
-            return self.now
+        return self.time()
 
 
 def cli_env():

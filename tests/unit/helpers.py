@@ -5,14 +5,13 @@
 
 """Helpers shared by the unit tests of the modules and of module_utils.
 
-A virtual clock, provider-shaped data, registrations of the provider's answers, request bookkeeping, a
-SnapshotService built on them, and a module runner.
+The virtual clock (VirtualTime: the harness's one VirtualClock, tests/harness/clock.py), provider-shaped data,
+registrations of the provider's answers, request bookkeeping, a SnapshotService built on them, and a module runner.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from unittest import mock
 
 import pytest
@@ -24,6 +23,7 @@ from ansible.module_utils.common.parameters import PASS_VARS
 
 from ansible_collections.vps.cloud.plugins.module_utils.client import VpsClient
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotService
+from ansible_collections.vps.cloud.tests.harness.clock import VirtualClock
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -58,34 +58,13 @@ NEW_NAME = "before-update"
 POST = ("POST", "/snapshots/")
 
 
-class VirtualTime:
-    """The one virtual clock of the unit tests: monotonic seconds that pass only when the code under test sleeps (every
-    sleep recorded, with its thread's name; thread-safe), and a wall clock that stays at `wall` (NOW)."""
+class VirtualTime(VirtualClock):
+    """The unit tests' virtual clock (the harness's one VirtualClock): monotonic seconds that pass only when the code under
+    test sleeps (every sleep recorded, with its thread's name; thread-safe; more than MAX_SLEEPS fail as a runaway loop),
+    and a wall clock that stays at `wall` (NOW)."""
 
     def __init__(self, start=1000.0, wall=NOW):
-        self.start = self.now = start
-        self.wall = wall
-        self.sleeps = []
-        self.sleepers = []  # the name of the thread of each sleep
-        self._lock = threading.Lock()
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        assert seconds >= 0, "slept a negative time: %r" % (seconds,)
-        with self._lock:
-            # A loop that sleeps this often in one test is a runaway (say, a zero-length wait repeated forever).
-            assert len(self.sleeps) < MAX_SLEEPS, "runaway loop: %d sleeps" % len(self.sleeps)
-            self.sleeps.append(seconds)
-            self.sleepers.append(threading.current_thread().name)
-            self.now += seconds
-
-    def elapsed(self):
-        return self.now - self.start
-
-    def time(self):
-        return self.wall
+        super().__init__(start, wall=wall, wall_moves=False, max_sleeps=MAX_SLEEPS)
 
 
 # Requests ---------------------------------------------------------------------------------------------------------
