@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The one test harness for everything that runs ansible-playbook against the simulator (tests/e2e, tests/playbooks,
-tests/faults, tests/runner).
+tests/faults, tests/runner, and the benchmark, tools/benchmark), and the one virtual clock of every suite.
 
 Imported as ``ansible_collections.vps.cloud.tests.harness.<module>``: the scripts (scripts/test.sh, scripts/test_one.sh)
 lay the collection out under ansible_collections/vps/cloud and put the folder holding ansible_collections on PYTHONPATH.
@@ -17,5 +17,7 @@ No sys.path changes, no ``from conftest import``. Fixtures stay in each suite's 
   a user types it (``Runner``, with the events callback and the fact cache); both check the API token appears nowhere;
 - ``background``: a run going on while the test watches (``Background``), independent runs at once (``Concurrent``),
   runs started at the beginning of the session (``EarlyStart``), the processes a run left, a snapshot counter;
-- ``waiting``: ``wait_until``, the one way to wait for a condition (never a fixed sleep).
+- ``waiting``: ``wait_until``, the one way to wait for a condition (never a fixed sleep);
+- ``clock``: the one virtual clock (``VirtualClock``: time that passes only when the code sleeps), which the unit tests,
+  the simulator tests, the event source's tests and the benchmark use (standard library only: it imports anywhere).
 """

@@ -14,7 +14,8 @@ ansible_collections/vps/cloud (scripts/test.sh does it):
 - ``Runner``: a playbook as a user types it (the collection's vps.cloud.pre_upgrade, prune, report, or a user playbook
   using the role), the API URL and token as VPS_API_URL / VPS_API_TOKEN, extra vars as ``-e`` strings, the default
   stdout callback (what a user sees) plus the test-only callback ``pb_events`` (callback_plugins/: every task result per
-  host as JSON lines) and a jsonfile fact cache (the facts set with ``cacheable: true``); returns a ``Run``.
+  host as JSON lines), any other callback the caller names (the benchmark's ``bench_timer``) and a jsonfile fact cache
+  (the facts set with ``cacheable: true``); returns a ``Run``, with the run's wall time and CPU seconds.
 
 Every run is checked for the API token in everything it printed or wrote.
 """
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -169,8 +172,19 @@ def write_inventory(path, hosts, groups=None):
     return str(path)
 
 
+def cpu_seconds(who):
+    """User and system CPU seconds so far of this process (resource.RUSAGE_SELF: with its threads, say an in-process
+    simulator) or of its children that ended (resource.RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Run:
-    """What one ansible-playbook run printed and recorded."""
+    """What one ansible-playbook run printed and recorded. A run to its end (Runner.run) also has `wall`, its seconds,
+    `cpu_tree`, the CPU seconds of ansible-playbook and all it started, and `cpu_self`, those of the test's own process
+    meanwhile (None for a run in the background)."""
+
+    wall = cpu_tree = cpu_self = None
 
     def __init__(self, rc, stdout, stderr, run_dir):
         self.rc = rc
@@ -245,22 +259,24 @@ def _untagged(value):
 
 
 class Runner:
-    """Runs playbooks against `sim` from a directory of the test; every run gets its own sub-folder. The token is the
-    simulator's (its first) unless given."""
+    """Runs playbooks against `sim` from a directory of the test; every run gets its own sub-folder, its working directory.
+    The token is the simulator's (its first) unless given. `callbacks`: {name: folder} of more callback plugins to enable
+    beside pb_events (a callback that writes a file can write it in the working directory: the run's folder)."""
 
-    def __init__(self, sim, base_dir, token=None):
+    def __init__(self, sim, base_dir, token=None, callbacks=None):
         self.sim = sim
         self.base_dir = Path(base_dir)
         self.token = token if token is not None else sim.tokens[0]
+        self.callbacks = dict(callbacks or {})
         self.count = 0
         self.extra_scan = []
 
-    def prepare(self, playbook, inventory, extra=(), check=False, diff=False, env=None, tags=None):
+    def prepare(self, playbook, inventory, extra=(), check=False, diff=False, env=None, tags=None, forks=10):
         """The run's own folder, the command and the environment of the next run."""
         run_dir = self.base_dir / ("run-%02d" % self.count)
         self.count += 1
         (run_dir / "facts").mkdir(parents=True)
-        command = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook), "--forks", "10"]
+        command = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook), "--forks", str(forks)]
         for item in extra or ():
             command += ["-e", item if isinstance(item, str) else json.dumps(item)]
         if check:
@@ -284,8 +300,8 @@ class Runner:
             ANSIBLE_LOCAL_TEMP=str(run_dir / "tmp" / "local"),
             ANSIBLE_REMOTE_TEMP=str(run_dir / "tmp" / "remote"),
             ANSIBLE_LOG_PATH=str(run_dir / "ansible.log"),
-            ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
-            ANSIBLE_CALLBACKS_ENABLED="pb_events",
+            ANSIBLE_CALLBACK_PLUGINS=os.pathsep.join([str(CALLBACKS)] + [str(folder) for folder in self.callbacks.values()]),
+            ANSIBLE_CALLBACKS_ENABLED=",".join(["pb_events"] + list(self.callbacks)),
             ANSIBLE_CACHE_PLUGIN="jsonfile",
             ANSIBLE_CACHE_PLUGIN_CONNECTION=str(run_dir / "facts"),
             PB_EVENTS_FILE=str(run_dir / "events.jsonl"),
@@ -296,17 +312,23 @@ class Runner:
         environment.update(env or {})
         return run_dir, command, environment
 
-    def run(self, playbook, inventory, extra=(), check=False, diff=False, env=None, tags=None, timeout=300):
-        """Run to the end; returns a checked Run (no token anywhere, no traceback)."""
-        run_dir, command, environment = self.prepare(playbook, inventory, extra, check, diff, env, tags)
+    def run(self, playbook, inventory, extra=(), check=False, diff=False, env=None, tags=None, timeout=300, forks=10):
+        """Run to the end; returns a checked Run (no token anywhere, no traceback), with its wall and CPU times."""
+        run_dir, command, environment = self.prepare(playbook, inventory, extra, check, diff, env, tags, forks)
+        cpu_tree, cpu_self = cpu_seconds(resource.RUSAGE_CHILDREN), cpu_seconds(resource.RUSAGE_SELF)
+        started = time.time()
         completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout, check=False,
                                    cwd=str(run_dir))
-        return self.checked(Run(completed.returncode, completed.stdout, completed.stderr, run_dir))
+        run = Run(completed.returncode, completed.stdout, completed.stderr, run_dir)
+        run.wall = time.time() - started
+        run.cpu_tree = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_tree
+        run.cpu_self = cpu_seconds(resource.RUSAGE_SELF) - cpu_self
+        return self.checked(run)
 
-    def start(self, playbook, inventory, extra=(), check=False, env=None):
+    def start(self, playbook, inventory, extra=(), check=False, env=None, forks=10):
         """Start a run in the background, in its own process group (as a terminal's foreground job is): a Background."""
         from ansible_collections.vps.cloud.tests.harness.background import Background  # pylint: disable=import-outside-toplevel
-        run_dir, command, environment = self.prepare(playbook, inventory, extra, check, False, env, None)
+        run_dir, command, environment = self.prepare(playbook, inventory, extra, check, False, env, None, forks)
         return Background(self, command, environment, run_dir)
 
     def checked(self, run):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
 
 __all__ = [
-    "Simulator", "fast_simulator", "api_calls", "calls", "last_seq", "creation_posts", "restore_posts", "deletes",
+    "Simulator", "fast_simulator", "api_calls", "calls", "last_seq", "within", "creation_posts", "restore_posts", "deletes",
     "deleted_ids", "restored_ids", "writes", "listings", "of_server", "names",
 ]
 
@@ -43,6 +43,12 @@ def last_seq(sim):
     """The sequence number of the simulator's last logged request (0 before any): `calls(sim, since=...)` after it."""
     log = sim.request_log()
     return log[-1]["seq"] if log else 0
+
+
+def within(entries, start=None, end=None):
+    """The entries logged at or after `start` and at or before `end` (time.time() when the simulator logged them): say,
+    the requests of one task, from the task's start and end times."""
+    return [entry for entry in entries if (start is None or entry["time"] >= start) and (end is None or entry["time"] <= end)]
 
 
 def creation_posts(entries, applied_only=False):

@@ -6,10 +6,17 @@
 """Performance benchmark of vps.cloud: real ansible-playbook runs against the loopback simulator, and a model.
 
 Run it through tools/benchmark/run.sh, which lays the collection out under
-ansible_collections/vps/cloud and sets ANSIBLE_COLLECTIONS_PATH. One run measures everything,
+ansible_collections/vps/cloud, puts the folder holding ansible_collections on PYTHONPATH and runs
+``python -m ansible_collections.vps.cloud.tools.benchmark.bench``. One run measures everything,
 prints the tables, and writes a JSON of the results, docs/performance.md and docs/performance.png.
 The fleet section (issue #12) is in fleet.py, its model (the collection's engine on a virtual clock)
-in model.py, the outputs in report.py.
+in model.py, the job slices (issue #22) in slices.py, the outputs in report.py.
+
+The simulator, the playbook runs (ansible-playbook in a folder of its own per run, the token checked
+in everything a run printed or wrote) and the virtual clock are the test harness's (tests/harness,
+imported as ansible_collections.vps.cloud.tests.harness); only the bench_timer callback
+(callback_plugins/: every task's and host's times, which the harness's pb_events does not record)
+is the benchmark's own.
 """
 
 from __future__ import annotations
@@ -27,23 +34,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from ansible_collections.vps.cloud.plugins.module_utils.client import RATE_LIMIT_PATIENCE
+from ansible_collections.vps.cloud.tests.harness import playbook as harness
+from ansible_collections.vps.cloud.tests.harness.clock import VirtualClock
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, calls, within
+from ansible_collections.vps.cloud.tools.benchmark import fleet, report, slices
+
 HERE = Path(__file__).resolve().parent
 COLLECTION_ROOT = HERE.parents[1]
-sys.path.insert(0, str(COLLECTION_ROOT / "tools"))
-sys.path.insert(0, str(HERE))
-# The model imports the collection's module_utils as ansible_collections.vps.cloud...
-sys.path.insert(0, str(COLLECTION_ROOT.parents[2]))
-
-from vps_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import fleet  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import slices  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import report  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from ansible_collections.vps.cloud.plugins.module_utils.client import RATE_LIMIT_PATIENCE  # noqa: E402  pylint: disable=C0413,E0401
-
+CALLBACKS = HERE / "callback_plugins"
 TOKEN = "bench-token-not-secret"
+# The uri tasks' own token, in their headers (so in their results): the harness checks that TOKEN, the collection's, shows
+# nowhere in what a run printed or wrote.
+URI_TOKEN = "bench-uri-token-not-secret"
 PYTHON = sys.executable
-ANSIBLE_PLAYBOOK = str(Path(PYTHON).parent / "ansible-playbook")
 PLAYBOOK_TIMEOUT = 1800
+# What bench_timer writes in the run's folder (its working directory) when BENCH_TIMER_OUT is not set.
+TIMER_FILE = "bench_timer.json"
 FAKE_CLOCK_SEEDS = 500
 
 FULL = dict(mode="full", overhead_iterations=30, poll_seconds=(10, 60, 300, 600), list_servers=2000, list_per_server=5,
@@ -64,14 +71,9 @@ def load_wait_module():
     return module
 
 
-def cpu_seconds(usage):
-    return usage.ru_utime + usage.ru_stime
-
-
 def api_entries(sim, start=None, end=None):
     """The simulator's API requests (control calls excluded), optionally those logged within [start, end]."""
-    return [e for e in sim.request_log() if e["path"].startswith("/api/")
-            and (start is None or e["time"] >= start) and (end is None or e["time"] <= end)]
+    return within(calls(sim), start, end)
 
 
 def method_summary(entries):
@@ -95,12 +97,15 @@ class TaskTimes:
 
 
 class PlaybookRun:
-    def __init__(self, wall, cpu_tree, cpu_self, tasks, stdout):
-        self.wall = wall
-        self.cpu_tree = cpu_tree
-        self.cpu_self = cpu_self
+    """A harness Run (wall and CPU times, stdout, its folder) with its tasks' times."""
+
+    def __init__(self, run, tasks):
+        self.wall = run.wall
+        self.cpu_tree = run.cpu_tree
+        self.cpu_self = run.cpu_self
         self.tasks = tasks
-        self.stdout = stdout
+        self.stdout = run.stdout
+        self.run_dir = run.run_dir
 
     def task(self, name):
         for task in self.tasks:
@@ -110,20 +115,30 @@ class PlaybookRun:
 
 
 class Runner:
-    """Writes playbooks and inventories into a work directory and runs ansible-playbook on them."""
+    """Writes playbooks and inventories into a work directory and runs ansible-playbook on them with the harness's Runner
+    (each run in a folder of its own under the work directory, the bench_timer callback enabled)."""
 
     token = TOKEN
+    # Beside the harness's environment: no deprecation warnings in the output, no fact gathering.
+    env = dict(ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_GATHERING="explicit")
 
     def __init__(self, workdir):
         self.workdir = Path(workdir)
         self.count = 0
-        self.env = dict(os.environ, VPS_API_TOKEN=TOKEN, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0",
-                        ANSIBLE_PYTHON_INTERPRETER=PYTHON, ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-                        ANSIBLE_HOST_KEY_CHECKING="0", ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_GATHERING="explicit",
-                        ANSIBLE_CALLBACK_PLUGINS=str(HERE / "callback_plugins"), ANSIBLE_CALLBACKS_ENABLED="bench_timer",
-                        ANSIBLE_LOCAL_TEMP=str(self.workdir / "ansible-local"), ANSIBLE_REMOTE_TEMP=str(self.workdir / "ansible-remote"))
-        if "ANSIBLE_COLLECTIONS_PATH" not in self.env:
-            raise BenchError("ANSIBLE_COLLECTIONS_PATH is not set: run tools/benchmark/run.sh")
+
+    @staticmethod
+    def timed_tasks(run_dir):
+        """The TaskTimes of a run, from the file bench_timer wrote in the run's folder (None: it wrote none)."""
+        path = Path(run_dir) / TIMER_FILE
+        if not path.exists():
+            return None
+        return [TaskTimes(raw) for raw in json.loads(path.read_text(encoding="utf-8"))["tasks"]]
+
+    def harness(self, sim, token=None):
+        """A harness Runner against `sim` sending `token` (default TOKEN), its runs in a new folder of the work directory."""
+        self.count += 1
+        return harness.Runner(sim, self.workdir / ("runs-%d" % self.count), token=token or self.token,
+                              callbacks={"bench_timer": CALLBACKS})
 
     def inventory(self, hosts, group_vars=None):
         """An INI inventory: hosts is a list of (name, {var: value})."""
@@ -140,30 +155,26 @@ class Runner:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
-    def run(self, plays, inventory, forks=5, extra_env=None, allow_failures=False):
-        """Run a playbook; with `allow_failures` failed hosts are results to count, not a broken benchmark."""
+    def playbook(self, plays):
+        """`plays` written as a playbook file of the work directory."""
         self.count += 1
-        playbook = self.workdir / ("play-%d.yml" % self.count)
-        timer_out = self.workdir / ("timer-%d.json" % self.count)
-        playbook.write_text(json.dumps(plays, indent=1), encoding="utf-8")  # JSON is YAML
-        env = dict(self.env, BENCH_TIMER_OUT=str(timer_out), **(extra_env or {}))
-        command = [ANSIBLE_PLAYBOOK, "-i", str(inventory), "--forks", str(forks), str(playbook)]
-        children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
-        started = time.time()
-        completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(self.workdir),
-                                   timeout=PLAYBOOK_TIMEOUT, check=False)
-        wall = time.time() - started
-        cpu_tree = cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(children)
-        cpu_self = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_seconds(own)
+        path = self.workdir / ("play-%d.yml" % self.count)
+        path.write_text(json.dumps(plays, indent=1), encoding="utf-8")  # JSON is YAML
+        return path
+
+    def run(self, plays, inventory, sim, forks=5, extra_env=None, allow_failures=False):
+        """Run a playbook against `sim`; with `allow_failures` failed hosts are results to count, not a broken benchmark."""
+        playbook = self.playbook(plays)
+        run = self.harness(sim).run(playbook, inventory, env=dict(self.env, **(extra_env or {})), timeout=PLAYBOOK_TIMEOUT,
+                                    forks=forks)
+        tasks = self.timed_tasks(run.run_dir)
         # rc 2: some hosts failed; anything else (or no timer output) is a broken run.
-        if (completed.returncode != 0 and not (allow_failures and completed.returncode == 2)) or not timer_out.exists():
-            details = (playbook, completed.returncode, completed.stdout[-4000:], completed.stderr[-2000:])
-            raise BenchError("ansible-playbook %s failed (rc %s):\n%s\n%s" % details)
-        tasks = [TaskTimes(raw) for raw in json.loads(timer_out.read_text(encoding="utf-8"))["tasks"]]
+        if (run.rc != 0 and not (allow_failures and run.rc == 2)) or tasks is None:
+            raise BenchError("ansible-playbook %s failed (rc %s):\n%s\n%s" % (playbook, run.rc, run.stdout[-4000:], run.stderr[-2000:]))
         for task in tasks:
             if task.outcomes != ["ok"] and not allow_failures:
-                raise BenchError("task %r ended %s:\n%s" % (task.name, task.outcomes, completed.stdout[-4000:]))
-        return PlaybookRun(wall, cpu_tree, cpu_self, tasks, completed.stdout)
+                raise BenchError("task %r ended %s:\n%s" % (task.name, task.outcomes, run.stdout[-4000:]))
+        return PlaybookRun(run, tasks)
 
 
 def play(name, tasks, api_url, hosts="bench"):
@@ -172,12 +183,13 @@ def play(name, tasks, api_url, hosts="bench"):
 
 
 def uri_task(name, url):
-    headers = {"Authorization": "Bearer %s" % TOKEN, "Accept": "application/json"}
+    headers = {"Authorization": "Bearer %s" % URI_TOKEN, "Accept": "application/json"}
     return {"name": name, "ansible.builtin.uri": {"url": url, "headers": headers}}
 
 
 def new_sim(**kwargs):
-    settings = dict(tokens=[TOKEN], servers=[], create_seconds=1, restore_seconds=1, page_size=20)
+    """The harness's simulator, accepting TOKEN and URI_TOKEN, with 1 s operations and 20 snapshots a page unless given."""
+    settings = dict(tokens=[TOKEN, URI_TOKEN], servers=[], create_seconds=1, restore_seconds=1, page_size=20)
     settings.update(kwargs)
     return Simulator(**settings)
 
@@ -205,7 +217,7 @@ def bench_requests(runner):
         ]
         tasks = [dict(body, name=name) for name, body, _goal, _check in cases]
         run = runner.run([play("requests per task", tasks, sim.base_url, hosts="localhost")],
-                         runner.inventory([("localhost", {})]))
+                         runner.inventory([("localhost", {})]), sim)
         rows = []
         for name, _body, goal, check in cases:
             task = run.task(name)
@@ -227,7 +239,8 @@ def bench_overhead(runner, iterations):
             pair = [dict(info, name="info %d" % index), uri_task("uri %d" % index, url)]
             tasks += pair if index % 2 == 0 else pair[::-1]  # ABBA order cancels drift
         sim.clear_log()
-        run = runner.run([play("per-task overhead", tasks, sim.base_url, hosts="localhost")], runner.inventory([("localhost", {})]))
+        run = runner.run([play("per-task overhead", tasks, sim.base_url, hosts="localhost")], runner.inventory([("localhost", {})]),
+                         sim)
         requests_seen = len(api_entries(sim))
     info_times = [run.task("info %d" % i).wall for i in range(iterations)]
     uri_times = [run.task("uri %d" % i).wall for i in range(iterations)]
@@ -285,17 +298,6 @@ def poll_goal(duration):
     return 5 + duration / 15.0
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def simulate_wait(wait, duration, rand):
     """Requests and notice delay of one `present` with wait for a creation of `duration` s, on a fake clock.
 
@@ -303,14 +305,14 @@ def simulate_wait(wait, duration, rand):
     (present.py _await); each check is one GET. The creation starts at the POST (clock 0);
     checks take no time on the fake clock.
     """
-    fake = FakeClock()
+    fake = VirtualClock(0.0)
     checks = []
 
     def check():
         checks.append(fake.now)
         return fake.now >= duration, fake.now, "in_progress"
 
-    noticed_at = wait.wait_for(check, 3600, "fake", clock=fake.clock, sleep=fake.sleep, intervals=wait.poll_intervals(rand=rand))
+    noticed_at = wait.wait_for(check, 3600, "fake", clock=fake.monotonic, sleep=fake.sleep, intervals=wait.poll_intervals(rand=rand))
     return 2 + len(checks), noticed_at - duration
 
 
@@ -333,19 +335,20 @@ def bench_polling_fake(durations):
 
 def timed_process(argv, env):
     """Run a process to its end: (wall seconds, stdout, simulator CPU seconds, process CPU seconds)."""
-    children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+    children, own = harness.cpu_seconds(resource.RUSAGE_CHILDREN), harness.cpu_seconds(resource.RUSAGE_SELF)
     started = time.time()
     completed = subprocess.run(argv, check=True, capture_output=True, text=True, env=env, timeout=PLAYBOOK_TIMEOUT)
     wall = time.time() - started
-    return (wall, completed.stdout, cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_seconds(own),
-            cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(children))
+    return (wall, completed.stdout, harness.cpu_seconds(resource.RUSAGE_SELF) - own,
+            harness.cpu_seconds(resource.RUSAGE_CHILDREN) - children)
 
 
-def kept_module(workdir):
-    """The newest AnsiballZ file of vps_snapshot_info that ANSIBLE_KEEP_REMOTE_FILES left (its arguments are inside)."""
-    found = sorted(Path(workdir).glob("ansible-remote/*/AnsiballZ_vps_snapshot_info.py"), key=lambda p: p.stat().st_mtime)
+def kept_module(run_dir):
+    """The newest AnsiballZ file of vps_snapshot_info that ANSIBLE_KEEP_REMOTE_FILES left in a run's remote temporary
+    folder (the harness's tmp/remote; its arguments are inside)."""
+    found = sorted(Path(run_dir).glob("tmp/remote/*/AnsiballZ_vps_snapshot_info.py"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise BenchError("ANSIBLE_KEEP_REMOTE_FILES left no AnsiballZ_vps_snapshot_info.py under %s" % workdir)
+        raise BenchError("ANSIBLE_KEEP_REMOTE_FILES left no AnsiballZ_vps_snapshot_info.py under %s" % run_dir)
     return found[-1]
 
 
@@ -361,14 +364,15 @@ def bench_listing(runner, servers, per_server, page_size, repeats):
         as_task = {"name": "bare loop as a command task", "ansible.builtin.command": {"argv": bare_argv}}
         listing_play = [play("listing", [task, as_task], sim.base_url, hosts="localhost")]
         # A warm-up run that keeps the module's AnsiballZ file, to time the module's own process alone later.
-        runner.run(listing_play, inventory, extra_env=dict(ANSIBLE_KEEP_REMOTE_FILES="1"))
-        module_argv = [PYTHON, str(kept_module(runner.workdir))]
-        env = dict(os.environ, VPS_API_TOKEN=TOKEN)
+        warm_up = runner.run(listing_play, inventory, sim, extra_env=dict(ANSIBLE_KEEP_REMOTE_FILES="1"))
+        module_argv = [PYTHON, str(kept_module(warm_up.run_dir))]
+        # As a user's shell runs them: without the PYTHONPATH run.sh sets for the benchmark's own imports.
+        env = dict(((k, v) for k, v in os.environ.items() if k != "PYTHONPATH"), VPS_API_TOKEN=TOKEN)
         runs = dict(info=[], bare=[], module=[])
 
         def run_playbook():
             sim.clear_log()
-            run = runner.run(listing_play, inventory)
+            run = runner.run(listing_play, inventory, sim)
             timed = run.task(task["name"])
             runs["info"].append(dict(seconds=timed.wall, requests=len(api_entries(sim, timed.start, timed.end)),
                                      command_task=run.task(as_task["name"]).wall))
@@ -521,7 +525,7 @@ def main_slices(args, cfg):
     Path(workdir).mkdir(parents=True, exist_ok=True)
     runner = Runner(workdir)
     # N = 500 in one process took over 30 minutes on the shared 2 CPUs: the slices' own timeout, if longer.
-    cfg = dict(cfg, ansible_playbook=ANSIBLE_PLAYBOOK, timeout=max(PLAYBOOK_TIMEOUT, cfg.get("playbook_timeout", 0)))
+    cfg = dict(cfg, timeout=max(PLAYBOOK_TIMEOUT, cfg.get("playbook_timeout", 0)))
     started, load_before = time.time(), os.getloadavg()
     print("... job slices: %d concurrent pre_upgrade runs vs one batch, N = %s" % (cfg["slices"], args.slice_sizes or list(cfg["sizes"])),
           flush=True)
@@ -529,7 +533,7 @@ def main_slices(args, cfg):
     measured.update(cpus=os.cpu_count(), load_before=load_before, started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
                     total_seconds=time.time() - started, command=args.command, python=sys.version.split()[0])
     measured["load_after"] = os.getloadavg()
-    from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer  # pylint: disable=C0415,E0401
+    from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer  # pylint: disable=import-outside-toplevel
     measured["pacer"] = dict((key, getattr(Pacer, key, None)) for key in ("WINDOW", "MIN_RATE", "INITIAL_RATE", "CALM", "MIN_GROWTH"))
     for case in measured["cases"]:
         case["pacer"] = measured["pacer"]

@@ -19,9 +19,9 @@ import math
 import statistics
 import time
 
-from vps_simulator import Simulator  # pylint: disable=import-error
-
-import model  # pylint: disable=import-error
+from ansible_collections.vps.cloud.tests.harness.clock import SharedVirtualClock
+from ansible_collections.vps.cloud.tests.harness.simulator import Simulator
+from ansible_collections.vps.cloud.tools.benchmark import model
 
 NAME = "pre-upgrade"
 FIRST_SERVER = 1001
@@ -142,7 +142,7 @@ def real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=F
         inventory = runner.inventory([(host, dict(vps_server_id=server_of[host])) for host in hosts])
         task = batch_task() if path == "batch" else per_host_task()
         sim.clear_log()
-        run = runner.run([play("fleet", [task], sim.base_url)], inventory, forks=forks, allow_failures=True)
+        run = runner.run([play("fleet", [task], sim.base_url)], inventory, sim, forks=forks, allow_failures=True)
         entries = api_entries(sim)
         timed = run.task(task["name"])
         record = dict(path=path, size=size, forks=forks, limited=limited, T=cfg["T"], source="measured",
@@ -187,7 +187,7 @@ def real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=F
             record["failures"] = [(timed.hosts[list(timed.hosts)[0]].get("result") or {}).get("msg", "")[:300]]
         if rerun:
             sim.clear_log()
-            again = runner.run([play("fleet", [task], sim.base_url)], inventory, forks=forks, allow_failures=True)
+            again = runner.run([play("fleet", [task], sim.base_url)], inventory, sim, forks=forks, allow_failures=True)
             again_entries = api_entries(sim)
             result = again.task(task["name"]).hosts
             changed = any((v.get("result") or {}).get("changed") for v in result.values())
@@ -219,7 +219,7 @@ def request_seconds(runner, cfg, size):
 
 
 def model_run(cfg, path, size, forks, limited, duration, cost, overhead, others=None):
-    clock = model.VirtualClock(time.time())
+    clock = SharedVirtualClock(time.time())
     sim = new_fleet_sim(cfg, duration, limited, clock=clock.time, tokens=["model-token"])
     servers = sim.add_servers(size, cfg["existing"], start_id=FIRST_SERVER)
     if others:
@@ -249,7 +249,7 @@ def rounds_formula(cfg, size, forks, duration, overhead):
 
     The poll delay is when wait.py's schedule (no jitter) first polls at or after T, minus T.
     """
-    from ansible_collections.vps.cloud.plugins.module_utils import wait  # pylint: disable=import-error,import-outside-toplevel
+    from ansible_collections.vps.cloud.plugins.module_utils import wait  # pylint: disable=import-outside-toplevel
     elapsed, intervals = 0.0, wait.poll_intervals(rand=lambda: 0.0)
     while elapsed < duration:
         elapsed += next(intervals)

@@ -9,10 +9,10 @@ What runs is the collection's code, unchanged: present.ensure_present (the engin
 vps_snapshot_batch), SnapshotService, VpsClient with its Pacer (pacing, Retry-After holds, AIMD) and
 wait.wait_for with poll_intervals. Only three things are the model's:
 
-- time: a VirtualClock that every sleep of the engine, of the client and of the simulator reads. It
-  advances only when every participating thread is asleep, to the earliest wake-up, so threads
-  (the batch's `concurrency` workers, or one worker per fork) keep their real interleaving while a
-  600 s creation takes no real time;
+- time: the harness's SharedVirtualClock (tests/harness/clock.py) that every sleep of the engine, of
+  the client and of the simulator reads. It advances only when every participating thread is asleep,
+  to the earliest wake-up, so threads (the batch's `concurrency` workers, or one worker per fork) keep
+  their real interleaving while a 600 s creation takes no real time;
 - transport: requests go to the simulator's Flask app through a requests adapter (no socket), each
   request costing `request_seconds` of virtual time, measured on the real loopback simulator;
 - Ansible: the per-host path is a pool of `forks` workers, each host costing the per-task overhead
@@ -24,7 +24,6 @@ wait.wait_for with poll_intervals. Only three things are the model's:
 
 from __future__ import annotations
 
-import heapq
 import random
 import threading
 from urllib.parse import urlsplit
@@ -34,62 +33,14 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from ansible_collections.vps.cloud.plugins.module_utils.client import VpsClient  # pylint: disable=import-error
-from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present  # pylint: disable=import-error
-from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest  # pylint: disable=import-error
-from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotService  # pylint: disable=import-error
+from ansible_collections.vps.cloud.plugins.module_utils.client import VpsClient
+from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present
+from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
+from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotService
+from ansible_collections.vps.cloud.tests.harness.simulator import calls
 
 MODEL_ORIGIN = "http://localhost"
 API_URL = MODEL_ORIGIN + "/api/v1"
-
-
-class ModelStuck(RuntimeError):
-    """No thread can make progress: a participant blocks on something other than the virtual clock."""
-
-
-class VirtualClock:
-    """Time that moves only when every participant sleeps: then to the earliest wake-up."""
-
-    def __init__(self, start):
-        self.now = float(start)
-        self._cond = threading.Condition()
-        self._participants = 0
-        self._sleepers = []  # heap of (wake, seq)
-        self._woken = set()
-        self._seq = 0
-
-    def time(self):
-        return self.now
-
-    def join(self, count=1):
-        with self._cond:
-            self._participants += count
-
-    def leave(self):
-        with self._cond:
-            self._participants -= 1
-            self._advance()
-
-    def sleep(self, seconds):
-        with self._cond:
-            self._seq += 1
-            ticket = self._seq
-            heapq.heappush(self._sleepers, (self.now + max(0.0, float(seconds)), ticket))
-            self._advance()
-            while ticket not in self._woken:
-                if not self._cond.wait(timeout=600):
-                    raise ModelStuck("virtual clock: no progress for 600 s of real time")
-            self._woken.discard(ticket)
-
-    def _advance(self):
-        # Called with the lock held: when everyone is asleep, wake the earliest (and all due at that time).
-        if not self._sleepers or len(self._sleepers) < self._participants:
-            return
-        wake = self._sleepers[0][0]
-        self.now = max(self.now, wake)
-        while self._sleepers and self._sleepers[0][0] <= self.now:
-            self._woken.add(heapq.heappop(self._sleepers)[1])
-        self._cond.notify_all()
 
 
 class WsgiAdapter(BaseAdapter):
@@ -148,8 +99,8 @@ class ModelClient(VpsClient):
             session.mount(MODEL_ORIGIN + "/", WsgiAdapter(self._app))
         return session
 
-    def _send(self, method, url, params, json_body, idempotent):
-        response = super()._send(method, url, params, json_body, idempotent)
+    def _send(self, method, url, params, json_body, idempotent, paced=True):
+        response = super()._send(method, url, params, json_body, idempotent, paced=paced)
         self._virtual.sleep(self._request_seconds)
         return response
 
@@ -211,7 +162,7 @@ def run_pool(clock, items, workers, work):
 
 def count_log(sim):
     """Requests (API only), POSTs, GETs and 429s of the rate limit, from the simulator's request log."""
-    entries = [e for e in sim.request_log() if e["path"].startswith("/api/")]
+    entries = calls(sim)
     return dict(requests=len(entries), posts=sum(1 for e in entries if e["method"] == "POST"),
                 gets=sum(1 for e in entries if e["method"] == "GET"),
                 deletes=sum(1 for e in entries if e["method"] == "DELETE"),

@@ -909,9 +909,10 @@ def markdown(results, path, chart_name=None):
     add("```")
     add("")
     add("`run.sh` sources `scripts/lib.sh`, ensures the venv, lays the collection out under `$VPS_LAYOUT_ROOT/ansible_collections/"
-        "vps/cloud` and runs `python tools/benchmark/bench.py` from there with `ANSIBLE_COLLECTIONS_PATH` set. Every measured "
-        "task is a real `ansible-playbook` run (connection local) against the loopback simulator (`tools/vps_simulator`), "
-        "started in the benchmark's own process.")
+        "vps/cloud` and runs `python -m ansible_collections.vps.cloud.tools.benchmark.bench` from there with `$VPS_LAYOUT_ROOT` on "
+        "`PYTHONPATH` and `ANSIBLE_COLLECTIONS_PATH` set. Every measured task is a real `ansible-playbook` run (connection local), "
+        "through the test harness (`tests/harness`), against the loopback simulator (`tools/vps_simulator`), started in the "
+        "benchmark's own process.")
     add("")
     add("**The machine:** %s CPUs, shared with other engineers' test runs during this run (1-minute load average %.1f at the "
         "start, %.1f at the end). Absolute times vary from run to run; read the ratios, each between figures of this one run."

@@ -53,4 +53,8 @@ fi
 
 log "Benchmark (${quick[*]:-full}${only[*]:+ ${only[*]}}); playbooks in $work"
 cd "$COLLECTION_DIR"
-python tools/benchmark/bench.py "${quick[@]}" "${only[@]}" --workdir "$work" --command "$command" "${outputs[@]}"
+# The benchmark imports the test harness (and the simulator) as ansible_collections.vps.cloud.tests.harness, as the tests do
+# (scripts/test.sh): the folder holding ansible_collections goes on PYTHONPATH.
+export PYTHONPATH=$LAYOUT_ROOT${PYTHONPATH:+:$PYTHONPATH}
+python -m ansible_collections.vps.cloud.tools.benchmark.bench "${quick[@]}" "${only[@]}" --workdir "$work" --command "$command" \
+    "${outputs[@]}"

@@ -21,7 +21,6 @@ POST of the run's snapshot name) and lost (a server with none), and existing sna
 from __future__ import annotations
 
 import heapq
-import json
 import math
 import os
 import random
@@ -29,9 +28,9 @@ import re
 import subprocess
 import time
 
-from flask import has_request_context, request as flask_request  # pylint: disable=import-error
+from flask import has_request_context, request as flask_request
 
-import fleet  # pylint: disable=import-error
+from ansible_collections.vps.cloud.tools.benchmark import fleet
 
 NAME = "pre-upgrade-bench"
 PLAYBOOK = "vps.cloud.pre_upgrade"
@@ -68,40 +67,34 @@ def recap(stdout):
     return dict((m.group(1), tuple(int(m.group(i)) for i in range(2, 6))) for m in RECAP.finditer(stdout))
 
 
-def launch(runner, inventory, forks, base_url, token, label, cfg):  # pylint: disable=too-many-arguments
-    runner.count += 1
-    timer_out = runner.workdir / ("timer-%d.json" % runner.count)
-    env = dict(runner.env, VPS_API_URL=base_url, VPS_API_TOKEN=token, BENCH_TIMER_OUT=str(timer_out))
-    command = [cfg["ansible_playbook"], "-i", str(inventory), "--forks", str(forks), PLAYBOOK,
-               "-e", "pre_upgrade_snapshot_name=%s" % NAME, "-e", "pre_upgrade_quiesce=%s" % cfg["quiesce"]]
-    out = open(runner.workdir / ("slice-%d.out" % runner.count), "w+", encoding="utf-8")  # pylint: disable=consider-using-with
+def launch(runner, sim, inventory, forks, token, label, cfg):  # pylint: disable=too-many-arguments
+    """One pre_upgrade run started in the background with the harness (Runner.start), sending `token`."""
+    extra = ["pre_upgrade_snapshot_name=%s" % NAME, "pre_upgrade_quiesce=%s" % cfg["quiesce"]]
     started = time.time()
-    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True, env=env,  # pylint: disable=consider-using-with
-                               cwd=str(runner.workdir))
-    return dict(label=label, process=process, out=out, started=started, timer_out=timer_out, command=command)
+    handle = runner.harness(sim, token=token).start(PLAYBOOK, inventory, extra, env=runner.env, forks=forks)
+    return dict(label=label, handle=handle, started=started, command=list(handle.process.args), runner=runner)
 
 
 def finish(job, hosts, timeout):
+    """Wait for one run (the harness reaps what it left and checks it); killed once `timeout` has passed since its start."""
+    handle = job["handle"]
     try:
-        rc = job["process"].wait(timeout=max(1.0, job["started"] + timeout - time.time()))
-    except subprocess.TimeoutExpired:
-        job["process"].kill()  # not left running against a simulator about to stop
-        job["process"].wait()
+        run = handle.wait(timeout=max(1.0, job["started"] + timeout - time.time()))
+        rc, stdout, stderr = run.rc, run.stdout, run.stderr
+    except subprocess.TimeoutExpired:  # killed by the harness: not left running against a simulator about to stop
         rc = "timed out after %d s" % timeout
+        stdout = (handle.run_dir / "stdout.txt").read_text(errors="replace")
+        stderr = (handle.run_dir / "stderr.txt").read_text(errors="replace")
     ended = time.time()
-    job["out"].seek(0)
-    stdout = job["out"].read()
-    job["out"].close()
     seen = recap(stdout)
     failed = [h for h in hosts if h not in seen or seen[h][2] or seen[h][3]]
     task_wall = None
-    if job["timer_out"].exists():
-        tasks = json.loads(job["timer_out"].read_text(encoding="utf-8"))["tasks"]
-        snap = [t for t in tasks if t["name"].endswith(SNAPSHOT_TASK)]
-        if snap:
-            ends = [h["end"] for h in snap[0]["hosts"].values() if "end" in h]
-            task_wall = (max(ends) - snap[0]["start"]) if ends else None
-    tail = "" if not failed else stdout[-1500:]
+    tasks = job["runner"].timed_tasks(handle.run_dir)
+    snap = [t for t in tasks or () if t.name.endswith(SNAPSHOT_TASK)]
+    if snap:
+        ends = [h["end"] for h in snap[0].hosts.values() if "end" in h]
+        task_wall = (max(ends) - snap[0].start) if ends else None
+    tail = "" if not failed else (stdout + stderr)[-1500:]
     messages = sorted(set(m.group(1)[:300] for m in FATAL.finditer(stdout)))
     return dict(label=job["label"], hosts=len(hosts), rc=rc, started=job["started"], ended=ended, wall=ended - job["started"],
                 snapshot_task_wall=task_wall, failed_hosts=len(failed), failures=messages[:5], tail=tail)
@@ -139,7 +132,7 @@ def run_case(runner, api_entries, cfg, size, count, log=print):
         parts = deal(hosts, count)
         inventories = [runner.inventory([(h, dict(vps_server_id=server_of[h])) for h in part]) for part in parts]
         sim.clear_log()
-        jobs = [launch(runner, inventory, cfg["forks"], sim.base_url, token, labels[token], cfg)
+        jobs = [launch(runner, sim, inventory, cfg["forks"], token, labels[token], cfg)
                 for inventory, token in zip(inventories, tokens)]
         runs = [finish(job, part, cfg["timeout"]) for job, part in zip(jobs, parts)]
         entries = api_entries(sim)
@@ -192,7 +185,7 @@ def bench_slices(runner, api_entries, cfg, sizes=None, log=print):
         out.append(dict(size=size, single=single, sliced=sliced, ratio=ratio, goals=goals, seconds=time.time() - began,
                         started=started, load_before=load_before, load_after=os.getloadavg()))
         log("    N=%d: slices / single batch = %.2f (goal <= %.1f), %.0f s" % (size, ratio, cfg["goal_ratio"], time.time() - began))
-    return dict(settings=dict((k, v) for k, v in cfg.items() if k not in ("ansible_playbook", "timeout")), cases=out)
+    return dict(settings=dict((k, v) for k, v in cfg.items() if k != "timeout"), cases=out)
 
 
 # The pacers alone, on a virtual clock ----------------------------------------------------------------------------------

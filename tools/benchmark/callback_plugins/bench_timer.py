@@ -5,12 +5,13 @@
 
 """Benchmark-only callback: wall-clock times of every task and every host's result, written as JSON.
 
-Not part of the collection's plugins: tools/benchmark/bench.py enables it with
-ANSIBLE_CALLBACK_PLUGINS and ANSIBLE_CALLBACKS_ENABLED=bench_timer, and names the output
-file in BENCH_TIMER_OUT. Times are time.time() in the controller process, so they compare
-directly with the simulator's request log (same clock, same machine). Each result is kept as a
-short summary (changed, failed, the snapshot's id, name and status, a batch's per-host entries and
-its request counts), which the fleet benchmark compares between the per-host and the batch path.
+Not part of the collection's plugins: tools/benchmark/bench.py enables it through the test harness's
+Runner (tests/harness/playbook.py, its ``callbacks`` option), which runs every playbook from a folder of
+its own; the output is bench_timer.json in that working directory, or the file BENCH_TIMER_OUT names.
+Times are time.time() in the controller process, so they compare directly with the simulator's
+request log (same clock, same machine). Each result is kept as a short summary (changed, failed, the
+snapshot's id, name and status, a batch's per-host entries and its request counts), which the fleet
+benchmark compares between the per-host and the batch path.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ name: bench_timer
 type: aggregate
 short_description: Record task and per-host result times for the vps.cloud benchmark
 description:
-  - Writes the start time of every task and the start and end time of every host's run of it to the file named by E(BENCH_TIMER_OUT),
-    with a summary of each result (changed, failed, the snapshot, a batch's per-host entries and request counts).
-requirements:
-  - E(BENCH_TIMER_OUT) names the output file.
+  - Writes the start time of every task and the start and end time of every host's run of it to the file named by E(BENCH_TIMER_OUT)
+    (default C(bench_timer.json) in the working directory), with a summary of each result (changed, failed, the snapshot, a
+    batch's per-host entries and request counts).
 """
 
 
@@ -62,7 +62,7 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self._tasks = []
         self._by_uuid = {}
-        self._out = os.environ.get("BENCH_TIMER_OUT")
+        self._out = os.environ.get("BENCH_TIMER_OUT") or "bench_timer.json"
 
     def _task(self, task):
         entry = self._by_uuid.get(task._uuid)  # pylint: disable=protected-access
@@ -98,7 +98,5 @@ class CallbackModule(CallbackBase):
         self._done(result, "unreachable")
 
     def v2_playbook_on_stats(self, stats):
-        if not self._out:
-            return
         with open(self._out, "w", encoding="utf-8") as handle:
             json.dump(dict(tasks=self._tasks), handle)
