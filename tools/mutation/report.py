@@ -15,8 +15,13 @@ equivalent (survivors listed in the equivalent file), score = killed / (mutants 
 Then every survivor not listed as equivalent: file, line, function, its key for the equivalent file, the diff.
 Exit status 1 when the total score is below the threshold, 2 when the results are missing or unreadable.
 
-An equivalent mutant is named by file, function and a key: a hash of the lines the mutation removes and
-adds, so that entries survive unrelated edits that renumber mutmut's mutants or move lines.
+An equivalent mutant is named by file, function and a key: a hash of the statements the mutation removes and
+adds, each read as Python reads it (ast.unparse), so that entries survive unrelated edits that renumber mutmut's
+mutants or move lines, and reformatting (ruff format) that only changes layout.
+
+--rekey FILE rewrites the keys of an equivalent file written with the earlier, line-based keys (a hash of the
+source lines the mutation changes), for every mutant of the run that it names; it needs only generated mutants,
+not their results.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import json
 import os
 import re
 import sys
+import textwrap
+from difflib import ndiff
 
 COLLECTION = os.path.join("ansible_collections", "vps", "cloud")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,11 +64,36 @@ def changed_lines(diff):
     return removed, added
 
 
-def mutant_key(function, diff):
-    """A stable name for a mutant: its function and what it changes, whatever mutmut numbers it and wherever the line is."""
-    removed, added = changed_lines(diff)
+def _hash(function, removed, added):
     text = "\n".join([function, "-"] + removed + ["+"] + added)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+def line_key(function, diff):
+    """The earlier key: a hash of the source lines the mutation changes (reformatting changes it)."""
+    return _hash(function, *changed_lines(diff))
+
+
+def canonical_change(mutant_name, path):
+    """The statements a mutant removes and adds, as ast.unparse writes them: one line per simple statement, whatever
+    the layout of the source."""
+    from mutmut.mutation import diff_apply  # pylint: disable=import-outside-toplevel
+    import libcst as cst  # pylint: disable=import-outside-toplevel
+
+    functions = diff_apply.read_functions_from_index(mutant_name, path)
+    if functions is None:
+        module = diff_apply.read_mutants_module(path)
+        functions = (diff_apply.read_original_function(module, mutant_name), diff_apply.read_mutant_function(module, mutant_name))
+    original, mutant = (ast.unparse(ast.parse(textwrap.dedent(cst.Module([f]).code))).splitlines() for f in functions)
+    lines = list(ndiff(original, mutant))
+    return ([line[2:].strip() for line in lines if line.startswith("- ")],
+            [line[2:].strip() for line in lines if line.startswith("+ ")])
+
+
+def mutant_key(function, mutant_name, path):
+    """A stable name for a mutant: its function and what it changes, whatever mutmut numbers it, wherever the line is and
+    however the code is laid out."""
+    return _hash(function, *canonical_change(mutant_name, path))
 
 
 def read_equivalents(path):
@@ -135,12 +167,39 @@ def percent(killed, total):
     return 100.0 * killed / total if total else 100.0
 
 
+def rekey(path, results):
+    """Rewrite the line-based keys of the equivalent file `path` as statement-based ones, for the mutants of `results`."""
+    new_keys = {}
+    for relative, mutants in results.items():
+        source_path = os.path.join(COLLECTION, relative)
+        for name, dummy in mutants or ():
+            function = function_of(name)
+            new_keys[(relative, line_key(function, mutmut_diff(name, source_path)))] = mutant_key(function, name, source_path)
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    missing = 0
+    for index, line in enumerate(lines):
+        fields = line.split(None, 3)
+        if line.startswith("#") or len(fields) < 4 or (fields[0], fields[2]) not in new_keys and fields[0] not in results:
+            continue
+        if (fields[0], fields[2]) not in new_keys:
+            missing += 1
+            print("%s:%d: no mutant of this run has key %s: left as it is" % (path, index + 1, fields[2]), file=sys.stderr)
+            continue
+        lines[index] = " ".join([fields[0], fields[1], new_keys[(fields[0], fields[2])], fields[3]])
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+    print("rekeyed %s (%d entries without a mutant in this run)" % (path, missing))
+    return 1 if missing else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--work", required=True, help="the directory mutmut ran in")
     parser.add_argument("--equivalent", help="the file listing the equivalent mutants")
     parser.add_argument("--threshold", type=float, default=97.0, help="the lowest total score that passes, in percent")
     parser.add_argument("files", nargs="+", help="files of the collection, relative to its root")
+    parser.add_argument("--rekey", metavar="FILE", help="rewrite FILE's line-based keys as statement-based ones, and stop")
     args = parser.parse_args(argv)
 
     work = os.path.abspath(args.work)
@@ -149,6 +208,8 @@ def main(argv=None):
     results = load_results(work, args.files)
     os.chdir(work)  # mutmut reads its setup.cfg and mutants/ from the current directory
     sys.path.insert(0, work)
+    if args.rekey:
+        return rekey(args.rekey, results)
 
     rows, survivors, seen_keys, stale, hung = [], [], set(), [], []
     for relative, mutants in results.items():
@@ -170,7 +231,7 @@ def main(argv=None):
                 continue
             function = function_of(name)
             diff = mutmut_diff(name, source_path)
-            key = mutant_key(function, diff)
+            key = mutant_key(function, name, source_path)
             seen_keys.add((relative, key))
             if (relative, key) in equivalents:
                 equivalent += 1
