@@ -55,8 +55,7 @@ def ensure_absent(service, requests, wait=True, wait_timeout=1800):
     return entries
 
 
-def ensure_pruned(service, server_ids, pattern, keep=None, older_than_days=None, protect_last_completed=True, wait=True,
-                  wait_timeout=1800):
+def ensure_pruned(service, server_ids, pattern, keep=None, older_than_days=None, protect_last_completed=True, wait=True, wait_timeout=1800):
     """Prune each server by the rules of selection.plan_prune; returns the DeletionEntry of each server."""
     entries = [DeletionEntry(SnapshotRequest(server_id=server_id)) for server_id in server_ids]
     listings = _read(service, entries)
@@ -76,12 +75,14 @@ def ensure_pruned(service, server_ids, pattern, keep=None, older_than_days=None,
 def _confirm_servers_exist(service, entries):
     """A server without any snapshot may be a mistyped id: pruning it would silently do nothing. One that does not
     exist is that entry's error; one that cannot be read otherwise has nothing to prune either, and goes on."""
+
     def confirm(entry):
         try:
             service.server_presence(entry.server_id)
         except SnapshotError as exc:
             if (exc.details.get("failure") or {}).get("status") == 404:
                 raise
+
     for_each(service, entries, confirm)
 
 
@@ -117,14 +118,16 @@ def find_target(listing, snapshot_id=None, server_id=None, name=None, account=No
             raise SnapshotError(
                 "Snapshot %s belongs to server %s (%s), not to server %s. Give the server_id it belongs to, or leave server_id out."
                 % (describe(elsewhere), server_id_of(elsewhere), (elsewhere.get("server") or {}).get("name"), server_id),
-                snapshot=clean_snapshot(elsewhere))
+                snapshot=clean_snapshot(elsewhere),
+            )
         return found
     matches = named(listing, server_id, name)
     if len(matches) > 1:
         raise SnapshotError(
             "Server %s has %d snapshots named %r (ids %s); refer to one of them with snapshot_id rather than let the module pick."
             % (server_id, len(matches), name, ", ".join(str(s.get("id")) for s in matches)),
-            snapshots=[clean_snapshot(s) for s in matches])
+            snapshots=[clean_snapshot(s) for s in matches],
+        )
     return matches[0] if matches else None
 
 
@@ -149,6 +152,7 @@ def _delete_and_wait(service, entries, wait, wait_timeout):
     def delete_all(entry):
         for snapshot in entry.to_delete:
             service.delete(snapshot, entry.changes)
+
     for_each(service, [e for e in entries if e.to_delete], delete_all)
     if wait:
         _await_gone(service, [e for e in entries if e.changes.deleted], deadline, wait_timeout)
@@ -172,8 +176,15 @@ def _await_gone(service, entries, deadline, wait_timeout):
         return not pending, None, "still listed: %s" % ", ".join(str(i) for i in sorted(pending))
 
     try:
-        service.wait(check, deadline - service.clock(), "%d deleted snapshot(s) to disappear" % len(pending), "deleting",
-                     check_first=True, advice=FOLLOW_ADVICE, limit=wait_timeout)
+        service.wait(
+            check,
+            deadline - service.clock(),
+            "%d deleted snapshot(s) to disappear" % len(pending),
+            "deleting",
+            check_first=True,
+            advice=FOLLOW_ADVICE,
+            limit=wait_timeout,
+        )
     except SnapshotError as exc:
         for dummy, entry in pending.values():
             # A DELETE that failed earlier is the first thing the user must read: the timeout does not hide it.

@@ -27,11 +27,16 @@ LABELS_IN_MSG = 10
 
 
 def present_options(params):
-    return PresentOptions(retention=params.get("retention"), retention_match=params.get("retention_match") or "*",
-                          resume_match=params.get("resume_match"),
-                          protect_last_completed=params.get("protect_last_completed", True),
-                          wait=params["wait"], wait_timeout=params["wait_timeout"],
-                          wait_for_first=params.get("wait_for") == "first", retake_failed=params.get("retake_failed", True))
+    return PresentOptions(
+        retention=params.get("retention"),
+        retention_match=params.get("retention_match") or "*",
+        resume_match=params.get("resume_match"),
+        protect_last_completed=params.get("protect_last_completed", True),
+        wait=params["wait"],
+        wait_timeout=params["wait_timeout"],
+        wait_for_first=params.get("wait_for") == "first",
+        retake_failed=params.get("retake_failed", True),
+    )
 
 
 def batch_present(service, requests, params):
@@ -43,11 +48,19 @@ def batch_present(service, requests, params):
         if request.server_id in first:
             earlier = requests[first[request.server_id]]
             if request.description != earlier.description:
-                warnings.append("%s: snapshot %r is asked for twice in this batch with different descriptions, %s for %s and %s "
-                                "for %s: it is taken once, with %s." % (
-                                    _label(dict(server_id=request.server_id, host=request.host)), request.name,
-                                    _quoted(earlier.description), _entry_name(earlier, first[request.server_id]),
-                                    _quoted(request.description), _entry_name(request, index), _quoted(earlier.description)))
+                warnings.append(
+                    "%s: snapshot %r is asked for twice in this batch with different descriptions, %s for %s and %s "
+                    "for %s: it is taken once, with %s."
+                    % (
+                        _label(dict(server_id=request.server_id, host=request.host)),
+                        request.name,
+                        _quoted(earlier.description),
+                        _entry_name(earlier, first[request.server_id]),
+                        _quoted(request.description),
+                        _entry_name(request, index),
+                        _quoted(earlier.description),
+                    )
+                )
             continue
         first[request.server_id] = index
         unique.append(request)
@@ -62,13 +75,18 @@ def batch_present(service, requests, params):
         results.append(result)
         owners.append(owner == index)
     mine = [r for r, owns in zip(results, owners) if owns]
-    diff = dict(before=dict((str(r["server_id"]), _diff_part(r, "before")) for r in mine),
-                after=dict((str(r["server_id"]), _diff_part(r, "after")) for r in mine))
+    diff = dict(
+        before=dict((str(r["server_id"]), _diff_part(r, "before")) for r in mine), after=dict((str(r["server_id"]), _diff_part(r, "after")) for r in mine)
+    )
     # Still in progress (not waited for, or not yet with wait_for=first): the servers a rerun would wait for.
     pending = sorted(set(e.server_id for e in entries.values() if e.active and is_working(e.snapshot)))
     # In check mode a snapshot to take is the planned one, without an id.
-    counts = _count(mine, service.check_mode, [("taken", "to take"), ("already there", "already there")],
-                    lambda r: "taken" if r.get("created") or (service.check_mode and r["snapshot"].get("id") is None) else "already there")
+    counts = _count(
+        mine,
+        service.check_mode,
+        [("taken", "to take"), ("already there", "already there")],
+        lambda r: "taken" if r.get("created") or (service.check_mode and r["snapshot"].get("id") is None) else "already there",
+    )
     extras = []
     deleted = sum(len(r.get("pruned") or []) for r in mine)
     if deleted:
@@ -77,8 +95,7 @@ def batch_present(service, requests, params):
     if pending and not service.check_mode:
         extras.append("%d still in progress" % len(pending))
     summary = _summary("Snapshots", counts, extras, len(results), len(mine), "server", service.check_mode)
-    return _finish(service, results, diff, "snapshot", dict(pending_servers=pending), summary=summary, warnings=warnings,
-                   distinct=mine)
+    return _finish(service, results, diff, "snapshot", dict(pending_servers=pending), summary=summary, warnings=warnings, distinct=mine)
 
 
 def batch_absent(service, requests, params):
@@ -94,16 +111,21 @@ def batch_absent(service, requests, params):
     for index, request in enumerate(requests):
         key = request.target()
         entry = entries[key]
-        result = dict(absent_result(entry, service.check_mode, now), host=request.host, snapshot_id=request.snapshot_id,
-                      server_id=request.server_id or (entry.to_delete[0]["server"]["id"] if entry.to_delete else None))
+        result = dict(
+            absent_result(entry, service.check_mode, now),
+            host=request.host,
+            snapshot_id=request.snapshot_id,
+            server_id=request.server_id or (entry.to_delete[0]["server"]["id"] if entry.to_delete else None),
+        )
         if first[key] != index:
             result = _shared(result, _entry_ref(requests[first[key]], first[key]), "snapshot")
         else:
             mine.append(result)
         results.append(result)
     diff = dict(before=dict((str(r["snapshot"]["id"]), r["snapshot"]) for r in mine if r["snapshot"]), after={})
-    counts = _count(mine, service.check_mode, [("deleted", "to delete"), ("already gone", "already gone")],
-                    lambda r: "deleted" if r["changed"] else "already gone")
+    counts = _count(
+        mine, service.check_mode, [("deleted", "to delete"), ("already gone", "already gone")], lambda r: "deleted" if r["changed"] else "already gone"
+    )
     summary = _summary("Deletions", counts, [], len(results), len(mine), "snapshot", service.check_mode)
     return _finish(service, results, diff, "deletion", summary=summary, distinct=mine)
 
@@ -169,14 +191,23 @@ def _summary(what, actions, extras, entries, distinct, per, check_mode):
 
 
 def batch_prune(service, servers, params):
-    entries = ensure_pruned(service, sorted(set(server_id for host, server_id in servers)), params["match"], keep=params["keep"],
-                            older_than_days=params["older_than_days"], protect_last_completed=params["protect_last_completed"],
-                            wait=params["wait"], wait_timeout=params["wait_timeout"])
+    entries = ensure_pruned(
+        service,
+        sorted(set(server_id for host, server_id in servers)),
+        params["match"],
+        keep=params["keep"],
+        older_than_days=params["older_than_days"],
+        protect_last_completed=params["protect_last_completed"],
+        wait=params["wait"],
+        wait_timeout=params["wait_timeout"],
+    )
     now = service.now()
     by_server = dict((entry.server_id, prune_result(entry, service.check_mode, now)) for entry in entries)
     results = [dict(by_server[server_id], host=host) for host, server_id in servers]
-    extra = dict(pruned=[snapshot for server_result in by_server.values() for snapshot in server_result["pruned"]],
-                 preview=["server %s: %s" % (server_id, line) for server_id, r in sorted(by_server.items()) for line in r["preview"]])
+    extra = dict(
+        pruned=[snapshot for server_result in by_server.values() for snapshot in server_result["pruned"]],
+        preview=["server %s: %s" % (server_id, line) for server_id, r in sorted(by_server.items()) for line in r["preview"]],
+    )
     return _finish(service, results, prune_diff(entries, service.check_mode, now), "prune", extra)
 
 
@@ -192,15 +223,19 @@ def _finish(service, results, diff, what, extra=None, summary=None, warnings=Non
             line = "%s: %s" % (_label(r), warning)
             if line not in warnings:
                 warnings.append(line)
-    result = dict(changed=any(r["changed"] for r in results), results=results, diff=diff, warnings=warnings,
-                  by_host=dict((r["host"], r) for r in results if r.get("host") is not None),
-                  failed_servers=failed_servers,
-                  requests=dict(sent=service.client.requests_sent, rate_limited=service.client.rate_limited))
+    result = dict(
+        changed=any(r["changed"] for r in results),
+        results=results,
+        diff=diff,
+        warnings=warnings,
+        by_host=dict((r["host"], r) for r in results if r.get("host") is not None),
+        failed_servers=failed_servers,
+        requests=dict(sent=service.client.requests_sent, rate_limited=service.client.rate_limited),
+    )
     result.update(extra or {})
     if summary is None:
         head = "The %s failed for %d of %d: " % (what, len(failed), len(results))
-        result["msg"] = head + _failures(failed, last="") if failed else "%d %s(s) done%s." % (
-            len(results), what, ", check mode" if service.check_mode else "")
+        result["msg"] = head + _failures(failed, last="") if failed else "%d %s(s) done%s." % (len(results), what, ", check mode" if service.check_mode else "")
     else:
         result["msg"] = "%s. Failed: %s" % (summary, _failures([r for r in distinct if r.get("failed")])) if failed else summary + "."
     if failed:
@@ -213,8 +248,9 @@ def _failures(failed, last="."):
     servers failing must not print pages at default verbosity. Every message is whole in `results` and `by_host`."""
     quoted = []
     for r in failed[:FAILURES_IN_MSG]:
-        message = r["msg"] if len(r["msg"]) <= FAILURE_MSG_CHARS else "%s [cut here; the whole message is in results]" % (
-            r["msg"][:FAILURE_MSG_CHARS].rstrip(" .;,"))
+        message = (
+            r["msg"] if len(r["msg"]) <= FAILURE_MSG_CHARS else "%s [cut here; the whole message is in results]" % (r["msg"][:FAILURE_MSG_CHARS].rstrip(" .;,"))
+        )
         quoted.append("%s: %s" % (_label(r), message))
     # Joined by semicolons: a message's own final period would make ".;".
     text = "; ".join(q.rstrip(".") for q in quoted[:-1]) + ("; " if len(quoted) > 1 else "") + quoted[-1]
@@ -227,6 +263,9 @@ def _failures(failed, last="."):
 
 
 def _label(result):
-    server = "server %s" % result["server_id"] if result.get("server_id") is not None else "snapshot %s" % (
-        result.get("snapshot_id") or (result.get("snapshot") or {}).get("id"))
+    server = (
+        "server %s" % result["server_id"]
+        if result.get("server_id") is not None
+        else "snapshot %s" % (result.get("snapshot_id") or (result.get("snapshot") or {}).get("id"))
+    )
     return "%s (%s)" % (server, result["host"]) if result.get("host") else server

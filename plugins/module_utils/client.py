@@ -27,6 +27,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer
 
 try:
     import requests
+
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised through missing_required_lib
@@ -112,15 +113,16 @@ def client_option_problems(api_url, api_token, timeout, retries, validate_certs=
     """Every problem with the client's options, each naming the option; the one place they are checked."""
     problems = []
     userinfo = re.match(r"^[a-z][a-z0-9+.-]*://([^/?#]*)@", api_url, re.IGNORECASE) if isinstance(api_url, str) else None
-    if not isinstance(api_url, str) or not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", api_url, re.IGNORECASE) \
-            or not _hostname(api_url):
+    if not isinstance(api_url, str) or not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", api_url, re.IGNORECASE) or not _hostname(api_url):
         # Shown without any user:password, which is a secret as much as the token.
-        shown = api_url[:userinfo.start(1)] + "***" + api_url[userinfo.end(1):] if userinfo else api_url
+        shown = api_url[: userinfo.start(1)] + "***" + api_url[userinfo.end(1) :] if userinfo else api_url
         problems.append("api_url must be an http:// or https:// URL such as %s, got %r" % (DEFAULT_API_URL, shown))
     elif userinfo:
-        problems.append("api_url must not carry credentials (user:password@ before the host): requests would send them as HTTP "
-                        "Basic authentication instead of the token, and the API would answer 401. Give the token in api_token, "
-                        "and api_url without them, such as %s" % DEFAULT_API_URL)
+        problems.append(
+            "api_url must not carry credentials (user:password@ before the host): requests would send them as HTTP "
+            "Basic authentication instead of the token, and the API would answer 401. Give the token in api_token, "
+            "and api_url without them, such as %s" % DEFAULT_API_URL
+        )
     token = api_token.strip() if isinstance(api_token, str) else ""
     # A token with whitespace or control characters makes requests raise an error that quotes the header.
     if not re.match(r"^[\x21-\x7e]+$", token):
@@ -196,7 +198,7 @@ def retry_after_delay(retry_after, rand=random.random):
 
 def backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP, rand=random.random):
     """Jittered exponential backoff: uniform in [half, full] of min(cap, base * 2**attempt)."""
-    ceiling = min(cap, base * (2 ** attempt))
+    ceiling = min(cap, base * (2**attempt))
     return ceiling * (0.5 + 0.5 * rand())
 
 
@@ -230,8 +232,20 @@ def without_credentials(url):
 class VpsClient:
     """requests Sessions (one per thread) with the bearer token; JSON in and out; retries where retrying is safe."""
 
-    def __init__(self, api_url, api_token, timeout=30, retries=5, validate_certs=True, ca_path=None,
-                 sleep=time.sleep, clock=time.monotonic, session=None, rate=None, concurrency=1):
+    def __init__(
+        self,
+        api_url,
+        api_token,
+        timeout=30,
+        retries=5,
+        validate_certs=True,
+        ca_path=None,
+        sleep=time.sleep,
+        clock=time.monotonic,
+        session=None,
+        rate=None,
+        concurrency=1,
+    ):
         problems = client_option_problems(api_url, api_token, timeout, retries, validate_certs, ca_path)
         if problems:
             raise VpsConfigError("; ".join(problems))
@@ -248,10 +262,8 @@ class VpsClient:
         self._counter_lock = threading.Lock()
         parts = urlsplit(self.base_url)
         if parts.scheme.lower() == "http" and not is_loopback(parts.hostname or ""):
-            self.warnings.append("api_url uses plain http:// to %s, which is not loopback: the API token travels unencrypted. "
-                                 "Use https://." % parts.hostname)
-        self._headers = {"Authorization": "Bearer %s" % api_token.strip(), "Accept": "application/json",
-                         "User-Agent": "vps.cloud-ansible-collection"}
+            self.warnings.append("api_url uses plain http:// to %s, which is not loopback: the API token travels unencrypted. Use https://." % parts.hostname)
+        self._headers = {"Authorization": "Bearer %s" % api_token.strip(), "Accept": "application/json", "User-Agent": "vps.cloud-ansible-collection"}
         self._verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
         self._shared_session = session
         self._local = threading.local()
@@ -314,16 +326,20 @@ class VpsClient:
                 if exc.status == 404 and len(seen) > 1:
                     # A later page that is gone: the list shrank while it was read.
                     if last_read:
-                        raise VpsApiError("the list kept changing while it was read, %d times in a row (a later page answered "
-                                          "404: %s); try again once the other changes are done" % (LISTING_REREADS + 1, exc.message),
-                                          status=404, method="GET", path=path, url=exc.url) from exc
+                        raise VpsApiError(
+                            "the list kept changing while it was read, %d times in a row (a later page answered "
+                            "404: %s); try again once the other changes are done" % (LISTING_REREADS + 1, exc.message),
+                            status=404,
+                            method="GET",
+                            path=path,
+                            url=exc.url,
+                        ) from exc
                     return items, True
                 raise
             if isinstance(page, list):  # an unpaginated list is tolerated
                 return items + page, False
             if not isinstance(page, dict) or not isinstance(page.get("results"), list):
-                raise VpsApiError("the API answered a list request without a 'results' list", method="GET", path=path,
-                                  url=url)
+                raise VpsApiError("the API answered a list request without a 'results' list", method="GET", path=path, url=url)
             if on_page and on_page(page) is False:
                 return None
             if isinstance(page.get("count"), int):
@@ -376,8 +392,11 @@ class VpsClient:
     def _check_same_origin(self, url, path):
         theirs, ours = urlsplit(url), urlsplit(self.base_url)
         if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
-            raise VpsApiError("the API's next page points to another origin (%s://%s); refusing to send the token there"
-                              % (theirs.scheme, theirs.hostname), method="GET", path=path)
+            raise VpsApiError(
+                "the API's next page points to another origin (%s://%s); refusing to send the token there" % (theirs.scheme, theirs.hostname),
+                method="GET",
+                path=path,
+            )
 
     def _send(self, method, url, params, json_body, idempotent, paced=True):
         if paced:
@@ -385,8 +404,7 @@ class VpsClient:
         with self._counter_lock:
             self.requests_sent += 1
         # verify given per request: session.verify alone loses to REQUESTS_CA_BUNDLE in the environment.
-        return self.session.request(method, url, params=params, json=json_body, timeout=self.timeout,
-                                    allow_redirects=idempotent, verify=self._verify)
+        return self.session.request(method, url, params=params, json=json_body, timeout=self.timeout, allow_redirects=idempotent, verify=self._verify)
 
     def _request(self, method, url, params=None, json_body=None, path=None, unanswered=None):
         """One call, retried where that is safe. `unanswered` (a list) gets why each attempt that may have been applied
@@ -410,8 +428,9 @@ class VpsClient:
                 timed_out = isinstance(exc, requests.exceptions.Timeout)
                 if isinstance(exc, requests.exceptions.ConnectTimeout):
                     # Never reached the server: safe to re-send, even a POST.
-                    error = VpsApiError("timed out connecting to %s after %ss: %s" % (self._host(), self.timeout, _reason(exc)),
-                                        method=method, path=path, url=shown)
+                    error = VpsApiError(
+                        "timed out connecting to %s after %ss: %s" % (self._host(), self.timeout, _reason(exc)), method=method, path=path, url=shown
+                    )
                 else:
                     kind = "no answer within api_timeout=%ss" % self.timeout if timed_out else "connection failed"
                     message = "%s talking to %s: %s" % (kind, self._host(), _reason(exc))
@@ -461,8 +480,13 @@ class VpsClient:
             if 300 <= status < 400:
                 # Redirects of GET/DELETE are followed; a POST is never re-sent elsewhere (a 303 may follow an applied one).
                 error = VpsAmbiguousError if not idempotent else VpsApiError
-                raise error("the API answered with a redirect to %s; set api_url to the address the API is served from"
-                            % response.headers.get("Location", "nowhere"), status=status, method=method, path=path, url=shown)
+                raise error(
+                    "the API answered with a redirect to %s; set api_url to the address the API is served from" % response.headers.get("Location", "nowhere"),
+                    status=status,
+                    method=method,
+                    path=path,
+                    url=shown,
+                )
             if status >= 400:
                 raise VpsApiError(error_text(response), status=status, method=method, path=path, url=shown)
             if method == "DELETE":
@@ -512,20 +536,25 @@ class VpsClient:
 
     def _tls_message(self, exc):
         reason = _reason(exc)
-        if re.search(r"wrong version number|record layer failure|unknown protocol|packet length too long|http request", reason,
-                     re.IGNORECASE):
-            return ("%s does not answer TLS on that port (%s): api_url says https://, but the server seems to speak plain "
-                    "HTTP there. Check the port, or use http:// for a local test endpoint" % (self._host(), reason))
-        return ("TLS certificate verification failed for %s: %s. Give the CA bundle in ca_path, or set validate_certs=false "
-                "for a test endpoint" % (self._host(), reason))
+        if re.search(r"wrong version number|record layer failure|unknown protocol|packet length too long|http request", reason, re.IGNORECASE):
+            return (
+                "%s does not answer TLS on that port (%s): api_url says https://, but the server seems to speak plain "
+                "HTTP there. Check the port, or use http:// for a local test endpoint" % (self._host(), reason)
+            )
+        return "TLS certificate verification failed for %s: %s. Give the CA bundle in ca_path, or set validate_certs=false for a test endpoint" % (
+            self._host(),
+            reason,
+        )
 
     def _proxy_message(self, url, exc):
         proxies = requests.utils.get_environ_proxies(url)
         proxy = requests.utils.select_proxy(url, proxies) if proxies else None
         scheme = urlsplit(url).scheme.upper()
         named = without_credentials(proxy) if proxy else "the configured proxy"
-        return ("could not reach %s through the proxy %s (from the %s_PROXY or ALL_PROXY environment variable): %s. "
-                "Fix the proxy, or add the API's host to NO_PROXY" % (self._host(), named, scheme, _reason(exc)))
+        return (
+            "could not reach %s through the proxy %s (from the %s_PROXY or ALL_PROXY environment variable): %s. "
+            "Fix the proxy, or add the API's host to NO_PROXY" % (self._host(), named, scheme, _reason(exc))
+        )
 
 
 def _once_each(items):
@@ -552,8 +581,13 @@ def _never_connected(exc):
         if not isinstance(nested, BaseException):
             nested = next((arg for arg in getattr(inner, "args", ()) if isinstance(arg, BaseException)), None)
         inner = nested
-    return bool(re.search(r"NewConnectionError|Failed to establish a new connection|Name or service not known|"
-                          r"Temporary failure in name resolution|nodename nor servname", str(exc)))
+    return bool(
+        re.search(
+            r"NewConnectionError|Failed to establish a new connection|Name or service not known|"
+            r"Temporary failure in name resolution|nodename nor servname",
+            str(exc),
+        )
+    )
 
 
 def _reason(exc):

@@ -33,14 +33,24 @@ def server_info(service, server_id, wait=False, wait_timeout=1800):
         server = service.get_server(server_id)
     except SnapshotError as exc:
         if (exc.details.get("failure") or {}).get("status") == 404:
-            raise SnapshotError("%s. Either server %s does not exist, or the API does not offer GET /servers/{id}/, which the "
-                                "provider does not document." % (exc.message, server_id), **exc.details) from exc
+            raise SnapshotError(
+                "%s. Either server %s does not exist, or the API does not offer GET /servers/{id}/, which the "
+                "provider does not document." % (exc.message, server_id),
+                **exc.details,
+            ) from exc
         raise
     warnings = []
     if wait:
         try:
-            server = wait_until_idle(service, server_id, wait_timeout, server, note=warnings.append, limit=wait_timeout, advice=(
-                "Rerunning this task is safe: it only reads, and never starts or stops anything."))
+            server = wait_until_idle(
+                service,
+                server_id,
+                wait_timeout,
+                server,
+                note=warnings.append,
+                limit=wait_timeout,
+                advice=("Rerunning this task is safe: it only reads, and never starts or stops anything."),
+            )
         except SnapshotError as exc:
             details = dict(exc.details)
             current = details.pop("server", None)
@@ -51,8 +61,10 @@ def server_info(service, server_id, wait=False, wait_timeout=1800):
                 failed.update(server=current, state=SERVER_FAILED)
             raise TaskFailed(failed) from exc
     elif is_unrecognised_server_status(server.get("status")):
-        warnings.append("Server %s reads status %r, which this collection does not know: its state is given as busy, as for a "
-                        "transitional status." % (server_id, server.get("status")))
+        warnings.append(
+            "Server %s reads status %r, which this collection does not know: its state is given as busy, as for a "
+            "transitional status." % (server_id, server.get("status"))
+        )
     result = dict(changed=False, server=clean_server(server), state=server_kind(server.get("status")))
     if warnings:
         result["warnings"] = warnings
@@ -71,16 +83,22 @@ def server_absence_warning(service, server_id):
     except SnapshotError as exc:
         status = (exc.details.get("failure") or {}).get("status")
         if status != 404:
-            return ("Server %s has no snapshots, and whether it exists could not be checked: %s" % (server_id, exc.message)
-                    if status != 405 else
-                    "Server %s has no snapshots, and whether it exists could not be checked: the API does not offer "
-                    "GET /servers/{id}/ (HTTP 405), which the provider does not document." % server_id)
+            return (
+                "Server %s has no snapshots, and whether it exists could not be checked: %s" % (server_id, exc.message)
+                if status != 405
+                else "Server %s has no snapshots, and whether it exists could not be checked: the API does not offer "
+                "GET /servers/{id}/ (HTTP 405), which the provider does not document." % server_id
+            )
     if _servers_endpoint_offered(service, server_id):
-        return ("Server %s does not exist: GET /servers/%s/ answered HTTP 404, while other servers of the account can be read. "
-                "No snapshots are listed for it; check server_id." % (server_id, server_id))
-    return ("Server %s has no snapshots, and it may not exist: GET /servers/%s/ answered HTTP 404, and no other server of the "
-            "account could be read to tell whether the server or that endpoint (which the provider does not document) is "
-            "missing. Check server_id." % (server_id, server_id))
+        return (
+            "Server %s does not exist: GET /servers/%s/ answered HTTP 404, while other servers of the account can be read. "
+            "No snapshots are listed for it; check server_id." % (server_id, server_id)
+        )
+    return (
+        "Server %s has no snapshots, and it may not exist: GET /servers/%s/ answered HTTP 404, and no other server of the "
+        "account could be read to tell whether the server or that endpoint (which the provider does not document) is "
+        "missing. Check server_id." % (server_id, server_id)
+    )
 
 
 def _servers_endpoint_offered(service, server_id):
@@ -90,6 +108,7 @@ def _servers_endpoint_offered(service, server_id):
     def stop_after_first(page):
         first_page.append(page)
         return False
+
     try:
         service.list(worth_reading=stop_after_first)
     except SnapshotError:
@@ -113,9 +132,11 @@ def snapshots_info(service, server_id=None, snapshot_id=None, name=None, status=
     shown as an empty list; a server that exists and has none draws no warning.
     """
     listing = service.list(server_id)
-    snapshots = [dict(clean_snapshot(s), consistency=consistency_of(s)) for s in listing
-                 if (snapshot_id is None or s.get("id") == snapshot_id) and (name is None or s.get("name") == name)
-                 and (status is None or s.get("status") == status)]
+    snapshots = [
+        dict(clean_snapshot(s), consistency=consistency_of(s))
+        for s in listing
+        if (snapshot_id is None or s.get("id") == snapshot_id) and (name is None or s.get("name") == name) and (status is None or s.get("status") == status)
+    ]
     result = dict(changed=False, snapshots=snapshots)
     if server_id is not None and not listing:
         warning = server_absence_warning(service, server_id)

@@ -20,6 +20,7 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 from ansible_collections.vps.cloud.plugins.module_utils.client import DEFAULT_API_URL, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, VpsClient
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, SnapshotService, TaskFailed
 
+
 def vps_argument_spec(parallel=False, selection=False, **module_options):
     """The options every module shares (documented in doc_fragments/api.py), those of the groups asked for, and the
     module's own."""
@@ -69,13 +70,21 @@ def snapshot_service(module, problems=()):
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     params = module.params
     fail_on(module, list(problems))
-    client = VpsClient(params["api_url"], params["api_token"], timeout=params["api_timeout"], retries=params["api_retries"],
-                       validate_certs=params["validate_certs"], ca_path=params["ca_path"],
-                       rate=params.get("requests_per_second"), concurrency=params.get("concurrency") or 1)
+    client = VpsClient(
+        params["api_url"],
+        params["api_token"],
+        timeout=params["api_timeout"],
+        retries=params["api_retries"],
+        validate_certs=params["validate_certs"],
+        ca_path=params["ca_path"],
+        rate=params.get("requests_per_second"),
+        concurrency=params.get("concurrency") or 1,
+    )
     for warning in client.warnings:
         module.warn(warning)
-    return SnapshotService(client, check_mode=module.check_mode, warn=module.warn, concurrency=params.get("concurrency") or 1,
-                           result_is_read=result_has_a_reader)
+    return SnapshotService(
+        client, check_mode=module.check_mode, warn=module.warn, concurrency=params.get("concurrency") or 1, result_is_read=result_has_a_reader
+    )
 
 
 def result_has_a_reader(stream=None):
@@ -101,9 +110,12 @@ def run(module, operation, *args):
     except SnapshotError as exc:
         module.fail_json(msg=exc.message, **exc.details)
     except Exception as exc:  # pylint: disable=broad-except  # a bug of ours: say so, never blame the input or the API
-        module.fail_json(msg="Internal error in the vps.cloud collection (a bug in the collection, not a problem with your input "
-                             "or the provider's API): %s: %s. Please report it with the output of -vvv, which shows where it "
-                             "happened." % (type(exc).__name__, exc), exception=traceback.format_exc())
+        module.fail_json(
+            msg="Internal error in the vps.cloud collection (a bug in the collection, not a problem with your input "
+            "or the provider's API): %s: %s. Please report it with the output of -vvv, which shows where it "
+            "happened." % (type(exc).__name__, exc),
+            exception=traceback.format_exc(),
+        )
     for warning in result.pop("warnings", []):
         module.warn(warning)
     module.exit_json(**result)

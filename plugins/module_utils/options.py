@@ -27,8 +27,9 @@ PRESENT_ONLY = ("description", "resume_match", "retention", "quiesce_release")
 
 def option_problems(params, positive=(), names=(), patterns=(), at_least_zero=()):
     """Messages naming each option whose value is out of range; all checked before any request."""
-    problems = client_option_problems(params["api_url"], params["api_token"], params["api_timeout"], params["api_retries"],
-                                      params["validate_certs"], params["ca_path"])
+    problems = client_option_problems(
+        params["api_url"], params["api_token"], params["api_timeout"], params["api_retries"], params["validate_certs"], params["ca_path"]
+    )
     for option in positive:
         problems += _number_problems(option, params.get(option), 1)
     for option in at_least_zero:
@@ -41,8 +42,7 @@ def option_problems(params, positive=(), names=(), patterns=(), at_least_zero=()
             problems.append("%s %s" % (option, pattern_problem(params[option])))
     retention = params.get("retention")
     if retention is not None and not 1 <= retention <= MAX_SNAPSHOTS_PER_SERVER:
-        problems.append("retention must be between 1 and %d (the provider's limit per server), got %s"
-                        % (MAX_SNAPSHOTS_PER_SERVER, retention))
+        problems.append("retention must be between 1 and %d (the provider's limit per server), got %s" % (MAX_SNAPSHOTS_PER_SERVER, retention))
     if "concurrency" in params:
         low, high = CONCURRENCY_RANGE
         if not low <= params["concurrency"] <= high:
@@ -65,16 +65,20 @@ def _number_problems(option, value, lowest):
 
 
 STATE_ONLY = {
-    "retention": "present", "resume_match": "present", "description": "present",
-    "name_match": "restored", "safety_snapshot": "restored",
+    "retention": "present",
+    "resume_match": "present",
+    "description": "present",
+    "name_match": "restored",
+    "safety_snapshot": "restored",
 }
 NEEDS_NAME_MATCH = ("prefer_quiesced",)
 
 
 def snapshot_problems(params):
     """vps_snapshot: what AnsibleModule's rules cannot say: options used with the wrong state, and ranges."""
-    problems = option_problems(params, positive=("server_id", "snapshot_id", "wait_timeout"), names=("name",),
-                               patterns=("retention_match", "resume_match", "name_match"))
+    problems = option_problems(
+        params, positive=("server_id", "snapshot_id", "wait_timeout"), names=("name",), patterns=("retention_match", "resume_match", "name_match")
+    )
     state = params["state"]
     for option, only in sorted(STATE_ONLY.items()):
         if params[option] is not None and state != only:
@@ -87,8 +91,7 @@ def snapshot_problems(params):
         if name_problem(safety["name"]):
             problems.append("safety_snapshot.name %s" % name_problem(safety["name"]))
         if safety["retention"] is not None and not 1 <= safety["retention"] <= MAX_SNAPSHOTS_PER_SERVER:
-            problems.append("safety_snapshot.retention must be between 1 and %d, got %s"
-                            % (MAX_SNAPSHOTS_PER_SERVER, safety["retention"]))
+            problems.append("safety_snapshot.retention must be between 1 and %d, got %s" % (MAX_SNAPSHOTS_PER_SERVER, safety["retention"]))
     return problems
 
 
@@ -135,8 +138,11 @@ def batch_requests(params):
             if item.get("quiesce") is not None:
                 # How the host is quiesced is noted in the description, the one place the API keeps it.
                 description = with_quiesce_note(description, item["quiesce"], params.get("quiesce_release") or "completed")
-            requests.append(SnapshotRequest(server_id=item.get("server_id"), name=item.get("name"), description=description,
-                                            snapshot_id=item.get("snapshot_id"), host=item.get("host")))
+            requests.append(
+                SnapshotRequest(
+                    server_id=item.get("server_id"), name=item.get("name"), description=description, snapshot_id=item.get("snapshot_id"), host=item.get("host")
+                )
+            )
     else:
         if state != "absent":
             problems.append("snapshot_ids is only used with state=absent")
@@ -150,8 +156,10 @@ def batch_requests(params):
     names = {}
     for request in requests:
         if state == "present" and request.server_id is not None and names.setdefault(request.server_id, request.name) != request.name:
-            problems.append("server %s is given twice with different names (%s and %s); one batch takes one snapshot per server"
-                            % (request.server_id, names[request.server_id], request.name))
+            problems.append(
+                "server %s is given twice with different names (%s and %s); one batch takes one snapshot per server"
+                % (request.server_id, names[request.server_id], request.name)
+            )
     return requests, problems
 
 
@@ -201,5 +209,4 @@ def prune_problems(params):
     servers, problems = parse_servers(params["servers"])
     if not servers and not problems:
         problems.append("servers is empty: give at least one server")
-    return servers, problems + option_problems(params, positive=("wait_timeout",), patterns=("match",),
-                                               at_least_zero=("keep", "older_than_days"))
+    return servers, problems + option_problems(params, positive=("wait_timeout",), patterns=("match",), at_least_zero=("keep", "older_than_days"))

@@ -47,8 +47,9 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import (
 from ansible_collections.vps.cloud.plugins.module_utils.request import Entry, for_each
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 
-RESUME_ADVICE = ("The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot and "
-                 "never takes another), or raise wait_timeout.")
+RESUME_ADVICE = (
+    "The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot and never takes another), or raise wait_timeout."
+)
 # Polls in a row whose listing may fail (each after the client's own retries) before a server's wait gives up.
 POLL_FAILURES_TOLERATED = 3
 
@@ -56,8 +57,18 @@ POLL_FAILURES_TOLERATED = 3
 class PresentOptions:
     """The options of state=present that apply to every server of the task."""
 
-    def __init__(self, retention=None, retention_match="*", resume_match=None, protect_last_completed=True, wait=True,
-                 wait_timeout=1800, protected_ids=(), wait_for_first=False, retake_failed=True):
+    def __init__(
+        self,
+        retention=None,
+        retention_match="*",
+        resume_match=None,
+        protect_last_completed=True,
+        wait=True,
+        wait_timeout=1800,
+        protected_ids=(),
+        wait_for_first=False,
+        retake_failed=True,
+    ):
         self.retention = retention
         self.retention_match = retention_match
         self.resume_match = resume_match
@@ -113,28 +124,35 @@ def carry_out(service, entries, options, deadline):
     if service.check_mode:
         for_each(service, entries, partial(_preview, service, options=options))
         return
-    for_each(service, [e for e in entries if e.active and e.plan.action == CREATE],
-             partial(_create, service, options=options, deadline=deadline))
+    for_each(service, [e for e in entries if e.active and e.plan.action == CREATE], partial(_create, service, options=options, deadline=deadline))
     if options.wait:
-        _await(service, [e for e in entries if e.active and is_working(e.snapshot)], deadline, options.wait_timeout,
-               options.wait_for_first)
+        _await(service, [e for e in entries if e.active and is_working(e.snapshot)], deadline, options.wait_timeout, options.wait_for_first)
     for_each(service, entries, partial(_retain, service, options=options))
 
 
 def _plan(entry, options):
-    entry.plan = plan_present(entry.listing, entry.server_id, entry.name, options.retention, options.retention_match,
-                              options.resume_match, options.protect_last_completed, options.protected_ids, options.retake_failed)
+    entry.plan = plan_present(
+        entry.listing,
+        entry.server_id,
+        entry.name,
+        options.retention,
+        options.retention_match,
+        options.resume_match,
+        options.protect_last_completed,
+        options.protected_ids,
+        options.retake_failed,
+    )
     for note in entry.plan.notes:
         entry.note(note)
     if entry.plan.action == REFUSE:
-        entry.fail(SnapshotError(entry.plan.problem, snapshot=clean_snapshot(entry.plan.snapshot),
-                                 snapshots=[clean_snapshot(s) for s in entry.listing]))
+        entry.fail(SnapshotError(entry.plan.problem, snapshot=clean_snapshot(entry.plan.snapshot), snapshots=[clean_snapshot(s) for s in entry.listing]))
     elif entry.plan.action == REUSE:
         entry.before = entry.snapshot = entry.plan.snapshot
         description = entry.snapshot.get("description") or ""
         if entry.description is not None and entry.description != description and entry.snapshot.get("name") == entry.name:
-            entry.note("Snapshot %r already exists with description %r; the API cannot change a description, so it is left as "
-                       "it is." % (entry.name, description))
+            entry.note(
+                "Snapshot %r already exists with description %r; the API cannot change a description, so it is left as it is." % (entry.name, description)
+            )
 
 
 # Check mode --------------------------------------------------------------------------------------
@@ -146,13 +164,25 @@ def _preview(service, entry, options):
         service.server_presence(entry.server_id)
         entry.snapshot = _planned(entry)
     entry.preview = list(entry.plan.deletions) + plan_retention(
-        [s for s in entry.listing if s not in entry.plan.deletions], _as_completed(entry.snapshot), options.retention,
-        options.retention_match, options.protect_last_completed, options.protected_ids)
+        [s for s in entry.listing if s not in entry.plan.deletions],
+        _as_completed(entry.snapshot),
+        options.retention,
+        options.retention_match,
+        options.protect_last_completed,
+        options.protected_ids,
+    )
 
 
 def _planned(entry):
-    return dict(id=None, server=dict(id=entry.server_id, name=_server_name(entry.listing)), name=entry.name, status=IN_PROGRESS,
-                size_mb=None, created_at=None, description=entry.description)
+    return dict(
+        id=None,
+        server=dict(id=entry.server_id, name=_server_name(entry.listing)),
+        name=entry.name,
+        status=IN_PROGRESS,
+        size_mb=None,
+        created_at=None,
+        description=entry.description,
+    )
 
 
 def _as_completed(snapshot):
@@ -173,8 +203,7 @@ def _create(service, entry, options, deadline):
             return
         if server is not None and server_kind(server.get("status")) != STABLE:
             try:
-                wait_until_idle(service, entry.server_id, deadline - service.clock(), server, note=entry.note,
-                                limit=options.wait_timeout)
+                wait_until_idle(service, entry.server_id, deadline - service.clock(), server, note=entry.note, limit=options.wait_timeout)
             except ServerFailedError as exc:
                 raise SnapshotError("%s Nothing was deleted or created." % exc.message, **exc.details) from exc
             entry.listing = service.list(entry.server_id)
@@ -200,8 +229,10 @@ def _create(service, entry, options, deadline):
             winner = converged(entry.listing, entry.server_id, entry.name)
             if winner is not None:
                 entry.snapshot = winner
-                entry.note("The provider refused the creation (%s), but another run had just created snapshot %r on server %s "
-                           "(id %s): this task settles on it." % (_words(exc), entry.name, entry.server_id, winner.get("id")))
+                entry.note(
+                    "The provider refused the creation (%s), but another run had just created snapshot %r on server %s "
+                    "(id %s): this task settles on it." % (_words(exc), entry.name, entry.server_id, winner.get("id"))
+                )
                 return
             # A server idle again by the time it is read may have been busy when it refused: one more try, no more.
             if waited or (not retried_when_idle and len(entry.listing) < MAX_SNAPSHOTS_PER_SERVER):
@@ -209,15 +240,15 @@ def _create(service, entry, options, deadline):
                 refusals.append(_refusal_story(exc, server, waited))
                 continue
             if refusals:
-                raise SnapshotError("%s It had been refused before: %s; this was the last try." % (
-                    exc.message, "; then ".join(refusals)), **exc.details) from exc
+                raise SnapshotError(
+                    "%s It had been refused before: %s; this was the last try." % (exc.message, "; then ".join(refusals)), **exc.details
+                ) from exc
             raise
         entry.snapshot = created
         entry.own_ids.add(created.get("id"))
         entry.listing = [s for s in entry.listing if s.get("id") != created.get("id")] + [created]
         if refusals:
-            entry.note("The provider refused snapshot %r on server %s before it accepted it: %s." % (
-                entry.name, entry.server_id, "; then ".join(refusals)))
+            entry.note("The provider refused snapshot %r on server %s before it accepted it: %s." % (entry.name, entry.server_id, "; then ".join(refusals)))
         return
 
 
@@ -245,9 +276,11 @@ def _created_before_making_room(service, entry):
     except SnapshotError as exc:
         if _refusal_status(entry, exc, " Nothing was deleted.") != 400:
             raise
-        entry.note("Server %s could not be read, so snapshot %r was first requested without making room, to learn whether the "
-                   "server exists: the provider refused it with HTTP 400 (%s), so the server exists, and room is made before "
-                   "it is requested again." % (entry.server_id, entry.name, _words(exc)))
+        entry.note(
+            "Server %s could not be read, so snapshot %r was first requested without making room, to learn whether the "
+            "server exists: the provider refused it with HTTP 400 (%s), so the server exists, and room is made before "
+            "it is requested again." % (entry.server_id, entry.name, _words(exc))
+        )
         return False
     entry.snapshot = created
     entry.own_ids.add(created.get("id"))
@@ -259,8 +292,11 @@ def _refusal_status(entry, exc, tail=""):
     """The HTTP status of a refused creation; a 404 means the server does not exist, and is raised as such."""
     status = (exc.details.get("failure") or {}).get("status")
     if status == 404:
-        raise SnapshotError("Server %s does not exist: the API answered the creation of snapshot %r with HTTP 404 (%s).%s"
-                            % (entry.server_id, entry.name, exc.details["failure"].get("message"), tail), **exc.details)
+        raise SnapshotError(
+            "Server %s does not exist: the API answered the creation of snapshot %r with HTTP 404 (%s).%s"
+            % (entry.server_id, entry.name, exc.details["failure"].get("message"), tail),
+            **exc.details,
+        )
     return status
 
 
@@ -278,12 +314,17 @@ def _after_refusal(service, entry, deadline, refusal, wait_timeout):
     try:
         wait_until_idle(service, entry.server_id, deadline - service.clock(), server, note=entry.note, limit=wait_timeout)
     except ServerFailedError as exc:
-        raise SnapshotError("The provider refused snapshot %r on server %s with HTTP 400 (%s). %s Nothing was created." % (
-            entry.name, entry.server_id, _words(refusal), exc.message), **refusal.details) from exc
+        raise SnapshotError(
+            "The provider refused snapshot %r on server %s with HTTP 400 (%s). %s Nothing was created."
+            % (entry.name, entry.server_id, _words(refusal), exc.message),
+            **refusal.details,
+        ) from exc
     except SnapshotError as exc:
-        raise SnapshotError("Server %s refused snapshot %r while %s (%s), and was still busy when wait_timeout ran out: %s "
-                            "Nothing was created." % (entry.server_id, entry.name, server.get("status"), _words(refusal),
-                                                      exc.message), **refusal.details) from exc
+        raise SnapshotError(
+            "Server %s refused snapshot %r while %s (%s), and was still busy when wait_timeout ran out: %s "
+            "Nothing was created." % (entry.server_id, entry.name, server.get("status"), _words(refusal), exc.message),
+            **refusal.details,
+        ) from exc
     return server, True
 
 
@@ -296,13 +337,18 @@ class ServerFailedError(SnapshotError):
 
 def server_failed_error(server_id, server, doing="waiting for it to be running or stopped"):
     status = server.get("status")
-    return ServerFailedError("Server %s is in status %r, a failure status: %s would not end it, so this task stops at once. "
-                             "Look at the server at the provider." % (server_id, status, doing), server=clean_server(server))
+    return ServerFailedError(
+        "Server %s is in status %r, a failure status: %s would not end it, so this task stops at once. "
+        "Look at the server at the provider." % (server_id, status, doing),
+        server=clean_server(server),
+    )
 
 
 def unrecognised_status_note(server_id, status, limit):
-    return ("Server %s reads status %r, which this collection does not know: it is taken for a transitional status and "
-            "waited for (up to wait_timeout=%s) until the server is running or stopped." % (server_id, status, limit))
+    return (
+        "Server %s reads status %r, which this collection does not know: it is taken for a transitional status and "
+        "waited for (up to wait_timeout=%s) until the server is running or stopped." % (server_id, status, limit)
+    )
 
 
 def wait_until_idle(service, server_id, timeout, server=None, note=None, advice=None, what=None, limit=None):
@@ -328,8 +374,9 @@ def wait_until_idle(service, server_id, timeout, server=None, note=None, advice=
     if server is not None and look(server):
         return server
     status = server.get("status") if server else "unknown"
-    return service.wait(check, timeout, what or "server %s to be running or stopped" % server_id, status,
-                        check_first=server is None, advice=advice, limit=limit)
+    return service.wait(
+        check, timeout, what or "server %s to be running or stopped" % server_id, status, check_first=server is None, advice=advice, limit=limit
+    )
 
 
 def _await(service, pending, deadline, wait_timeout, first_only=False):
@@ -350,8 +397,9 @@ def _await(service, pending, deadline, wait_timeout, first_only=False):
             if isinstance(listing, SnapshotError):
                 failures[entry.server_id] = failures.get(entry.server_id, 0) + 1
                 if failures[entry.server_id] >= POLL_FAILURES_TOLERATED:
-                    entry.fail(SnapshotError("%s (%d polls in a row failed). %s" % (
-                        listing.message, failures[entry.server_id], RESUME_ADVICE), **listing.details))
+                    entry.fail(
+                        SnapshotError("%s (%d polls in a row failed). %s" % (listing.message, failures[entry.server_id], RESUME_ADVICE), **listing.details)
+                    )
             else:
                 failures[entry.server_id] = 0
                 entry.listing = listing
@@ -371,9 +419,14 @@ def _await(service, pending, deadline, wait_timeout, first_only=False):
         service.wait(check, deadline - service.clock(), what, _statuses(pending), advice=RESUME_ADVICE, limit=wait_timeout)
     except SnapshotError as exc:
         for entry in pending:
-            entry.fail(SnapshotError(exc.message if len(pending) == 1 else "%s Snapshot %s on server %s was still %s." % (
-                exc.message, entry.snapshot.get("name"), entry.server_id, entry.snapshot.get("status")),
-                snapshot=clean_snapshot(entry.snapshot)))
+            entry.fail(
+                SnapshotError(
+                    exc.message
+                    if len(pending) == 1
+                    else "%s Snapshot %s on server %s was still %s." % (exc.message, entry.snapshot.get("name"), entry.server_id, entry.snapshot.get("status")),
+                    snapshot=clean_snapshot(entry.snapshot),
+                )
+            )
 
 
 def _follow(service, entry):
@@ -382,8 +435,11 @@ def _follow(service, entry):
     current = next((s for s in entry.listing if s.get("id") == mine.get("id")), None)
     if current is not None and is_failed(current):
         entry.snapshot = current
-        message = "Snapshot %s on server %s ended %s, so it is no restore point. Run the task again: it deletes that snapshot " \
-                  "and takes it again." % (describe(current), entry.server_id, current.get("status"))
+        message = "Snapshot %s on server %s ended %s, so it is no restore point. Run the task again: it deletes that snapshot and takes it again." % (
+            describe(current),
+            entry.server_id,
+            current.get("status"),
+        )
         entry.fail(SnapshotError(message, snapshot=clean_snapshot(current)))
         return
     winner = converged(entry.listing, entry.server_id, mine.get("name"))
@@ -395,12 +451,17 @@ def _follow(service, entry):
             except SnapshotError as exc:
                 entry.fail(exc)
                 return
-            entry.note("Another run created snapshot %r on server %s at the same moment; both settle on the older one (id %s), "
-                       "and this task deleted its own (id %s)." % (mine.get("name"), entry.server_id, winner.get("id"), mine.get("id")))
+            entry.note(
+                "Another run created snapshot %r on server %s at the same moment; both settle on the older one (id %s), "
+                "and this task deleted its own (id %s)." % (mine.get("name"), entry.server_id, winner.get("id"), mine.get("id"))
+            )
         current = winner
     if current is None:
-        entry.fail(SnapshotError("Snapshot %s (id %s) disappeared from server %s while waiting for it to complete."
-                                 % (mine.get("name"), mine.get("id"), entry.server_id)))
+        entry.fail(
+            SnapshotError(
+                "Snapshot %s (id %s) disappeared from server %s while waiting for it to complete." % (mine.get("name"), mine.get("id"), entry.server_id)
+            )
+        )
         return
     entry.snapshot = current
 
@@ -414,8 +475,9 @@ def _retain(service, entry, options):
     """Retention, once the snapshot has completed; without a wait it is left to a later run that waits."""
     if options.retention is None:
         return
-    to_delete = plan_retention(entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match,
-                               options.protect_last_completed, options.protected_ids)
+    to_delete = plan_retention(
+        entry.listing, _as_completed(entry.snapshot), options.retention, options.retention_match, options.protect_last_completed, options.protected_ids
+    )
     if not to_delete:
         return
     if is_working(entry.snapshot):

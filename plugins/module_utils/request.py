@@ -31,8 +31,13 @@ class SnapshotRequest:
     @classmethod
     def from_params(cls, params):
         """The request of a task that names one target (vps_snapshot)."""
-        return cls(server_id=params.get("server_id"), name=params.get("name"), description=params.get("description"),
-                   snapshot_id=params.get("snapshot_id"), name_match=params.get("name_match"))
+        return cls(
+            server_id=params.get("server_id"),
+            name=params.get("name"),
+            description=params.get("description"),
+            snapshot_id=params.get("snapshot_id"),
+            name_match=params.get("name_match"),
+        )
 
     def target(self):
         """What names the snapshot to act on: two requests with the same target act on the same snapshot."""
@@ -66,6 +71,7 @@ class Entry:
 def for_each(service, entries, step):
     """step(entry) for every active entry, at most `concurrency` at a time. A SnapshotError ends that entry only;
     any other exception is a bug of the collection and surfaces."""
+
     def run(entry):
         try:
             step(entry)

@@ -51,9 +51,10 @@ from ansible_collections.vps.cloud.plugins.module_utils.service import Changes, 
 
 
 def follow_advice(server_id):
-    return ("The restore goes on at the provider. Do not rerun this task to keep waiting: once the restore has ended, a rerun "
-            "would start another one. Follow it with vps.cloud.vps_server_info (server_id: %s, wait: true), which only reads."
-            % server_id)
+    return (
+        "The restore goes on at the provider. Do not rerun this task to keep waiting: once the restore has ended, a rerun "
+        "would start another one. Follow it with vps.cloud.vps_server_info (server_id: %s, wait: true), which only reads." % server_id
+    )
 
 
 class SafetySnapshot:
@@ -99,9 +100,11 @@ class RestoreTask:
             snapshot = newest_completed_matching(listing, name_match, prefer_quiesced)
             if snapshot is None:
                 matching = [s for s in listing if name_matches(s, name_match)]
-                raise SnapshotError("No completed snapshot of server %s matches %r, so there is nothing to restore from%s." % (
-                    server_id, name_match, (" (matching, none completed: %s)" % describe_all(matching)) if matching else ""),
-                    snapshots=[clean_snapshot(s) for s in matching])
+                raise SnapshotError(
+                    "No completed snapshot of server %s matches %r, so there is nothing to restore from%s."
+                    % (server_id, name_match, (" (matching, none completed: %s)" % describe_all(matching)) if matching else ""),
+                    snapshots=[clean_snapshot(s) for s in matching],
+                )
         else:
             snapshot = find_target(listing, snapshot_id, server_id, name, account=service.list)
             if snapshot is None:
@@ -109,8 +112,10 @@ class RestoreTask:
                 where = " on server %s" % server_id if server_id is not None else ""
                 raise SnapshotError("No snapshot %s exists%s, so there is nothing to restore from." % (what, where))
         if not is_completed(snapshot):
-            raise SnapshotError("Snapshot %s is %s; only a completed snapshot can be restored."
-                                % (describe(snapshot), snapshot.get("status")), snapshot=clean_snapshot(snapshot))
+            raise SnapshotError(
+                "Snapshot %s is %s; only a completed snapshot can be restored." % (describe(snapshot), snapshot.get("status")),
+                snapshot=clean_snapshot(snapshot),
+            )
         self.snapshot = snapshot
         return snapshot
 
@@ -124,11 +129,15 @@ class RestoreTask:
             if status not in (404, 405):
                 raise
             if self.wait:
-                raise SnapshotError("The API has no usable GET /servers/%s/ (HTTP %s), so the server's restore cannot be watched. "
-                                    "Set wait: false to start the restore without waiting for it." % (server_id, status),
-                                    failure=exc.details.get("failure")) from exc
-            self.warnings.append("The API has no usable GET /servers/%s/ (HTTP %s), so the restore starts without checking "
-                                 "whether one is already under way." % (server_id, status))
+                raise SnapshotError(
+                    "The API has no usable GET /servers/%s/ (HTTP %s), so the server's restore cannot be watched. "
+                    "Set wait: false to start the restore without waiting for it." % (server_id, status),
+                    failure=exc.details.get("failure"),
+                ) from exc
+            self.warnings.append(
+                "The API has no usable GET /servers/%s/ (HTTP %s), so the restore starts without checking "
+                "whether one is already under way." % (server_id, status)
+            )
             server = dict(self.snapshot.get("server") or {}, status=None)
         self.server_before = self.server = server
         if server_kind(server.get("status")) == SERVER_FAILED:
@@ -139,7 +148,8 @@ class RestoreTask:
         self.warnings.append(
             "Server %s was in status %r, a failure status that no wait would end: the restore from snapshot %s was asked for at "
             "once, since restoring is the way out of a broken server and only the provider knows whether it allows it."
-            % (server.get("id"), server.get("status"), describe(self.snapshot)))
+            % (server.get("id"), server.get("status"), describe(self.snapshot))
+        )
 
     def joins_running_restore(self):
         """Whether the server is already restoring from this snapshot (or from one the API does not name)."""
@@ -150,8 +160,8 @@ class RestoreTask:
         if source_id is None:
             self.warnings.append(
                 "Server %s was already restoring, from a snapshot the API does not name. This task started no second restore "
-                "and followed that one; if it was not from snapshot %s, restore again once it has ended."
-                % (self.server["id"], describe(self.snapshot)))
+                "and followed that one; if it was not from snapshot %s, restore again once it has ended." % (self.server["id"], describe(self.snapshot))
+            )
             return True
         return source_id == self.snapshot.get("id")
 
@@ -160,8 +170,9 @@ class RestoreTask:
         (no wait would end it): the restore is asked for at once, and the provider decides."""
         if server_kind(self.server.get("status")) in (BUSY, RESTORING):
             try:
-                self.server = wait_until_idle(self.service, self.server["id"], self.remaining(), self.server,
-                                              note=self.warnings.append, limit=self.wait_timeout)
+                self.server = wait_until_idle(
+                    self.service, self.server["id"], self.remaining(), self.server, note=self.warnings.append, limit=self.wait_timeout
+                )
             except ServerFailedError as exc:
                 self.server = dict(self.server, **exc.details["server"])
                 self.note_failed_server(self.server)
@@ -171,16 +182,24 @@ class RestoreTask:
     def take_safety_snapshot(self, safety):
         """Snapshot the server's current state and wait for it, before anything is restored."""
         # The wait shares this task's deadline (carry_out below); wait_timeout is what messages name.
-        options = PresentOptions(retention=safety.retention, retention_match=safety.retention_match,
-                                 protect_last_completed=self.protect_last_completed, wait=True,
-                                 wait_timeout=self.wait_timeout, protected_ids=[self.snapshot.get("id")])
+        options = PresentOptions(
+            retention=safety.retention,
+            retention_match=safety.retention_match,
+            protect_last_completed=self.protect_last_completed,
+            wait=True,
+            wait_timeout=self.wait_timeout,
+            protected_ids=[self.snapshot.get("id")],
+        )
         entry = prepare(self.service, [SnapshotRequest(self.server["id"], safety.name, safety.description)], options)[0]
         self.safety, self.safety_entry, self.safety_options = safety, entry, options
         if entry.active and entry.plan.action == REUSE and is_completed(entry.snapshot):
-            entry.fail(SnapshotError(
-                "The safety snapshot name %r is taken by snapshot %s, which holds an older state of the server, not its state "
-                "now. Give the safety snapshot a new name (a timestamp in it, say) so that this restore can be undone."
-                % (safety.name, describe(entry.snapshot))))
+            entry.fail(
+                SnapshotError(
+                    "The safety snapshot name %r is taken by snapshot %s, which holds an older state of the server, not its state "
+                    "now. Give the safety snapshot a new name (a timestamp in it, say) so that this restore can be undone."
+                    % (safety.name, describe(entry.snapshot))
+                )
+            )
         if entry.active:
             carry_out(self.service, [entry], options, self.deadline)
         return entry
@@ -199,19 +218,23 @@ class RestoreTask:
             except SnapshotError as exc:
                 if (exc.details.get("failure") or {}).get("status") != 400:
                     raise
-                refusal = SnapshotError("The provider refused the restore of server %s from snapshot %s: %s" % (
-                    self.snapshot["server"]["id"], describe(self.snapshot), exc.details["failure"].get("message")),
-                    failure=exc.details.get("failure"))
+                refusal = SnapshotError(
+                    "The provider refused the restore of server %s from snapshot %s: %s"
+                    % (self.snapshot["server"]["id"], describe(self.snapshot), exc.details["failure"].get("message")),
+                    failure=exc.details.get("failure"),
+                )
                 try:
                     current = self.service.get_server(self.snapshot["server"]["id"])
                 except SnapshotError:
                     raise refusal from exc
                 if server_kind(current.get("status")) == SERVER_FAILED:
-                    raise SnapshotError("%s. Server %s is in status %r, a failure status that no wait would end, so this task "
-                                        "stops at once; no restore was started. Look at the server at the provider." % (
-                                            refusal.message.rstrip("."), current.get("id", self.snapshot["server"]["id"]),
-                                            current.get("status")), failure=exc.details.get("failure"),
-                                        server=clean_server(current)) from exc
+                    raise SnapshotError(
+                        "%s. Server %s is in status %r, a failure status that no wait would end, so this task "
+                        "stops at once; no restore was started. Look at the server at the provider."
+                        % (refusal.message.rstrip("."), current.get("id", self.snapshot["server"]["id"]), current.get("status")),
+                        failure=exc.details.get("failure"),
+                        server=clean_server(current),
+                    ) from exc
                 if server_kind(current.get("status")) not in (BUSY, RESTORING):
                     raise refusal from exc
                 self.server = current
@@ -228,15 +251,25 @@ class RestoreTask:
     def wait_restored(self):
         server_id = self.snapshot["server"]["id"]
         try:
-            self.server = wait_until_idle(self.service, server_id, self.remaining(), self.server, note=self.warnings.append,
-                                          advice=follow_advice(server_id), limit=self.wait_timeout,
-                                          what="server %s to finish restoring from snapshot %s" % (server_id, describe(self.snapshot)))
+            self.server = wait_until_idle(
+                self.service,
+                server_id,
+                self.remaining(),
+                self.server,
+                note=self.warnings.append,
+                advice=follow_advice(server_id),
+                limit=self.wait_timeout,
+                what="server %s to finish restoring from snapshot %s" % (server_id, describe(self.snapshot)),
+            )
         except ServerFailedError as exc:
             self.server = dict(self.server, **exc.details["server"])
-            raise SnapshotError("The restore of server %s from snapshot %s was started, and the server is now in status %r, a "
-                                "failure status that no wait would end, so this task stops at once. Look at the server at the "
-                                "provider." % (server_id, describe(self.snapshot), self.server.get("status"))) from exc
+            raise SnapshotError(
+                "The restore of server %s from snapshot %s was started, and the server is now in status %r, a "
+                "failure status that no wait would end, so this task stops at once. Look at the server at the "
+                "provider." % (server_id, describe(self.snapshot), self.server.get("status"))
+            ) from exc
         return self.server
+
 
 def ensure_restored(service, request, wait=True, wait_timeout=1800, safety=None, protect_last_completed=True, prefer_quiesced=False):
     """Restore the server of the snapshot `request` names (by id, by server and name, or the newest completed one whose
@@ -256,17 +289,18 @@ def _restore(task, request, safety, prefer_quiesced=False):
         task.joined = True
         if task.wait:
             task.wait_restored()
-        return restore_done(task, "Server %s was already restoring; this task followed that restore and started none." % (
-            task.server["id"]))
+        return restore_done(task, "Server %s was already restoring; this task followed that restore and started none." % (task.server["id"]))
     if service.check_mode:
         if task.server.get("status") is not None:
             task.server = dict(task.server, status=RESTORING)
         if safety is not None:
             task.take_safety_snapshot(safety)
             _raise_if_failed(task.safety_entry)
-        return restore_done(task, "Check mode: would restore server %s from snapshot %s%s." % (
-            task.snapshot["server"]["id"], describe(task.snapshot),
-            ", after waiting until it is idle" if service.is_busy(task.server_before) else ""))
+        return restore_done(
+            task,
+            "Check mode: would restore server %s from snapshot %s%s."
+            % (task.snapshot["server"]["id"], describe(task.snapshot), ", after waiting until it is idle" if service.is_busy(task.server_before) else ""),
+        )
     task.wait_until_idle("The server stayed busy.")
     if safety is not None:
         _raise_if_failed(task.take_safety_snapshot(safety))
@@ -278,13 +312,19 @@ def _restore(task, request, safety, prefer_quiesced=False):
     if task.wait:
         task.wait_restored()
     if task.joined:
-        return restore_done(task, "Server %s was already restoring when this task asked (another run's restore?); this task followed "
-                             "that restore and started none." % task.server["id"])
+        return restore_done(
+            task,
+            "Server %s was already restoring when this task asked (another run's restore?); this task followed "
+            "that restore and started none." % task.server["id"],
+        )
     if not task.wait:
         server_id = task.snapshot["server"]["id"]
-        return restore_done(task, "Started the restore of server %s from snapshot %s; it goes on at the provider, and wait is false, "
-                             "so this task did not wait for it to end. Follow it with vps.cloud.vps_server_info (server_id: %s, "
-                             "wait: true)." % (server_id, describe(task.snapshot), server_id))
+        return restore_done(
+            task,
+            "Started the restore of server %s from snapshot %s; it goes on at the provider, and wait is false, "
+            "so this task did not wait for it to end. Follow it with vps.cloud.vps_server_info (server_id: %s, "
+            "wait: true)." % (server_id, describe(task.snapshot), server_id),
+        )
     return restore_done(task, "Restored server %s from snapshot %s." % (task.snapshot["server"]["id"], describe(task.snapshot)))
 
 

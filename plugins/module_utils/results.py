@@ -42,8 +42,7 @@ def entry_result(entry, options, check_mode, now):
     pruned = [clean_snapshot(s) for s in entry.preview] if check_mode else list(entry.changes.deleted)
     would_change = check_mode and entry.error is None and (entry.plan.action == CREATE or bool(pruned))
     changed = bool(entry.changes) or would_change
-    result = dict(changed=changed, server_id=entry.server_id, snapshot=snapshot,
-                  created=bool(snapshot) and snapshot.get("id") in entry.own_ids)
+    result = dict(changed=changed, server_id=entry.server_id, snapshot=snapshot, created=bool(snapshot) and snapshot.get("id") in entry.own_ids)
     if options.retention is not None or pruned:
         result["pruned"] = pruned
     before = clean_snapshot(entry.before)
@@ -66,8 +65,11 @@ def entry_result(entry, options, check_mode, now):
 
 def _success_message(entry, snapshot, pruned, check_mode, now):
     if check_mode:
-        head = ("Would take snapshot %r of server %s" % (entry.name, entry.server_id) if entry.plan.action == CREATE
-                else "Snapshot %s of server %s exists" % (describe(snapshot), entry.server_id))
+        head = (
+            "Would take snapshot %r of server %s" % (entry.name, entry.server_id)
+            if entry.plan.action == CREATE
+            else "Snapshot %s of server %s exists" % (describe(snapshot), entry.server_id)
+        )
         tail = "; would delete %s" % "; ".join(describe(s, now) for s in pruned) if pruned else ""
         return "Check mode: %s%s." % (head, tail)
     verb = "Took" if entry.own_ids and snapshot.get("id") in entry.own_ids else "Ensured"
@@ -83,8 +85,12 @@ def absent_result(entry, check_mode, now):
     """What one state=absent target returns."""
     snapshot = clean_snapshot(entry.to_delete[0]) if entry.to_delete else {}
     gone = entry.to_delete if check_mode else entry.changes.deleted
-    result = dict(changed=bool(entry.changes) or (check_mode and bool(entry.to_delete)), snapshot=snapshot,
-                  diff=dict(before=snapshot, after={}), preview=[_preview_line(s, now) for s in gone])
+    result = dict(
+        changed=bool(entry.changes) or (check_mode and bool(entry.to_delete)),
+        snapshot=snapshot,
+        diff=dict(before=snapshot, after={}),
+        preview=[_preview_line(s, now) for s in gone],
+    )
     if entry.error is not None:
         result.update(entry.error.details)
         result.update(failed=True, msg=with_changes_made(entry.error.message, now, entry.changes))
@@ -93,8 +99,10 @@ def absent_result(entry, check_mode, now):
     elif entry.changes.deleted:
         result["msg"] = "Deleted snapshot %s.%s" % (describe(snapshot, now), _lost_answers(entry.changes))
     elif snapshot:
-        result["msg"] = ("Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else "
-                         "deleted it first. This task deleted nothing." % describe(snapshot, now))
+        result["msg"] = (
+            "Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else "
+            "deleted it first. This task deleted nothing." % describe(snapshot, now)
+        )
     else:
         result["msg"] = "No such snapshot; nothing to delete."
     return result
@@ -112,21 +120,28 @@ def prune_result(entry, check_mode, now):
     """What prune returns for one server: what went (or would go), and what stays."""
     pruned = [clean_snapshot(s) for s in (entry.to_delete if check_mode else entry.changes.deleted)]
     gone = [] if check_mode else [clean_snapshot(s) for s in entry.changes.gone]
-    result = dict(server_id=entry.server_id, changed=bool(pruned), pruned=pruned, already_gone=gone,
-                  kept=[clean_snapshot(s) for s in newest_first(entry.kept)],
-                  preview=[_preview_line(s, now) for s in pruned])
+    result = dict(
+        server_id=entry.server_id,
+        changed=bool(pruned),
+        pruned=pruned,
+        already_gone=gone,
+        kept=[clean_snapshot(s) for s in newest_first(entry.kept)],
+        preview=[_preview_line(s, now) for s in pruned],
+    )
     if entry.error is not None:
         result.update(entry.error.details)
         result.update(failed=True, msg=with_changes_made(entry.error.message, now, entry.changes))
     elif check_mode:
         result["msg"] = "Server %s: would delete %d snapshot(s)%s" % (
-            entry.server_id, len(pruned), (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else ".")
+            entry.server_id,
+            len(pruned),
+            (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else ".",
+        )
     else:
         # What was done, counted: this task's deletions, then those someone else made first.
         parts = ["deleted %d snapshot(s)%s" % (len(pruned), (": " + "; ".join(describe(s, now) for s in pruned)) if pruned else "")]
         if gone:
-            parts.append("%d already gone (deleted by someone else before this task's DELETE): %s"
-                         % (len(gone), "; ".join(describe(s, now) for s in gone)))
+            parts.append("%d already gone (deleted by someone else before this task's DELETE): %s" % (len(gone), "; ".join(describe(s, now) for s in gone)))
         result["msg"] = "Server %s: %s.%s" % (entry.server_id, ", and ".join(parts), _lost_answers(entry.changes))
     return result
 
@@ -159,14 +174,14 @@ def prune_summary(results, check_mode):
 
 
 def prune_diff(entries, check_mode, now):
-    listing = "".join("server %s: %s\n" % (e.server_id, describe(s, now))
-                      for e in entries for s in (e.to_delete if check_mode else e.changes.deleted))
+    listing = "".join("server %s: %s\n" % (e.server_id, describe(s, now)) for e in entries for s in (e.to_delete if check_mode else e.changes.deleted))
     return dict(before_header=PRUNE_HEADER, after_header=PRUNE_HEADER, before=listing, after="")
 
 
 def _preview_line(snapshot, now):
     """id, name, status and age of a snapshot that goes (or would go)."""
     return "id %s  %s  %s  %s" % (snapshot.get("id"), snapshot.get("name"), snapshot.get("status"), age_text(snapshot, now))
+
 
 # state=restored ----------------------------------------------------------------------------------
 
@@ -177,8 +192,7 @@ def restore_result(task, check_mode, now):
     server = clean_server(task.server)
     before = dict(server=clean_server(task.server_before)) if task.server_before else {}
     after = dict(server=server, restored_from=restored_from)
-    result = dict(changed=bool(task.changes) or (check_mode and not task.joined), snapshot=clean_snapshot(task.snapshot),
-                  server=server)
+    result = dict(changed=bool(task.changes) or (check_mode and not task.joined), snapshot=clean_snapshot(task.snapshot), server=server)
     if task.joined:
         after = dict(server=server)
     if task.safety_entry is not None:
@@ -199,8 +213,7 @@ def restore_failed(task, exc):
     result = restore_result(task, task.service.check_mode, now) if task.snapshot else {}
     result.update(exc.details)
     safety_changes = task.safety_entry.changes if task.safety_entry is not None else None
-    result.update(failed=True, changed=bool(task.changes) or bool(safety_changes),
-                  msg=with_changes_made(exc.message, now, safety_changes, task.changes))
+    result.update(failed=True, changed=bool(task.changes) or bool(safety_changes), msg=with_changes_made(exc.message, now, safety_changes, task.changes))
     return TaskFailed(result)
 
 
@@ -211,8 +224,7 @@ def restore_done(task, message):
     if task.safety_entry is not None:
         safety = task.safety_entry
         if task.service.check_mode:
-            message += " Would first take safety snapshot %r%s." % (task.safety.name, "".join(
-                "; would delete %s" % describe(s, now) for s in safety.preview))
+            message += " Would first take safety snapshot %r%s." % (task.safety.name, "".join("; would delete %s" % describe(s, now) for s in safety.preview))
         else:
             message += " Safety snapshot taken first: %s." % describe(safety.snapshot)
             if safety.changes.deleted:

@@ -38,9 +38,27 @@ WORKING = "working"
 # Server kinds, from its status.
 STABLE_SERVER_STATUSES = frozenset(("running", "stopped"))
 # Statuses a server passes through on its way back to running or stopped: waited for, without a word.
-TRANSITIONAL_SERVER_STATUSES = frozenset((
-    "starting", "stopping", "rebooting", "restarting", "booting", "shutting_down", "snapshotting", "restoring",
-    "provisioning", "creating", "building", "rebuilding", "resizing", "migrating", "backing_up", "updating", "pending"))
+TRANSITIONAL_SERVER_STATUSES = frozenset(
+    (
+        "starting",
+        "stopping",
+        "rebooting",
+        "restarting",
+        "booting",
+        "shutting_down",
+        "snapshotting",
+        "restoring",
+        "provisioning",
+        "creating",
+        "building",
+        "rebuilding",
+        "resizing",
+        "migrating",
+        "backing_up",
+        "updating",
+        "pending",
+    )
+)
 # Statuses no wait ends: the server stays in them until someone acts. Any status naming a failure counts too.
 FAILED_SERVER_STATUSES = frozenset(("error", "failed", "errored", "crashed", "broken", "fault", "faulted"))
 FAILURE_WORDS = re.compile(r"fail|error|crash|fault")
@@ -199,8 +217,7 @@ def snapshot_shape_problem(item):
         return "an entry without an integer id (%r)" % (item.get("id"),)
     if not isinstance(item.get("name"), str) or not isinstance(item.get("status"), str):
         return "snapshot %s without a name or status" % item["id"]
-    if not isinstance(item.get("server"), dict) or isinstance(item["server"].get("id"), bool) \
-            or not isinstance(item["server"].get("id"), int):
+    if not isinstance(item.get("server"), dict) or isinstance(item["server"].get("id"), bool) or not isinstance(item["server"].get("id"), int):
         return "snapshot %s without its server's id" % item["id"]
     return None
 
@@ -213,9 +230,11 @@ def newest_first(snapshots):
 
     An unreadable or missing created_at counts as the oldest.
     """
+
     def key(snapshot):
         created = created_epoch(snapshot)
         return (float("-inf") if created is None else created, snapshot.get("id") or 0)
+
     return sorted(snapshots, key=key, reverse=True)
 
 
@@ -348,19 +367,22 @@ def plan_room(snapshots, retention, pattern, protect_last_completed=True, protec
     if needed <= 0:
         return RoomPlan()
     if retention is None:
-        return RoomPlan(problem="the server already has %d snapshots, the provider's limit of %d per server, and without "
-                                "retention nothing is deleted to make room" % (len(snapshots), limit))
+        return RoomPlan(
+            problem="the server already has %d snapshots, the provider's limit of %d per server, and without "
+            "retention nothing is deleted to make room" % (len(snapshots), limit)
+        )
     failed, completed = _deletable(snapshots, pattern, _protected_ids(snapshots, protect_last_completed, protected_ids))
     candidates = failed + completed
     if needed > len(candidates):
         reasons = ["%d match retention_match %r and may be deleted" % (len(candidates), pattern)]
         if protect_last_completed and last_completed(snapshots) is not None and name_matches(last_completed(snapshots), pattern):
-            reasons.append("the server's last completed snapshot is kept until the new one has completed "
-                           "(protect_last_completed)")
+            reasons.append("the server's last completed snapshot is kept until the new one has completed (protect_last_completed)")
         if any(is_working(s) for s in snapshots):
             reasons.append("snapshots in progress are never deleted")
-        return RoomPlan(problem="the server has %d snapshots, the provider's limit of %d, and retention cannot make room: "
-                                "only %s" % (len(snapshots), limit, "; ".join(reasons)))
+        return RoomPlan(
+            problem="the server has %d snapshots, the provider's limit of %d, and retention cannot make room: "
+            "only %s" % (len(snapshots), limit, "; ".join(reasons))
+        )
     return RoomPlan(candidates[:needed])
 
 
@@ -374,8 +396,7 @@ def plan_retention(snapshots, keep_snapshot, retention, pattern, protect_last_co
         return []
     keep_id = keep_snapshot.get("id")
     # The kept snapshot is one of the server's, listed or not yet (check mode plans one that does not exist).
-    server_snapshots = snapshots if any(s.get("id") == keep_id for s in snapshots) and keep_id is not None \
-        else list(snapshots) + [keep_snapshot]
+    server_snapshots = snapshots if any(s.get("id") == keep_id for s in snapshots) and keep_id is not None else list(snapshots) + [keep_snapshot]
     protected = _protected_ids(server_snapshots, protect_last_completed, set(protected_ids) | {keep_id})
     failed, completed = _deletable(snapshots, pattern, protected)
     counted = [s for s in snapshots if name_matches(s, pattern) and is_completed(s)]
@@ -401,8 +422,7 @@ def plan_prune(snapshots, pattern, keep=None, older_than_days=None, now=None, pr
         chosen.update(s.get("id") for s in all_completed[keep:])
     if older_than_days is not None:
         cutoff = now - older_than_days * 86400
-        chosen.update(s.get("id") for s in failed + completed
-                      if created_epoch(s) is not None and created_epoch(s) < cutoff)
+        chosen.update(s.get("id") for s in failed + completed if created_epoch(s) is not None and created_epoch(s) < cutoff)
     return [s for s in failed + completed if s.get("id") in chosen]
 
 
@@ -429,8 +449,7 @@ class PresentPlan:
         self.notes = list(notes)
 
 
-def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume_match=None, protect_last_completed=True,
-                 protected_ids=(), retake_failed=True):
+def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume_match=None, protect_last_completed=True, protected_ids=(), retake_failed=True):
     """What state=present does given the server's snapshots.
 
     A snapshot named `name` that has not failed is reused (the oldest, if racing runs made two). One that
@@ -445,29 +464,48 @@ def plan_present(snapshots, server_id, name, retention=None, pattern="*", resume
     if alive:
         notes = []
         if len(alive) > 1:
-            notes.append("server %s has %d snapshots named %r (ids %s); the oldest, id %s, is the one this task ensures"
-                         % (server_id, len(alive), name, ", ".join(str(s.get("id")) for s in alive), alive[0].get("id")))
+            notes.append(
+                "server %s has %d snapshots named %r (ids %s); the oldest, id %s, is the one this task ensures"
+                % (server_id, len(alive), name, ", ".join(str(s.get("id")) for s in alive), alive[0].get("id"))
+            )
         return PresentPlan(REUSE, snapshot=alive[0], notes=notes)
     if same and not retake_failed:
-        return PresentPlan(REFUSE, snapshot=same[-1], problem=(
-            "Snapshot %s on server %s ended %s, so it is no restore point; with retake_failed=false it is not taken again."
-            % (describe(same[-1]), server_id, same[-1].get("status"))))
+        return PresentPlan(
+            REFUSE,
+            snapshot=same[-1],
+            problem=(
+                "Snapshot %s on server %s ended %s, so it is no restore point; with retake_failed=false it is not taken again."
+                % (describe(same[-1]), server_id, same[-1].get("status"))
+            ),
+        )
     if resume_match:
         working = newest_first([s for s in snapshots if is_working(s) and name_matches(s, resume_match)])
         if working:
-            return PresentPlan(REUSE, snapshot=working[0], notes=[
-                "snapshot %s matches resume_match %r and is still in progress (an interrupted run's?): it is reused instead of "
-                "taking %r" % (describe(working[0]), resume_match, name)])
+            return PresentPlan(
+                REUSE,
+                snapshot=working[0],
+                notes=[
+                    "snapshot %s matches resume_match %r and is still in progress (an interrupted run's?): it is reused instead of "
+                    "taking %r" % (describe(working[0]), resume_match, name)
+                ],
+            )
     notes = []
     if len(same) == 1:
-        notes.append("Snapshot %s on server %s ended %s, so it is no restore point: this task deletes it and takes snapshot %r "
-                     "again." % (describe(same[0]), server_id, same[0].get("status"), name))
+        notes.append(
+            "Snapshot %s on server %s ended %s, so it is no restore point: this task deletes it and takes snapshot %r "
+            "again." % (describe(same[0]), server_id, same[0].get("status"), name)
+        )
     elif same:
-        notes.append("Snapshots %s on server %s ended failed, so they are no restore points: this task deletes them and takes "
-                     "snapshot %r again." % (describe_all(same), server_id, name))
+        notes.append(
+            "Snapshots %s on server %s ended failed, so they are no restore points: this task deletes them and takes "
+            "snapshot %r again." % (describe_all(same), server_id, name)
+        )
     others = [s for s in snapshots if s not in same]
     room = plan_room(others, retention, pattern, protect_last_completed, protected_ids)
     if room.problem:
-        return PresentPlan(REFUSE, snapshot=same[-1] if same else None, problem="Cannot take snapshot %r of server %s: %s. Its "
-                           "snapshots: %s." % (name, server_id, room.problem, describe_all(snapshots)))
+        return PresentPlan(
+            REFUSE,
+            snapshot=same[-1] if same else None,
+            problem="Cannot take snapshot %r of server %s: %s. Its snapshots: %s." % (name, server_id, room.problem, describe_all(snapshots)),
+        )
     return PresentPlan(CREATE, deletions=room.deletions, retake=same, notes=notes)

@@ -83,8 +83,7 @@ class Changes:
         if self.deleted:
             parts.append("deleted %s" % "; ".join(self.describe_deleted(s, now) for s in self.deleted))
         if self.restored:
-            parts.append("started the restore of server %s" % "; ".join(
-                "%s from snapshot %s" % (server_id_of(s), describe(s)) for s in self.restored))
+            parts.append("started the restore of server %s" % "; ".join("%s from snapshot %s" % (server_id_of(s), describe(s)) for s in self.restored))
         return ("It " + ", and ".join(parts) + ".") if parts else ""
 
     def describe_deleted(self, snapshot, now=None):
@@ -103,8 +102,7 @@ def with_changes_made(message, now, *changes):
 class SnapshotService:
     """Snapshot operations on top of a VpsClient, one request at a time or many in parallel."""
 
-    def __init__(self, client, check_mode=False, warn=None, sleep=time.sleep, clock=time.monotonic, now=time.time,
-                 concurrency=1, result_is_read=lambda: True):
+    def __init__(self, client, check_mode=False, warn=None, sleep=time.sleep, clock=time.monotonic, now=time.time, concurrency=1, result_is_read=lambda: True):
         self.client = client
         # False once nobody can receive this task's result any more (its run was interrupted and is gone).
         self.result_is_read = result_is_read
@@ -130,6 +128,7 @@ class SnapshotService:
         def on_page(page):
             pages.append(page)
             return worth_reading(page) if worth_reading and len(pages) == 1 else True
+
         try:
             snapshots = self.client.get_all(SNAPSHOTS_PATH, params, on_page=on_page)
         except VpsApiError as exc:
@@ -140,8 +139,7 @@ class SnapshotService:
             self.account_pages = max(1, len(pages))
         problems = [problem for problem in (snapshot_shape_problem(item) for item in snapshots) if problem]
         if problems:
-            raise SnapshotError("Could not list snapshots: the API's list holds %d entries this module cannot read, such as %s"
-                                % (len(problems), problems[0]))
+            raise SnapshotError("Could not list snapshots: the API's list holds %d entries this module cannot read, such as %s" % (len(problems), problems[0]))
         return newest_first(snapshots)
 
     def listings(self, server_ids):
@@ -189,8 +187,7 @@ class SnapshotService:
         except VpsApiError as exc:
             raise SnapshotError("Could not read server %s: %s%s" % (server_id, exc, self._url_hint(exc)), failure=exc.to_failure()) from exc
         if not isinstance(server, dict) or not isinstance(server.get("status"), str):
-            raise SnapshotError("Could not read server %s: the API answered GET servers/%s/ without a status (%r)"
-                                % (server_id, server_id, server))
+            raise SnapshotError("Could not read server %s: the API answered GET servers/%s/ without a status (%r)" % (server_id, server_id, server))
         return server
 
     def server_presence(self, server_id):
@@ -207,11 +204,15 @@ class SnapshotService:
             if status not in (404, 405):
                 raise
             if status == 404 and self._endpoint_offered(server_id):
-                raise SnapshotError("Server %s does not exist: GET servers/%s/ answered HTTP 404, while other servers of the "
-                                    "account can be read. Check server_id." % (server_id, server_id),
-                                    failure=exc.details.get("failure")) from exc
-            self.warn("The API has no usable GET /servers/%s/ (HTTP %s), so whether server %s exists and is idle could not be "
-                      "checked beforehand." % (server_id, status, server_id))
+                raise SnapshotError(
+                    "Server %s does not exist: GET servers/%s/ answered HTTP 404, while other servers of the "
+                    "account can be read. Check server_id." % (server_id, server_id),
+                    failure=exc.details.get("failure"),
+                ) from exc
+            self.warn(
+                "The API has no usable GET /servers/%s/ (HTTP %s), so whether server %s exists and is idle could not be "
+                "checked beforehand." % (server_id, status, server_id)
+            )
             return None
 
     def _endpoint_offered(self, server_id):
@@ -254,8 +255,10 @@ class SnapshotService:
         changes.deleted.append(clean_snapshot(snapshot))
         if outcome.answer_lost:
             changes.answers_lost[snapshot.get("id")] = (outcome.answer_lost, how)
-            self.warn("Snapshot %s on server %s was deleted by this task, but the answer to its DELETE was lost (%s); %s, so the "
-                      "deletion is reported as this task's." % (describe(snapshot), server_id_of(snapshot), outcome.answer_lost, how))
+            self.warn(
+                "Snapshot %s on server %s was deleted by this task, but the answer to its DELETE was lost (%s); %s, so the "
+                "deletion is reported as this task's." % (describe(snapshot), server_id_of(snapshot), outcome.answer_lost, how)
+            )
         return True
 
     def _settle_deletion(self, snapshot, exc):
@@ -280,17 +283,19 @@ class SnapshotService:
             gone, waited = check()[0], None
         else:
             try:
-                gone = wait_for(check, grace, "snapshot %s to leave the listing" % snapshot.get("id"), check_first=True,
-                                clock=self.clock, sleep=self.sleep)
+                gone = wait_for(check, grace, "snapshot %s to leave the listing" % snapshot.get("id"), check_first=True, clock=self.clock, sleep=self.sleep)
             except VpsWaitTimeout:
                 gone = False
             waited = grace
         if gone:
             return Deletion(True, exc.unanswered[0])
         looked = "still listed after %d s" % waited if waited else "still listed"
-        raise SnapshotError("Could not delete snapshot %s: %s. It is %s, so this task did not delete it; the API may still apply "
-                            "the DELETE late: look at the server's snapshots (vps.cloud.vps_snapshot_info) before counting on it "
-                            "either way." % (describe(snapshot), exc, looked), failure=exc.to_failure())
+        raise SnapshotError(
+            "Could not delete snapshot %s: %s. It is %s, so this task did not delete it; the API may still apply "
+            "the DELETE late: look at the server's snapshots (vps.cloud.vps_snapshot_info) before counting on it "
+            "either way." % (describe(snapshot), exc, looked),
+            failure=exc.to_failure(),
+        )
 
     def create(self, server_id, name, description, changes):
         """POST one snapshot, never twice: after an ambiguous failure, look for it by name first."""
@@ -303,24 +308,25 @@ class SnapshotService:
             created = self.client.post(SNAPSHOTS_PATH, payload)
             if not isinstance(created, dict) or isinstance(created.get("id"), bool) or not isinstance(created.get("id"), int):
                 # An empty or id-less 2xx body: it was probably created, but which one is unknown.
-                raise VpsAmbiguousError("the API answered the creation without the new snapshot's id", method="POST",
-                                        path=SNAPSHOTS_PATH)
+                raise VpsAmbiguousError("the API answered the creation without the new snapshot's id", method="POST", path=SNAPSHOTS_PATH)
             return created
 
         def look():
             return converged(self.list(server_id), server_id, name)
 
         try:
-            created = send_once(send, look, "snapshot %r to appear on server %s" % (name, server_id), self.client.retries, self.grace,
-                                self.sleep, self.clock)
+            created = send_once(send, look, "snapshot %r to appear on server %s" % (name, server_id), self.client.retries, self.grace, self.sleep, self.clock)
         except VpsAmbiguousError as exc:
             if exc.status not in REFUSED_BY_GATEWAY:
                 raise SnapshotError(
                     "Could not confirm whether snapshot %r was created on server %s: %s. It is not listed even after waiting; "
-                    "rerun the task: it finds the snapshot if the API created it late, and creates it otherwise."
-                    % (name, server_id, exc), failure=exc.to_failure()) from exc
-            raise SnapshotError("Could not create snapshot %r on server %s: %s. It does not exist on the server; rerun the task."
-                                % (name, server_id, exc), failure=exc.to_failure()) from exc
+                    "rerun the task: it finds the snapshot if the API created it late, and creates it otherwise." % (name, server_id, exc),
+                    failure=exc.to_failure(),
+                ) from exc
+            raise SnapshotError(
+                "Could not create snapshot %r on server %s: %s. It does not exist on the server; rerun the task." % (name, server_id, exc),
+                failure=exc.to_failure(),
+            ) from exc
         except VpsApiError as exc:
             raise SnapshotError("Could not create snapshot %r on server %s: %s" % (name, server_id, exc), failure=exc.to_failure()) from exc
         changes.created.append(clean_snapshot(created))
@@ -345,19 +351,20 @@ class SnapshotService:
             return dict(server=server) if server_kind(server.get("status")) == RESTORING else None
 
         try:
-            answer = send_once(send, look, "server %s to show a restore under way" % server_id, self.client.retries, self.grace,
-                               self.sleep, self.clock)
+            answer = send_once(send, look, "server %s to show a restore under way" % server_id, self.client.retries, self.grace, self.sleep, self.clock)
         except VpsAmbiguousError as exc:
             if exc.status not in REFUSED_BY_GATEWAY:
                 raise SnapshotError(
                     "Could not confirm whether the restore of server %s from snapshot %s started: %s. The server does not show "
                     "'restoring'. Look at the server before restoring again (vps.cloud.vps_server_info), so that it is not "
-                    "restored twice." % (server_id, describe(snapshot), exc), failure=exc.to_failure()) from exc
-            raise SnapshotError("Could not start the restore of server %s from snapshot %s: %s"
-                                % (server_id, describe(snapshot), exc), failure=exc.to_failure()) from exc
+                    "restored twice." % (server_id, describe(snapshot), exc),
+                    failure=exc.to_failure(),
+                ) from exc
+            raise SnapshotError(
+                "Could not start the restore of server %s from snapshot %s: %s" % (server_id, describe(snapshot), exc), failure=exc.to_failure()
+            ) from exc
         except VpsApiError as exc:
-            raise SnapshotError("Could not restore server %s from snapshot %s: %s" % (server_id, describe(snapshot), exc),
-                                failure=exc.to_failure()) from exc
+            raise SnapshotError("Could not restore server %s from snapshot %s: %s" % (server_id, describe(snapshot), exc), failure=exc.to_failure()) from exc
         changes.restored.append(clean_snapshot(snapshot))
         return answer if isinstance(answer, dict) else {}
 
@@ -365,9 +372,10 @@ class SnapshotService:
         """A run interrupted on the controller may leave this task running on its own: it must not change anything nobody
         would hear of (a deletion nobody reports, a restore nobody expects), nor wait on for nobody."""
         if not self.result_is_read():
-            raise SnapshotError("Stopped before it would %s: the Ansible run that started this task is gone (interrupted, or "
-                                "its controller died), so nobody would learn of it. Nothing more is changed; a rerun resumes."
-                                % action)
+            raise SnapshotError(
+                "Stopped before it would %s: the Ansible run that started this task is gone (interrupted, or "
+                "its controller died), so nobody would learn of it. Nothing more is changed; a rerun resumes." % action
+            )
 
     @property
     def grace(self):
@@ -380,14 +388,25 @@ class SnapshotService:
         def check_while_result_is_read():
             self._stop_unless_result_is_read("wait for %s" % what)
             return check()
+
         try:
-            return wait_for(check_while_result_is_read, max(0, timeout), what, status=status, check_first=check_first, clock=self.clock,
-                            sleep=self.sleep, advice=advice, limit=limit)
+            return wait_for(
+                check_while_result_is_read,
+                max(0, timeout),
+                what,
+                status=status,
+                check_first=check_first,
+                clock=self.clock,
+                sleep=self.sleep,
+                advice=advice,
+                limit=limit,
+            )
         except VpsWaitTimeout as exc:
             raise SnapshotError(str(exc)) from exc
 
     def wait_until_idle(self, server_id, timeout, server=None, advice=None, what=None, limit=None):
         """The server once it is neither busy nor restoring (running or stopped), within `timeout` seconds."""
+
         def check():
             current = self.get_server(server_id)
             return server_kind(current.get("status")) == STABLE, current, current.get("status")
@@ -395,8 +414,9 @@ class SnapshotService:
         if server is not None and server_kind(server.get("status")) == STABLE:
             return server
         status = server.get("status") if server else "unknown"
-        return self.wait(check, timeout, what or "server %s to be running or stopped" % server_id, status,
-                         check_first=server is None, advice=advice, limit=limit)
+        return self.wait(
+            check, timeout, what or "server %s to be running or stopped" % server_id, status, check_first=server is None, advice=advice, limit=limit
+        )
 
     def is_busy(self, server):
         return server is not None and server_kind(server.get("status")) in (BUSY, RESTORING)
@@ -419,8 +439,7 @@ class SnapshotService:
             return ""
         hint = ". The API answered 404 for %s" % (exc.url or self.client.url_for(exc.path or SNAPSHOTS_PATH))
         if not self.client.base_url.rstrip("/").split("/")[-1].startswith("v"):
-            hint += ": api_url (%s) must be the API's base URL up to and including its version, such as %s" % (
-                self.client.base_url, DEFAULT_API_URL)
+            hint += ": api_url (%s) must be the API's base URL up to and including its version, such as %s" % (self.client.base_url, DEFAULT_API_URL)
         return hint
 
 
@@ -449,9 +468,11 @@ def send_once(send, look, what, retries, grace, sleep=time.sleep, clock=time.mon
                 sleep(backoff_delay(attempt))
                 found = look()
             else:
+
                 def check():
                     result = look()
                     return result is not None, result, "not seen yet"
+
                 try:
                     found = wait_for(check, grace, what, check_first=True, clock=clock, sleep=sleep)
                 except VpsWaitTimeout:

@@ -35,8 +35,7 @@ def poll_intervals(initial=POLL_INITIAL, factor=POLL_FACTOR, cap=POLL_CAP, jitte
         yield cap
 
 
-def wait_for(check, timeout, what, status="unknown", check_first=False, clock=time.monotonic, sleep=time.sleep, intervals=None,
-             advice=None, limit=None):
+def wait_for(check, timeout, what, status="unknown", check_first=False, clock=time.monotonic, sleep=time.sleep, intervals=None, advice=None, limit=None):
     """Call `check()` until it reports done; return its value.
 
     `check()` returns (done, value, status_text). With `check_first` it is called right away,
@@ -58,6 +57,10 @@ def wait_for(check, timeout, what, status="unknown", check_first=False, clock=ti
         remaining = deadline - clock()
         if remaining <= 0:
             message = "Timed out after %ds (wait_timeout=%s) waiting for %s; last seen status: %s." % (
-                round(clock() - start), timeout if limit is None else limit, what, status)
+                round(clock() - start),
+                timeout if limit is None else limit,
+                what,
+                status,
+            )
             raise VpsWaitTimeout(message + (" " + advice if advice else ""))
         sleep(min(next(intervals), remaining))

@@ -372,6 +372,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotR
 from ansible_collections.vps.cloud.plugins.module_utils.restore import SafetySnapshot, ensure_restored
 from ansible_collections.vps.cloud.plugins.module_utils.results import absent_result, entry_result, task_result
 
+
 def main():
     argument_spec = vps_argument_spec(
         selection=True,
@@ -384,12 +385,15 @@ def main():
         description=dict(type="str"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
-        safety_snapshot=dict(type="dict", options=dict(
-            name=dict(type="str", required=True),
-            description=dict(type="str"),
-            retention=dict(type="int"),
-            retention_match=dict(type="str", default="*"),
-        )),
+        safety_snapshot=dict(
+            type="dict",
+            options=dict(
+                name=dict(type="str", required=True),
+                description=dict(type="str"),
+                retention=dict(type="int"),
+                retention_match=dict(type="str", default="*"),
+            ),
+        ),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -415,9 +419,15 @@ def main():
 
 
 def present(service, request, params):
-    options = PresentOptions(retention=params["retention"], retention_match=params["retention_match"],
-                             resume_match=params["resume_match"], protect_last_completed=params["protect_last_completed"],
-                             wait=params["wait"], wait_timeout=params["wait_timeout"], retake_failed=params["retake_failed"])
+    options = PresentOptions(
+        retention=params["retention"],
+        retention_match=params["retention_match"],
+        resume_match=params["resume_match"],
+        protect_last_completed=params["protect_last_completed"],
+        wait=params["wait"],
+        wait_timeout=params["wait_timeout"],
+        retake_failed=params["retake_failed"],
+    )
     entry = ensure_present(service, [request], options)[0]
     result = entry_result(entry, options, service.check_mode, service.now())
     del result["server_id"]
@@ -431,9 +441,15 @@ def absent(service, request, params):
 
 def restored(service, request, params):
     safety = params["safety_snapshot"]
-    return ensure_restored(service, request, wait=params["wait"], wait_timeout=params["wait_timeout"],
-                           safety=SafetySnapshot(**safety) if safety else None,
-                           protect_last_completed=params["protect_last_completed"], prefer_quiesced=params["prefer_quiesced"])
+    return ensure_restored(
+        service,
+        request,
+        wait=params["wait"],
+        wait_timeout=params["wait_timeout"],
+        safety=SafetySnapshot(**safety) if safety else None,
+        protect_last_completed=params["protect_last_completed"],
+        prefer_quiesced=params["prefer_quiesced"],
+    )
 
 
 if __name__ == "__main__":

@@ -287,19 +287,24 @@ from ansible_collections.vps.cloud.plugins.module_utils.selection import QUIESCE
 
 def main():
     argument_spec = vps_argument_spec(
-        parallel=True, selection=True,
+        parallel=True,
+        selection=True,
         state=dict(type="str", default="present", choices=["present", "absent"]),
         servers=dict(type="raw"),
         name=dict(type="str"),
         description=dict(type="str"),
-        snapshots=dict(type="list", elements="dict", options=dict(
-            server_id=dict(type="int"),
-            name=dict(type="str"),
-            snapshot_id=dict(type="int"),
-            description=dict(type="str"),
-            host=dict(type="str"),
-            quiesce=dict(type="str", choices=list(QUIESCE_MODES)),
-        )),
+        snapshots=dict(
+            type="list",
+            elements="dict",
+            options=dict(
+                server_id=dict(type="int"),
+                name=dict(type="str"),
+                snapshot_id=dict(type="int"),
+                description=dict(type="str"),
+                host=dict(type="str"),
+                quiesce=dict(type="str", choices=list(QUIESCE_MODES)),
+            ),
+        ),
         quiesce_release=dict(type="str", choices=list(QUIESCE_RELEASES)),
         snapshot_ids=dict(type="list", elements="int"),
         wait=dict(type="bool", default=True),

@@ -137,8 +137,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     service = snapshot_service(module, option_problems(params, positive=("server_id", "snapshot_id")))
-    run(module, lambda: snapshots_info(service, server_id=params["server_id"], snapshot_id=params["snapshot_id"],
-                                       name=params["name"], status=params["status"]))
+    run(module, lambda: snapshots_info(service, server_id=params["server_id"], snapshot_id=params["snapshot_id"], name=params["name"], status=params["status"]))
 
 
 if __name__ == "__main__":

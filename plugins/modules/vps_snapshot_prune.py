@@ -155,8 +155,7 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("keep", "older_than_days")])
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("keep", "older_than_days")])
     params = module.params
     servers, problems = prune_problems(params)
     service = snapshot_service(module, problems)
