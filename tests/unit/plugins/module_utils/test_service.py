@@ -512,6 +512,36 @@ def test_an_unanswered_delete_gone_from_the_listing_is_recorded_as_this_tasks(rs
                              "the server's listing no longer holds it")]
 
 
+def test_an_unanswered_delete_is_looked_for_at_once(rsps, vt):
+    """The first look at the listing comes right after the DELETE went unanswered, not after a poll interval."""
+    found = []
+    service = build_service(vt, retries=0, warnings_=found)
+    add_delete(rsps, 801, body=_requests.exceptions.ReadTimeout("Read timed out."))
+    add_list(rsps, [B], server_id=101)
+    changes = Changes()
+
+    assert service.delete(A, changes) is True
+    assert vt.elapsed() == 0
+    assert sent(rsps) == [("DELETE", "/snapshots/801/"), ("GET", "/snapshots/?server_id=101")]
+    assert len(found) == 1
+
+
+def test_a_deletion_found_after_several_unanswered_deletes_names_the_first_lost_answer(rsps, vt):
+    found = []
+    service = build_service(vt, retries=1, warnings_=found)
+    add_delete(rsps, 801, body=_requests.exceptions.ReadTimeout("Read timed out."))
+    add_delete(rsps, 801, status=504, json={"detail": "Gateway Timeout"})
+    add_list(rsps, [B], server_id=101)
+    changes = Changes()
+
+    assert service.delete(A, changes) is True
+    assert sent(rsps).count(("DELETE", "/snapshots/801/")) == 2
+    assert found == [LOST % (describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out.",
+                             "the server's listing no longer holds it")]
+    assert changes.answers_lost[801] == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out.",
+                                         "the server's listing no longer holds it")
+
+
 @pytest.mark.parametrize("listing", [
     pytest.param(dict(items=[A, B]), id="still listed"),
     # A listing that cannot be read proves nothing: the deletion is not claimed either.
