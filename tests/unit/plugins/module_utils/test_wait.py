@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.vps.cloud.plugins.module_utils.wait import VpsWaitTimeout, poll_intervals, wait_for
+from ansible_collections.vps.cloud.tests.harness.clock import VirtualClock
 
 FAST = settings(max_examples=80, deadline=None, database=None)
 DRAWS = st.lists(st.floats(min_value=0.0, max_value=1.0, exclude_max=True), min_size=1, max_size=20)
@@ -24,22 +25,19 @@ POLL_JITTER = 0.1
 CEILINGS = [2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0, 15.0]
 
 
-class FakeTime:
-    """A clock that only moves when something sleeps; records every sleep and every check's time."""
+class FakeTime(VirtualClock):
+    """The one virtual clock, also recording the order of sleeps and checks."""
 
     def __init__(self, start=5000.0):
-        self.start = self.now = start
-        self.sleeps = []
+        super().__init__(start)
         self.events = []
 
     def clock(self):
-        return self.now
+        return self.monotonic()
 
     def sleep(self, seconds):
-        assert seconds >= 0
-        self.sleeps.append(seconds)
+        super().sleep(seconds)
         self.events.append("sleep")
-        self.now += seconds
 
     def checker(self, results):
         """A check() answering `results` in turn (the last one repeats)."""
