@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Publishing and AWX/AAP readiness checks, failing on any problem:
-# ruff check, ansible-lint (production profile), galaxy-importer on the built tarball, antsibull-docs,
+# ruff check and ruff format --check, ansible-lint (production profile), galaxy-importer on the built tarball, antsibull-docs,
 # ansible-builder introspect/create, and the ansible-runner test of vps.cloud.pre_upgrade.
 # Usage: scripts/quality.sh <collection dir ending in ansible_collections/vps/cloud>
 # Expects the tool venv active (scripts/test.sh quality does that, and sets ANSIBLE_COLLECTIONS_PATH).
@@ -31,6 +31,8 @@ cd "$COLLECTION_DIR"
 log "ruff check (ruff.toml: pycodestyle, pyflakes and bugbear rules on every Python file)"
 [ -f ruff.toml ] || fail "ruff.toml is missing"
 ruff check --no-cache . || fail "ruff found problems"
+log "ruff format --check (ruff.toml: the formatter's layout at 160 columns; extensions/ has its own in lint_eda)"
+ruff format --check --no-cache . || fail "ruff format would change the files above: run .venv/bin/ruff format ."
 
 log "ansible-lint, production profile, warnings are failures"
 [ -f .ansible-lint ] || fail ".ansible-lint is missing"

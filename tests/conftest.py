@@ -25,8 +25,10 @@ def suite_of(nodeid):
 
 def pytest_collection_modifyitems(config, items):
     if not config.pluginmanager.hasplugin("timeout"):
-        raise pytest.UsageError("pytest-timeout is not installed: every test here has a timeout "
-                                "(tests/unit/requirements.txt, tests/requirements-core.txt, tests/requirements-dev.txt)")
+        raise pytest.UsageError(
+            "pytest-timeout is not installed: every test here has a timeout "
+            "(tests/unit/requirements.txt, tests/requirements-core.txt, tests/requirements-dev.txt)"
+        )
     for item in items:
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(SUITE_TIMEOUTS.get(suite_of(item.nodeid), DEFAULT_TIMEOUT)))

@@ -38,6 +38,7 @@ def module_args(args):
     """Module arguments the way every supported ansible-core reads them."""
     try:
         from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19 and later
+
         return patch_module_args(args)
     except ImportError:
         return mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
@@ -59,8 +60,7 @@ def main():
         return original_request(session, method, url, *args, **kwargs)
 
     server = {"id": 101, "name": "web-01"}
-    created = {"id": 900, "server": server, "name": "callpath", "status": "completed", "size_mb": 1,
-               "created_at": "2025-01-16T16:15:00Z", "description": ""}
+    created = {"id": 900, "server": server, "name": "callpath", "status": "completed", "size_mb": 1, "created_at": "2025-01-16T16:15:00Z", "description": ""}
     args = {"api_url": API, "api_token": "callpath-token", "server_id": 101, "name": "callpath", "wait": False}
     with responses.RequestsMock(assert_all_requests_are_fired=False) as provider:
         provider.add(responses.GET, API + "/snapshots/", json={"count": 0, "next": None, "previous": None, "results": []})
@@ -83,8 +83,7 @@ def main():
     for number, (filename, function, thread) in enumerate(chain, 1):
         print("  %2d %s:%s%s" % (number, filename, function, "" if thread == "MainThread" else " [thread %s]" % thread), file=sys.stderr)
     files = sorted(set(f for f, _n, _t in chain))
-    print("chain length: %d calls in %d files (%s); plugin calls before the POST: %d"
-          % (len(chain), len(files), ", ".join(files), len(calls)), file=sys.stderr)
+    print("chain length: %d calls in %d files (%s); plugin calls before the POST: %d" % (len(chain), len(files), ", ".join(files), len(calls)), file=sys.stderr)
     return 0
 
 

@@ -105,7 +105,8 @@ class WebDriver:
         self.port = free_port()
         self.log = open(os.path.join(workdir, "chromedriver.log"), "wb")  # pylint: disable=consider-using-with
         self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [chromedriver, f"--port={self.port}"], stdout=self.log, stderr=subprocess.STDOUT)
+            [chromedriver, f"--port={self.port}"], stdout=self.log, stderr=subprocess.STDOUT
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         self.session = None
         deadline = time.monotonic() + 30
@@ -120,18 +121,23 @@ class WebDriver:
             time.sleep(0.2)
         options = {
             "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--no-first-run", "--disable-extensions", f"--user-data-dir={workdir}/profile",
-                     f"--window-size={WINDOW[0]},{WINDOW[1]}"],
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-extensions",
+                f"--user-data-dir={workdir}/profile",
+                f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            ],
         }
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options,
-                                                 "goog:loggingPrefs": {"browser": "SEVERE"}}}}
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options, "goog:loggingPrefs": {"browser": "SEVERE"}}}}
         self.session = self._call("POST", "/session", caps)["sessionId"]
 
     def _call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
                 return json.loads(response.read() or b"{}").get("value")
@@ -147,8 +153,7 @@ class WebDriver:
         # Navigation returns once the document has loaded; give late images and stylesheets a few seconds more.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self.run("return document.readyState === 'complete' && document.styleSheets.length > 0"
-                        " && Array.from(document.images).every(i => i.complete);"):
+            if self.run("return document.readyState === 'complete' && document.styleSheets.length > 0 && Array.from(document.images).every(i => i.complete);"):
                 break
             time.sleep(0.2)
 
@@ -204,8 +209,9 @@ def expected_pages(collection):
                     entry_points = (yaml.safe_load(stream) or {}).get("argument_specs") or {}
                 slug = name.replace("_", "-")
                 anchors[f"{base}{name}_role.html"] = {
-                    f"ansible-collections-vps-cloud-{slug}-role-entrypoint-{entry.replace('_', '-')}":
-                        f"entry point {entry} of the role {name}" for entry in entry_points}
+                    f"ansible-collections-vps-cloud-{slug}-role-entrypoint-{entry.replace('_', '-')}": f"entry point {entry} of the role {name}"
+                    for entry in entry_points
+                }
     with open(os.path.join(collection, "docs", "docsite", "extra-docs.yml"), encoding="utf-8") as stream:
         index = yaml.safe_load(stream)
     guides = []
@@ -244,7 +250,7 @@ def main():
     root = f"http://127.0.0.1:{server.server_address[1]}/"
     workdir = tempfile.mkdtemp(prefix="vps-docs-check.")
     browser = WebDriver(args.chromedriver, args.chromium, workdir)
-    visited = {}   # site path -> page data
+    visited = {}  # site path -> page data
     linked_from = {}  # site path -> the first page linking to it
     fragments = []  # (target path, fragment, linking page)
     external = set()
@@ -261,16 +267,17 @@ def main():
             page = browser.run(PAGE_SCRIPT)
             visited[path] = page
             status = QuietHandler.statuses.get("/" + path)
-            print(f"page {path}: HTTP {status}, {page['text']} characters, {len(page['links'])} links, "
-                  f"title {page['title']!r}", flush=True)
+            print(f"page {path}: HTTP {status}, {page['text']} characters, {len(page['links'])} links, title {page['title']!r}", flush=True)
             if status != 200:
                 failures.add(f"{path} (linked from {linked_from[path]}): HTTP {status}")
                 continue
             least = MIN_TEXT_REQUIRED if path in pages else MIN_TEXT
             if page["text"] - len(page["h1"]) < least or not page["title"].strip() or not page["h1"]:
-                failures.add(f"{path} (linked from {linked_from[path]}) is empty: {page['text']} characters of "
-                             f"text (at least {least} besides the heading), title {page['title']!r}, "
-                             f"heading {page['h1']!r}")
+                failures.add(
+                    f"{path} (linked from {linked_from[path]}) is empty: {page['text']} characters of "
+                    f"text (at least {least} besides the heading), title {page['title']!r}, "
+                    f"heading {page['h1']!r}"
+                )
             if page["stylesheets"] == 0:
                 failures.add(f"{path}: no stylesheet applied")
             for src in page["broken_images"]:
@@ -332,11 +339,13 @@ def main():
         server.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"\nVisited {len(visited)} pages from index.html in headless Chromium; checked {links_checked} links "
-          f"({len(fragments)} with an anchor; {len(external)} distinct links leave the site and were not followed) "
-          f"and {len(other_files)} images, stylesheets, scripts and files; "
-          f"{len(pages)} required pages (modules, role, guides) and "
-          f"{sum(len(wanted) for wanted in anchors.values())} role entry points; {time.monotonic() - started:.1f}s")
+    print(
+        f"\nVisited {len(visited)} pages from index.html in headless Chromium; checked {links_checked} links "
+        f"({len(fragments)} with an anchor; {len(external)} distinct links leave the site and were not followed) "
+        f"and {len(other_files)} images, stylesheets, scripts and files; "
+        f"{len(pages)} required pages (modules, role, guides) and "
+        f"{sum(len(wanted) for wanted in anchors.values())} role entry points; {time.monotonic() - started:.1f}s"
+    )
     print(f"Screenshots: {os.path.abspath(args.screenshots)}")
     if failures:
         print(f"\n{len(failures)} problem(s):", file=sys.stderr)

@@ -20,8 +20,8 @@ CHECK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "check_site.py"
 TEXT = " ".join(["The snapshot is taken, waited for, and kept as a way back."] * 40)
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("chromium") and shutil.which("chromedriver")),
-    reason="needs chromium and chromium-driver (scripts/docs.sh --check installs them)")
+    not (shutil.which("chromium") and shutil.which("chromedriver")), reason="needs chromium and chromium-driver (scripts/docs.sh --check installs them)"
+)
 
 if os.environ.get("VPS_REQUIRE_CHROMIUM") == "1":
     pytestmark = []
@@ -34,14 +34,17 @@ def png(width=40, height=20):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
 
 
 def page(title, body, depth):
     up = "../" * depth
-    return (f"<!DOCTYPE html><html><head><title>{title}</title><link rel='icon' href='data:,'><link rel='stylesheet' href='{up}site.css'></head>"
-            f"<body><div role='main'><h1 id='top'>{title}</h1>{body}</div></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><title>{title}</title><link rel='icon' href='data:,'><link rel='stylesheet' href='{up}site.css'></head>"
+        f"<body><div role='main'><h1 id='top'>{title}</h1>{body}</div></body></html>"
+    )
 
 
 def make_site(tmp_path, broken=False):
@@ -52,18 +55,17 @@ def make_site(tmp_path, broken=False):
     (collection / "plugins" / "modules" / "vps_snapshot.py").write_text("")
     (collection / "roles" / "snapshot_guard" / "meta").mkdir(parents=True)
     (collection / "roles" / "snapshot_guard" / "meta" / "argument_specs.yml").write_text(
-        "argument_specs:\n  snapshot:\n    short_description: Take the snapshots.\n")
+        "argument_specs:\n  snapshot:\n    short_description: Take the snapshots.\n"
+    )
     (collection / "docs" / "docsite").mkdir(parents=True)
-    (collection / "docs" / "docsite" / "extra-docs.yml").write_text(
-        "sections:\n  - title: Guides\n    toctree:\n      - first\n      - second\n")
+    (collection / "docs" / "docsite" / "extra-docs.yml").write_text("sections:\n  - title: Guides\n    toctree:\n      - first\n      - second\n")
 
     site = tmp_path / "site"
     base = site / "collections" / "vps" / "cloud"
     (base / "docsite").mkdir(parents=True)
     (site / "site.css").write_text("body { font-family: sans-serif; } h1 { color: #333; }")
     (base / "docsite" / "chart.png").write_bytes(png())
-    links = ["collections/vps/cloud/vps_snapshot_module.html", "collections/vps/cloud/snapshot_guard_role.html",
-             "collections/vps/cloud/docsite/first.html"]
+    links = ["collections/vps/cloud/vps_snapshot_module.html", "collections/vps/cloud/snapshot_guard_role.html", "collections/vps/cloud/docsite/first.html"]
     if not broken:
         links.append("collections/vps/cloud/docsite/second.html")
     else:
@@ -75,15 +77,19 @@ def make_site(tmp_path, broken=False):
     role_body = "<p>x</p>" if broken else f"{entry_point}<p>{TEXT}</p>"
     (base / "snapshot_guard_role.html").write_text(page("snapshot_guard", role_body, 3))
     image = "nochart.png" if broken else "chart.png"
-    (base / "docsite" / "first.html").write_text(
-        page("First", f"<p>{TEXT}</p><img src='{image}' alt='chart'><p><a href='#top'>top</a></p>", 4))
+    (base / "docsite" / "first.html").write_text(page("First", f"<p>{TEXT}</p><img src='{image}' alt='chart'><p><a href='#top'>top</a></p>", 4))
     (base / "docsite" / "second.html").write_text(page("Second", f"<p>{TEXT}</p>", 4))
     return site, collection
 
 
 def check(site, collection, shots):
-    return subprocess.run([sys.executable, CHECK, "--site", str(site), "--collection", str(collection),
-                           "--screenshots", str(shots)], capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, CHECK, "--site", str(site), "--collection", str(collection), "--screenshots", str(shots)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_a_sound_site_passes_and_is_photographed(tmp_path):

@@ -21,4 +21,5 @@ def sim():
 def play(sim, tmp_path):
     def run(tasks, **options):
         return play_on(sim, tmp_path, tasks, **options)
+
     return run

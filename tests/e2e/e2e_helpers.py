@@ -37,12 +37,14 @@ def play_on(sim, tmp_path, tasks, api_url=None, **options):
 
 
 # A task run by the playbook itself, right before the task under test: no guess at how long ansible takes to start.
-_POST = ("import os, sys, urllib.request\n"
-         "headers = {'Content-Type': 'application/json'}\n"
-         "if sys.argv[3] == 'api':\n"
-         "    headers['Authorization'] = 'Bearer ' + os.environ['VPS_API_TOKEN']\n"
-         "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers=headers)\n"
-         "urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10).read()\n")
+_POST = (
+    "import os, sys, urllib.request\n"
+    "headers = {'Content-Type': 'application/json'}\n"
+    "if sys.argv[3] == 'api':\n"
+    "    headers['Authorization'] = 'Bearer ' + os.environ['VPS_API_TOKEN']\n"
+    "request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST', headers=headers)\n"
+    "urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10).read()\n"
+)
 
 
 def hold_task(sim, server_id, status, hold_seconds=None, then=None):
@@ -50,22 +52,25 @@ def hold_task(sim, server_id, status, hold_seconds=None, then=None):
     body = dict(status=status)
     if hold_seconds is not None:
         body.update(hold_seconds=hold_seconds, then=then or "running")
-    return {"name": "server %s is %s" % (server_id, status), "ansible.builtin.command": {
-        "argv": [sys.executable, "-c", _POST, "%s/_sim/servers/%s" % (sim.root_url, server_id), json.dumps(body), "control"]}}
+    return {
+        "name": "server %s is %s" % (server_id, status),
+        "ansible.builtin.command": {"argv": [sys.executable, "-c", _POST, "%s/_sim/servers/%s" % (sim.root_url, server_id), json.dumps(body), "control"]},
+    }
 
 
 def restore_task(sim, snapshot_id):
     """A task that starts a restore straight through the API (someone else's restore), the token from the environment."""
-    return {"name": "someone else restores from %s" % snapshot_id, "ansible.builtin.command": {
-        "argv": [sys.executable, "-c", _POST, "%s/snapshots/%s/restore/" % (sim.base_url, snapshot_id), "", "api"]}}
+    return {
+        "name": "someone else restores from %s" % snapshot_id,
+        "ansible.builtin.command": {"argv": [sys.executable, "-c", _POST, "%s/snapshots/%s/restore/" % (sim.base_url, snapshot_id), "", "api"]},
+    }
 
 
 def race(sim, tmp_path, task):
     """Two playbooks running `task` at the same moment: both wait at a barrier (a file), then run it together.
     Returns the two registered results."""
     go = tmp_path / "go"
-    barrier = ("import os, sys, time\nopen(sys.argv[1], 'w').close()\n"
-               "while not os.path.exists(sys.argv[2]):\n    time.sleep(0.01)\n")
+    barrier = "import os, sys, time\nopen(sys.argv[1], 'w').close()\nwhile not os.path.exists(sys.argv[2]):\n    time.sleep(0.01)\n"
     results = {}
 
     def racer(label):
@@ -76,8 +81,7 @@ def race(sim, tmp_path, task):
     threads = [threading.Thread(target=racer, args=(label,)) for label in ("a", "b")]
     for thread in threads:
         thread.start()
-    wait_until(lambda: (tmp_path / "ready-a").exists() and (tmp_path / "ready-b").exists(), timeout=120,
-               what="both playbooks at the barrier")
+    wait_until(lambda: (tmp_path / "ready-a").exists() and (tmp_path / "ready-b").exists(), timeout=120, what="both playbooks at the barrier")
     go.touch()
     for thread in threads:
         thread.join(timeout=150)

@@ -68,10 +68,13 @@ def test_twenty_servers_in_one_task_with_few_requests(sim, play):
     assert first["requests"] == {"sent": len(log), "rate_limited": 0}
 
     sim.clear_log()
-    run = play([
-        batch(servers=hosts, name="pre-upgrade"),
-        dict(batch(servers=hosts, name="next-one"), check_mode=True),
-    ], diff=True)
+    run = play(
+        [
+            batch(servers=hosts, name="pre-upgrade"),
+            dict(batch(servers=hosts, name="next-one"), check_mode=True),
+        ],
+        diff=True,
+    )
     again, check = run.results
     assert again["changed"] is False and not again.get("failed"), again["msg"]
     assert all(r["changed"] is False for r in again["results"])
@@ -199,10 +202,8 @@ def test_absent_by_ids_and_by_server_and_name(sim, play):
     drop_102 = seed(sim, 102, ["drop-2", "keep"])
     drop_103 = seed(sim, 103, ["drop-3"])
     by_ids = batch(state="absent", snapshot_ids=[keep[1], drop_102[0], 424242])
-    by_name = batch(state="absent", snapshots=[{"server_id": 103, "name": "drop-3", "host": "db-1"},
-                                               {"server_id": 101, "name": "never-was"}])
-    run = play([dict(by_ids, check_mode=True), dict(by_name, check_mode=True), by_ids, by_name, by_ids, by_name],
-               diff=True)
+    by_name = batch(state="absent", snapshots=[{"server_id": 103, "name": "drop-3", "host": "db-1"}, {"server_id": 101, "name": "never-was"}])
+    run = play([dict(by_ids, check_mode=True), dict(by_name, check_mode=True), by_ids, by_name, by_ids, by_name], diff=True)
     check_ids, check_name, real_ids, real_name, again_ids, again_name = run.results
     assert check_ids["changed"] is True and check_name["changed"] is True
     assert [r["changed"] for r in check_ids["results"]] == [True, True, False]
@@ -227,9 +228,14 @@ def test_absent_by_ids_and_by_server_and_name(sim, play):
 def test_one_server_and_name_twice_is_taken_once_and_reported_once(sim, play):
     """Two entries for one server and name: one POST, one entry changed, the other the same snapshot not changed, and a
     warning because their descriptions differ; the summary counts the snapshot once."""
-    task = batch(wait_timeout=60, snapshots=[{"server_id": 101, "name": "pre-upgrade", "host": "web-a", "description": "one"},
-                                             {"server_id": 101, "name": "pre-upgrade", "host": "web-b", "description": "two"},
-                                             {"server_id": 102, "name": "pre-upgrade", "host": "web-c"}])
+    task = batch(
+        wait_timeout=60,
+        snapshots=[
+            {"server_id": 101, "name": "pre-upgrade", "host": "web-a", "description": "one"},
+            {"server_id": 101, "name": "pre-upgrade", "host": "web-b", "description": "two"},
+            {"server_id": 102, "name": "pre-upgrade", "host": "web-c"},
+        ],
+    )
     result = play([task])[0]
     assert not result.get("failed"), result["msg"]
     assert result["msg"] == "Snapshots: 2 taken; 3 entries for 2 servers."

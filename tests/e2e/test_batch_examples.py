@@ -54,9 +54,16 @@ CLEANUP = "Delete the snapshots the batch took"
 
 def playbook(tmp_path, name, *examples):
     """One play on the group webservers: the examples in order, the stand-in of the change after the snapshot one."""
-    tasks = [examples[0], {"name": CHANGE_TASK, "ansible.builtin.assert": {
-        "that": ["inventory_hostname not in (broken_change | default([]))"],
-        "fail_msg": "the change failed on {{ inventory_hostname }}"}}] + list(examples[1:])
+    tasks = [
+        examples[0],
+        {
+            "name": CHANGE_TASK,
+            "ansible.builtin.assert": {
+                "that": ["inventory_hostname not in (broken_change | default([]))"],
+                "fail_msg": "the change failed on {{ inventory_hostname }}",
+            },
+        },
+    ] + list(examples[1:])
     path = tmp_path / ("%s.yml" % name)
     path.write_text(yaml.safe_dump([{"name": name, "hosts": "webservers", "gather_facts": False, "tasks": tasks}], sort_keys=False))
     return str(path)
@@ -90,16 +97,18 @@ def test_the_examples_are_what_this_test_runs():
 
 def test_the_batch_example_fails_every_host_without_its_own_snapshot_and_the_cleanup_cleans_up(tmp_path):
     with_cleanup = playbook(tmp_path, "snapshot-change-cleanup", example(SNAPSHOT_ALL), example(CLEANUP))
-    outcomes = run_all(tmp_path / "runs", {
-        # A failed entry (its server does not exist), and a change that fails on one host after its snapshot.
-        "failed-entry": (with_cleanup, {"web-1": 101, "web-2": 102, "web-3": 103, "ghost-1": 999}, {"broken_change": ["web-3"]},
-                         None),
-        # The provider accepts a snapshot, then it ends failed.
-        "failed-snapshot": (with_cleanup, {"web-1": 101, "web-2": 102}, None, {"fail_next": 1}),
-        # The batch task fails before it returns by_host: no host may go on.
-        "no-server-id": (with_cleanup, {"web-1": 101, "nomap-1": None}, None, None),
-        "invalid-server-id": (with_cleanup, {"web-1": 101, "badid-1": {"vps_server_id": "web-01"}}, None, None),
-    })
+    outcomes = run_all(
+        tmp_path / "runs",
+        {
+            # A failed entry (its server does not exist), and a change that fails on one host after its snapshot.
+            "failed-entry": (with_cleanup, {"web-1": 101, "web-2": 102, "web-3": 103, "ghost-1": 999}, {"broken_change": ["web-3"]}, None),
+            # The provider accepts a snapshot, then it ends failed.
+            "failed-snapshot": (with_cleanup, {"web-1": 101, "web-2": 102}, None, {"fail_next": 1}),
+            # The batch task fails before it returns by_host: no host may go on.
+            "no-server-id": (with_cleanup, {"web-1": 101, "nomap-1": None}, None, None),
+            "invalid-server-id": (with_cleanup, {"web-1": 101, "badid-1": {"vps_server_id": "web-01"}}, None, None),
+        },
+    )
 
     failed_entry = outcomes["failed-entry"]
     run = failed_entry.run
@@ -132,12 +141,14 @@ def test_the_batch_example_fails_every_host_without_its_own_snapshot_and_the_cle
 
 def test_the_named_example_fails_the_host_without_vps_server_id_and_snapshots_the_others(tmp_path):
     named_play = playbook(tmp_path, "named", example(SNAPSHOT_NAMED))
-    outcomes = run_all(tmp_path / "runs", {
-        "no-server-id": (named_play, {"web-1": 101, "nomap-1": None, "web-2": {"vps_server_id": 102, "upgrade_step": "kernel"}},
-                         None, None),
-        "invalid-server-id": (named_play, {"web-1": 101, "badid-1": {"vps_server_id": "web-01"}}, None, None),
-        "failed-entry": (named_play, {"web-1": 101, "ghost-1": 999}, None, None),
-    })
+    outcomes = run_all(
+        tmp_path / "runs",
+        {
+            "no-server-id": (named_play, {"web-1": 101, "nomap-1": None, "web-2": {"vps_server_id": 102, "upgrade_step": "kernel"}}, None, None),
+            "invalid-server-id": (named_play, {"web-1": 101, "badid-1": {"vps_server_id": "web-01"}}, None, None),
+            "failed-entry": (named_play, {"web-1": 101, "ghost-1": 999}, None, None),
+        },
+    )
 
     outcome = outcomes["no-server-id"]
     run = outcome.run

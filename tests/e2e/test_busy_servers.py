@@ -35,12 +35,14 @@ def test_restore_waits_for_a_busy_server_or_fails_without_restoring(sim, play):
     wait_timeout, says no restore was started, and sends no restore."""
     [on_101] = seed(sim, 101, ["base"])
     [on_102] = seed(sim, 102, ["base"])
-    run = play([
-        hold_task(sim, 101, "stopping", hold_seconds=3, then="running"),
-        restored(snapshot_id=on_101, wait_timeout=60),
-        hold_task(sim, 102, "stopping"),
-        restored(snapshot_id=on_102, wait_timeout=3),
-    ])
+    run = play(
+        [
+            hold_task(sim, 101, "stopping", hold_seconds=3, then="running"),
+            restored(snapshot_id=on_101, wait_timeout=60),
+            hold_task(sim, 102, "stopping"),
+            restored(snapshot_id=on_102, wait_timeout=3),
+        ]
+    )
     waited, stuck = run[1], run[3]
     assert not waited.get("failed"), waited["msg"]
     assert waited["changed"] is True and waited["server"]["status"] == "running"
@@ -67,17 +69,21 @@ def test_restore_refused_for_another_reason_fails_at_once_in_the_providers_words
 def test_creation_refused_while_snapshotting_waits_and_posts_again(sim, play):
     """i: the server is snapshotting (a held status): the POST is refused 400, the task waits until the server is
     idle, POSTs again, and ends with one snapshot."""
-    run = play([
-        hold_task(sim, 101, "snapshotting", hold_seconds=3, then="running"),
-        {SNAP: {"server_id": 101, "name": "after-busy", "wait_timeout": 60}},
-    ])
+    run = play(
+        [
+            hold_task(sim, 101, "snapshotting", hold_seconds=3, then="running"),
+            {SNAP: {"server_id": 101, "name": "after-busy", "wait_timeout": 60}},
+        ]
+    )
     result = run[1]
     assert not result.get("failed"), result["msg"]
     assert result["changed"] is True and result["snapshot"]["status"] == "completed"
     assert [c["status"] for c in creation_posts(calls(sim))] == [400, 201]
     assert [s["name"] for s in of_server(sim, 101)] == ["after-busy"]
-    assert any("refused snapshot 'after-busy' on server 101 before it accepted it" in w and "status: snapshotting" in w
-               and "waited until it was idle" in w for w in result["warnings"])
+    assert any(
+        "refused snapshot 'after-busy' on server 101 before it accepted it" in w and "status: snapshotting" in w and "waited until it was idle" in w
+        for w in result["warnings"]
+    )
 
 
 def test_creation_refused_as_busy_by_the_provider_posts_again(sim, play):
@@ -93,7 +99,8 @@ def test_creation_refused_as_busy_by_the_provider_posts_again(sim, play):
     assert [w for w in result.get("warnings", []) if "refused snapshot 'after-busy'" in w] == [
         "The provider refused snapshot 'after-busy' on server 101 before it accepted it: HTTP 400 (Server is busy (status: "
         "snapshotting); a snapshot can be taken when it is running or stopped.) although the server then read running, so "
-        "this task sent it again once."]
+        "this task sent it again once."
+    ]
 
 
 # j. A restore already under way -----------------------------------------------------------------------------------
@@ -105,12 +112,14 @@ def test_restore_under_way_from_another_snapshot_is_waited_out_then_restored(sim
     sim.set_settings(server_restore_detail=True, restore_seconds=4)
     other, wanted = seed(sim, 101, ["other", "wanted"])
     [same] = seed(sim, 102, ["same"])
-    run = play([
-        restore_task(sim, other),
-        restored(snapshot_id=wanted, wait_timeout=60),
-        restore_task(sim, same),
-        restored(snapshot_id=same, wait_timeout=60),
-    ])
+    run = play(
+        [
+            restore_task(sim, other),
+            restored(snapshot_id=wanted, wait_timeout=60),
+            restore_task(sim, same),
+            restored(snapshot_id=same, wait_timeout=60),
+        ]
+    )
     after_other, joined = run[1], run[3]
     assert not after_other.get("failed"), after_other["msg"]
     assert after_other["changed"] is True

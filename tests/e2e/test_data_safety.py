@@ -110,12 +110,14 @@ def test_at_the_limit_nothing_is_deleted_unless_a_creation_follows(sim, play):
     seed(sim, 102, ["a", "b", "c", "d", ("nightly", "failed")])
     seed(sim, 103, ["a", "b", "c", "d", "nightly"])
     ids_101 = seed(sim, 101, ["c-1", ("f-1", "failed"), "c-2", "c-3", "c-4"])
-    run = play([
-        present(101, "bad name", retention=5),
-        present(102, "nightly", retention=5, retake_failed=False),
-        present(103, "nightly", retention=5),
-        present(101, "nightly", retention=5),
-    ])
+    run = play(
+        [
+            present(101, "bad name", retention=5),
+            present(102, "nightly", retention=5, retake_failed=False),
+            present(103, "nightly", retention=5),
+            present(101, "nightly", retention=5),
+        ]
+    )
     bad_name, failed_name, existing, created = run.results
     assert bad_name["failed"] is True and "name may contain only" in bad_name["msg"]
     assert failed_name["failed"] is True and "ended failed" in failed_name["msg"]
@@ -174,7 +176,11 @@ def test_at_the_limit_without_the_servers_endpoint_the_provider_is_asked_before_
     assert any("could not be checked" in w for w in exists["warnings"])
     assert gone["failed"] is True and "does not exist" in gone["msg"] and gone["changed"] is False
     assert [(c["method"], c["status"]) for c in sim.request_log() if c["method"] in ("POST", "DELETE")] == [
-        ("POST", 400), ("DELETE", 204), ("POST", 201), ("POST", 404)]
+        ("POST", 400),
+        ("DELETE", 204),
+        ("POST", 201),
+        ("POST", 404),
+    ]
     assert deleted_ids(calls(sim)) == [ids[0]]
     assert len(of_server(sim, 104)) == 5
 
@@ -247,10 +253,12 @@ def test_check_mode_works_without_the_servers_endpoint(sim, play):
     """e: the API does not offer GET /servers/{id}/: check mode still works for an existing server, with a warning."""
     seed(sim, 102, ["base"])
     sim.set_faults(servers_endpoint="404")
-    run = play([
-        dict(present(101, "x"), check_mode=True),
-        dict(present(102, "y", retention=2), check_mode=True),
-    ])
+    run = play(
+        [
+            dict(present(101, "x"), check_mode=True),
+            dict(present(102, "y", retention=2), check_mode=True),
+        ]
+    )
     for result in run.results:
         assert not result.get("failed"), result["msg"]
         assert result["changed"] is True
@@ -311,8 +319,7 @@ def test_resume_match_reuses_the_snapshot_an_interrupted_run_started(sim, play):
     """b: a run timed out on daily-1; the next run, asked for daily-2 with resume_match, waits for daily-1 instead of
     taking another snapshot."""
     sim.set_settings(create_seconds_by_server={101: 5})
-    run = play([present(101, "daily-1", wait_timeout=2),
-                present(101, "daily-2", resume_match="daily-*", wait_timeout=60)])
+    run = play([present(101, "daily-1", wait_timeout=2), present(101, "daily-2", resume_match="daily-*", wait_timeout=60)])
     timed_out, resumed = run.results
     assert timed_out["failed"] is True and "rerun the task to resume waiting" in timed_out["msg"]
     assert not resumed.get("failed"), resumed["msg"]

@@ -51,17 +51,20 @@ def test_state_absent_answered_with_text_is_a_change(sim, play):
     assert len(deletes(calls(sim))) == 1
 
 
-@pytest.mark.parametrize("faults, options, lost", [
-    ({"drop_after_apply": 1}, {}, "connection failed"),
-    ({"late_answer": 2.5}, {"api_timeout": 1, "api_retries": 1}, "no answer within api_timeout=1s"),
-], ids=["dropped after it was applied", "answered after api_timeout"])
+@pytest.mark.parametrize(
+    "faults, options, lost",
+    [
+        ({"drop_after_apply": 1}, {}, "connection failed"),
+        ({"late_answer": 2.5}, {"api_timeout": 1, "api_retries": 1}, "no answer within api_timeout=1s"),
+    ],
+    ids=["dropped after it was applied", "answered after api_timeout"],
+)
 def test_a_delete_whose_answer_was_lost_is_reported_as_the_tasks_deletion(sim, play, faults, options, lost):
     """It used to say "Could not delete" (changed: false) and the rerun "nothing to delete": no run reported it."""
     [target] = seed(sim, 101, ["target"])
     sim.set_faults(methods=["DELETE"], **faults)
 
-    run = play([{SNAPSHOT: dict({"state": "absent", "snapshot_id": target}, **options)},
-                {SNAPSHOT: {"state": "absent", "snapshot_id": target}}])
+    run = play([{SNAPSHOT: dict({"state": "absent", "snapshot_id": target}, **options)}, {SNAPSHOT: {"state": "absent", "snapshot_id": target}}])
     first, rerun = run.results
 
     assert not first.get("failed"), first["msg"]

@@ -51,9 +51,9 @@ def test_a_restore_of_a_server_in_error_fails_at_once_naming_the_status(sim, pla
 
 def test_a_creation_at_the_limit_on_a_server_in_error_deletes_nothing_and_fails_at_once(sim, play):
     seed(sim, 101, ["daily-1", "daily-2", "daily-3", "daily-4", "daily-5"])
-    run = play([hold_task(sim, 101, "error"),
-                {SNAP: {"server_id": 101, "name": "daily-6", "retention": 5, "retention_match": "daily-*",
-                        "wait_timeout": LONG}}])
+    run = play(
+        [hold_task(sim, 101, "error"), {SNAP: {"server_id": 101, "name": "daily-6", "retention": 5, "retention_match": "daily-*", "wait_timeout": LONG}}]
+    )
     result = run[1]
     assert result["failed"] is True and result["changed"] is False
     assert result["msg"].startswith("Server 101 is in status 'error', a failure status")
@@ -74,26 +74,29 @@ def test_an_unknown_server_status_is_waited_for_and_warned_of_even_when_the_wait
     """`maintenance` is no status the collection knows: it is waited for like a transitional one (here until
     wait_timeout), and the warning that says so is in the result, not only a timeout after the whole wait."""
     seed(sim, 101, ["daily-1", "daily-2", "daily-3", "daily-4", "daily-5"])
-    run = play([hold_task(sim, 101, "maintenance"),
-                {SNAP: {"server_id": 101, "name": "daily-6", "retention": 5, "retention_match": "daily-*",
-                        "wait_timeout": 4}}])
+    run = play(
+        [hold_task(sim, 101, "maintenance"), {SNAP: {"server_id": 101, "name": "daily-6", "retention": 5, "retention_match": "daily-*", "wait_timeout": 4}}]
+    )
     result = run[1]
     assert result["failed"] is True and result["changed"] is False
     assert result["msg"].startswith("Timed out after 4s (wait_timeout=4) waiting for server 101 to be running or stopped")
     assert [w for w in result["warnings"] if "'maintenance'" in w] == [
         "Server 101 reads status 'maintenance', which this collection does not know: it is taken for a transitional status "
-        "and waited for (up to wait_timeout=4) until the server is running or stopped."]
+        "and waited for (up to wait_timeout=4) until the server is running or stopped."
+    ]
     assert deletes(calls(sim)) == [] and creation_posts(calls(sim)) == []
 
 
 def test_server_info_tells_a_failed_server_from_a_busy_one(sim, play):
-    run = play([
-        hold_task(sim, 102, "error"),
-        {SERVER_INFO: {"server_id": 102}},
-        {SERVER_INFO: {"server_id": 102, "wait": True, "wait_timeout": LONG}},
-        hold_task(sim, 103, "stopping"),
-        {SERVER_INFO: {"server_id": 103}},
-    ])
+    run = play(
+        [
+            hold_task(sim, 102, "error"),
+            {SERVER_INFO: {"server_id": 102}},
+            {SERVER_INFO: {"server_id": 102, "wait": True, "wait_timeout": LONG}},
+            hold_task(sim, 103, "stopping"),
+            {SERVER_INFO: {"server_id": 103}},
+        ]
+    )
     read, waited, busy = run[1], run[2], run[4]
     assert not read.get("failed") and read["state"] == "failed"
     assert waited["failed"] is True and waited["state"] == "failed"
@@ -108,7 +111,8 @@ def test_snapshot_info_warns_of_a_server_that_does_not_exist_and_only_of_it(sim,
     missing, empty, listed = run.results
     assert missing["snapshots"] == [] and missing["warnings"] == [
         "Server 103 does not exist: GET /servers/103/ answered HTTP 404, while other servers of the account can be read. "
-        "No snapshots are listed for it; check server_id."]
+        "No snapshots are listed for it; check server_id."
+    ]
     assert empty["snapshots"] == [] and not empty.get("warnings")
     assert len(listed["snapshots"]) == 1 and not listed.get("warnings")
 
@@ -117,8 +121,10 @@ def test_snapshot_info_says_when_the_servers_endpoint_is_missing(sim, play):
     sim.set_faults(servers_endpoint="405")
     result = play([{INFO: {"server_id": 102}}])[0]
     assert result["snapshots"] == []
-    assert result["warnings"] == ["Server 102 has no snapshots, and whether it exists could not be checked: the API does not "
-                                  "offer GET /servers/{id}/ (HTTP 405), which the provider does not document."]
+    assert result["warnings"] == [
+        "Server 102 has no snapshots, and whether it exists could not be checked: the API does not "
+        "offer GET /servers/{id}/ (HTTP 405), which the provider does not document."
+    ]
 
 
 def test_batch_present_retakes_a_failed_snapshot_of_the_same_name_and_reports_the_deletion(sim, play):

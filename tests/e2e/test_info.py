@@ -18,10 +18,12 @@ def test_lists_every_server_and_filters_at_the_api(sim, play):
     sim.add_snapshots(101, 5)
     sim.add_snapshots(102, 4)
     sim.add_snapshots(103, 3)
-    run = play([
-        {"vps.cloud.vps_snapshot_info": {}},
-        {"vps.cloud.vps_snapshot_info": {"server_id": 102}},
-    ])
+    run = play(
+        [
+            {"vps.cloud.vps_snapshot_info": {}},
+            {"vps.cloud.vps_snapshot_info": {"server_id": 102}},
+        ]
+    )
     everything, server_102 = run.results
     assert len(everything["snapshots"]) == 12
     created = [s["created_at"] for s in everything["snapshots"]]

@@ -29,14 +29,17 @@ def test_errors_say_what_is_wrong_and_what_to_do(sim, play):
     [theirs] = seed(sim, 102, ["theirs"])
     root = sim.root_url
     with SilentServer() as silent:
-        run = play([
-            {SNAP: {"state": "restored", "snapshot_id": theirs, "server_id": 101}},
-            {INFO: {"api_url": root}},
-            {SNAP: {"api_url": root + "/", "server_id": 101, "name": "x"}},
-            {INFO: {"api_url": sim.base_url.replace("http://", "https://")}},
-            {SNAP: {"server_id": 101, "name": "x", "api_timeout": 9999999999}},
-            {INFO: {"api_url": "http://127.0.0.1:%d/api/v1" % silent.port, "api_timeout": 2}},
-        ], drop_env=PROXY_ENV)
+        run = play(
+            [
+                {SNAP: {"state": "restored", "snapshot_id": theirs, "server_id": 101}},
+                {INFO: {"api_url": root}},
+                {SNAP: {"api_url": root + "/", "server_id": 101, "name": "x"}},
+                {INFO: {"api_url": sim.base_url.replace("http://", "https://")}},
+                {SNAP: {"server_id": 101, "name": "x", "api_timeout": 9999999999}},
+                {INFO: {"api_url": "http://127.0.0.1:%d/api/v1" % silent.port, "api_timeout": 2}},
+            ],
+            drop_env=PROXY_ENV,
+        )
     other_server, no_version, no_version_present, no_tls, timeout_range, hanging = run.results
 
     assert other_server["failed"] is True
@@ -68,8 +71,9 @@ def test_errors_say_what_is_wrong_and_what_to_do(sim, play):
 def test_a_dead_proxy_is_named_without_its_credentials(sim, play):
     """h: HTTPS_PROXY points to a dead proxy with user:password: the message names the proxy, never the password."""
     proxy = "http://proxyuser:pr0xy-pw-SECRET@127.0.0.1:9"
-    run = play([{INFO: {"api_url": "https://vps.example.test/api/v1", "api_retries": 0}}],
-               env={"HTTPS_PROXY": proxy, "https_proxy": proxy}, drop_env=PROXY_ENV[2:])
+    run = play(
+        [{INFO: {"api_url": "https://vps.example.test/api/v1", "api_retries": 0}}], env={"HTTPS_PROXY": proxy, "https_proxy": proxy}, drop_env=PROXY_ENV[2:]
+    )
     result = run[0]
     assert result["failed"] is True
     assert "proxy http://127.0.0.1:9" in result["msg"], result["msg"]
@@ -83,10 +87,12 @@ def test_every_module_explains_an_api_url_without_the_version(sim, play):
     """h: api_url without /api/v1, with the modules a newcomer starts from: each message shows the full URL that
     answered 404 and says that api_url must include the API's version."""
     root = sim.root_url
-    run = play([
-        {BATCH: {"servers": [101], "name": "x", "api_url": root}},
-        {PRUNE: {"servers": [101], "keep": 1, "api_url": root}},
-    ])
+    run = play(
+        [
+            {BATCH: {"servers": [101], "name": "x", "api_url": root}},
+            {PRUNE: {"servers": [101], "keep": 1, "api_url": root}},
+        ]
+    )
     for result in run.results:
         assert result["failed"] is True
         assert "%s/snapshots/" % root in result["msg"], result["msg"]

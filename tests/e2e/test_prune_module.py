@@ -24,27 +24,30 @@ def prune(**options):
 def seeded(sim):
     """101: daily-? names for keep; 102-104: old and new ones for older_than_days. Returns {name: id} per server."""
     ids = {}
-    ids[101] = dict(zip(["daily-1", "daily-2", "daily-3", "daily-4", "daily-10"],
-                        seed(sim, 101, ["daily-1", "daily-2", "daily-3", ("daily-4", "failed"), "daily-10"])))
+    ids[101] = dict(
+        zip(["daily-1", "daily-2", "daily-3", "daily-4", "daily-10"], seed(sim, 101, ["daily-1", "daily-2", "daily-3", ("daily-4", "failed"), "daily-10"]))
+    )
     ids[102] = {}
-    for name, status, days in (("old-0", "in_progress", 12), ("old-1", "completed", 10), ("old-2", "failed", 9),
-                               ("new-1", "completed", 0)):
+    for name, status, days in (("old-0", "in_progress", 12), ("old-1", "completed", 10), ("old-2", "failed", 9), ("new-1", "completed", 0)):
         ids[102][name] = seed(sim, 102, [(name, status)], days_old=days)[0]
     [server_104] = sim.add_servers(1)
     for server_id in (103, server_104):
-        ids[server_id] = {"old-a": seed(sim, server_id, ["old-a"], days_old=10)[0],
-                          "old-b": seed(sim, server_id, ["old-b"], days_old=8)[0]}
+        ids[server_id] = {"old-a": seed(sim, server_id, ["old-a"], days_old=10)[0], "old-b": seed(sim, server_id, ["old-b"], days_old=8)[0]}
     return ids
 
 
 def test_check_mode_previews_and_deletes_nothing(sim, play, seeded):
     """m: keep with a '?' pattern, older_than_days, and protect_last_completed: check mode lists what would go, one
     line per snapshot with server, id, name, status and age, and sends no DELETE."""
-    run = play([
-        prune(servers={"web-01": 101}, match="daily-?", keep=1),
-        prune(servers=[102, 103], older_than_days=7),
-        prune(servers=[104], older_than_days=7, protect_last_completed=False),
-    ], check=True, diff=True)
+    run = play(
+        [
+            prune(servers={"web-01": 101}, match="daily-?", keep=1),
+            prune(servers=[102, 103], older_than_days=7),
+            prune(servers=[104], older_than_days=7, protect_last_completed=False),
+        ],
+        check=True,
+        diff=True,
+    )
     by_keep, by_age, unprotected = run.results
     for result in run.results:
         assert not result.get("failed"), result["msg"]
@@ -69,13 +72,15 @@ def test_check_mode_previews_and_deletes_nothing(sim, play, seeded):
 def test_prune_deletes_exactly_what_the_rules_allow(sim, play, seeded):
     """m: the real run deletes what check mode previewed: failed first and not counted, never an in-progress one,
     never the last restore point unless protect_last_completed is false; a rerun deletes nothing."""
-    run = play([
-        prune(servers={"web-01": 101}, match="daily-?", keep=1),
-        prune(servers=[102, 103], older_than_days=7),
-        prune(servers=[104], older_than_days=7, protect_last_completed=False),
-        prune(servers={"web-01": 101}, match="daily-?", keep=1),
-        prune(servers=[102, 103], older_than_days=7),
-    ])
+    run = play(
+        [
+            prune(servers={"web-01": 101}, match="daily-?", keep=1),
+            prune(servers=[102, 103], older_than_days=7),
+            prune(servers=[104], older_than_days=7, protect_last_completed=False),
+            prune(servers={"web-01": 101}, match="daily-?", keep=1),
+            prune(servers=[102, 103], older_than_days=7),
+        ]
+    )
     by_keep, by_age, unprotected, again_keep, again_age = run.results
     assert not by_keep.get("failed") and not by_age.get("failed") and not unprotected.get("failed")
     assert names(by_keep["pruned"]) == ["daily-1", "daily-2", "daily-4"]
@@ -99,12 +104,14 @@ def test_prune_deletes_exactly_what_the_rules_allow(sim, play, seeded):
 
 def test_bad_prune_options_fail_before_any_request(sim, play):
     """m: neither keep nor older_than_days, a negative keep, an empty server list: clear messages, no request."""
-    run = play([
-        prune(servers=[101]),
-        prune(servers=[101], keep=-1),
-        prune(servers=[], keep=1),
-        prune(servers={"web-01": "abc"}, keep=1),
-    ])
+    run = play(
+        [
+            prune(servers=[101]),
+            prune(servers=[101], keep=-1),
+            prune(servers=[], keep=1),
+            prune(servers={"web-01": "abc"}, keep=1),
+        ]
+    )
     messages = [r["msg"] for r in run.results]
     assert all(r["failed"] for r in run.results)
     assert "keep" in messages[0] and "older_than_days" in messages[0]

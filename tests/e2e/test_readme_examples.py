@@ -96,7 +96,7 @@ def fenced_blocks(path):
         while end < len(lines) and lines[end].strip() != "```":
             end += 1
         assert end < len(lines), "%s:%s: the fenced block is never closed" % (path, index + 1)
-        body = "\n".join(line[len(indent):] if line.startswith(indent) else line for line in lines[index + 1:end])
+        body = "\n".join(line[len(indent) :] if line.startswith(indent) else line for line in lines[index + 1 : end])
         before = [line.strip() for line in lines[:index] if line.strip()]
         yield index + 1, opening.group("lang"), body + "\n", before[-1] if before else ""
         index = end + 1
@@ -127,8 +127,8 @@ def rst_examples(path):
             start += 1
         block = RST_BLOCK.match(lines[start]) if start < len(lines) else None
         assert block and block.group("lang") in ("yaml", "yml"), (
-            "%s:%s: %r names no YAML block: the next line that is not blank must be `.. code-block:: yaml`"
-            % (shown(path), index + 1, line.strip()))
+            "%s:%s: %r names no YAML block: the next line that is not blank must be `.. code-block:: yaml`" % (shown(path), index + 1, line.strip())
+        )
         indent = len(block.group("indent"))
         body, end = [], start + 1
         while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent):
@@ -225,12 +225,10 @@ def test_the_getting_started_guide_shows_the_readme_first_playbook_as_it_is():
 
 def test_an_rst_mark_is_read_with_its_block_and_a_mark_without_a_yaml_block_fails(tmp_path):
     guide = tmp_path / "guide.rst"
-    guide.write_text("Title\n=====\n\n.. example: good\n\n.. code-block:: yaml\n\n   - hosts: all\n     tasks: []\n\n"
-                     "Text after the block.\n")
+    guide.write_text("Title\n=====\n\n.. example: good\n\n.. code-block:: yaml\n\n   - hosts: all\n     tasks: []\n\nText after the block.\n")
     (found,) = rst_examples(guide)
     assert (found.name, found.runnable, found.text) == ("good", True, "- hosts: all\n  tasks: []\n")
-    for wrong in (".. example: lost\n\nA paragraph, no block.\n", ".. example: bash\n\n.. code-block:: bash\n\n   ls\n",
-                  "Text.\n\n.. example: last\n"):
+    for wrong in (".. example: lost\n\nA paragraph, no block.\n", ".. example: bash\n\n.. code-block:: bash\n\n   ls\n", "Text.\n\n.. example: last\n"):
         guide.write_text(wrong)
         with pytest.raises(AssertionError, match="names no YAML block"):
             list(rst_examples(guide))

@@ -34,11 +34,13 @@ def test_a_timed_out_restore_is_followed_with_server_info_never_repeated(sim, pl
     ended restores again (a restore is an action: the documented semantics)."""
     [base] = seed(sim, 101, ["base"])
     sim.set_settings(restore_seconds=10)
-    run = play([
-        restored(snapshot_id=base, wait_timeout=2),
-        restored(snapshot_id=base, wait=False),
-        {SERVER_INFO: {"server_id": 101, "wait": True, "wait_timeout": 60}},
-    ])
+    run = play(
+        [
+            restored(snapshot_id=base, wait_timeout=2),
+            restored(snapshot_id=base, wait=False),
+            {SERVER_INFO: {"server_id": 101, "wait": True, "wait_timeout": 60}},
+        ]
+    )
     timed_out, rerun, info = run.results
     assert timed_out["failed"] is True
     assert timed_out["changed"] is True
@@ -70,11 +72,14 @@ def test_wait_false_then_server_info_restores_once_and_reports_restoring(sim, pl
     says restoring too; vps_server_info with wait follows it to its end without another POST."""
     [base] = seed(sim, 102, ["base"])
     sim.set_settings(restore_seconds=3)
-    run = play([
-        dict(restored(snapshot_id=base), check_mode=True),
-        restored(snapshot_id=base, wait=False),
-        {SERVER_INFO: {"server_id": 102, "wait": True, "wait_timeout": 60}},
-    ], diff=True)
+    run = play(
+        [
+            dict(restored(snapshot_id=base), check_mode=True),
+            restored(snapshot_id=base, wait=False),
+            {SERVER_INFO: {"server_id": 102, "wait": True, "wait_timeout": 60}},
+        ],
+        diff=True,
+    )
     check, started, info = run.results
     assert check["changed"] is True and not check.get("failed"), check.get("msg")
     assert check["diff"]["after"]["server"]["status"] == "restoring"
@@ -118,11 +123,14 @@ def test_safety_snapshot_is_taken_and_waited_for_before_the_restore(sim, play):
     [base_101] = seed(sim, 101, ["base"])
     full = seed(sim, 102, ["base", "s-2", "s-3", "s-4", "s-5"])
     [base_103, dummy] = seed(sim, 103, ["base", "before-restore"])
-    run = play([
-        restored(snapshot_id=base_101, safety_snapshot={"name": "before-restore", "description": "undo"}),
-        restored(snapshot_id=full[0], safety_snapshot={"name": "before-restore"}),
-        restored(snapshot_id=base_103, safety_snapshot={"name": "before-restore"}),
-    ], diff=True)
+    run = play(
+        [
+            restored(snapshot_id=base_101, safety_snapshot={"name": "before-restore", "description": "undo"}),
+            restored(snapshot_id=full[0], safety_snapshot={"name": "before-restore"}),
+            restored(snapshot_id=base_103, safety_snapshot={"name": "before-restore"}),
+        ],
+        diff=True,
+    )
     done, no_room, name_taken = run.results
 
     assert not done.get("failed"), done["msg"]
@@ -136,7 +144,7 @@ def test_safety_snapshot_is_taken_and_waited_for_before_the_restore(sim, play):
     restore_at = next(i for i, c in enumerate(log) if c["path"] == "/api/v1/snapshots/%s/restore/" % base_101)
     assert created_at < restore_at
     # Waited for: the listing that saw it completed came between the creation and the restore.
-    assert any(c["method"] == "GET" and c["path"] == "/api/v1/snapshots/" for c in log[created_at + 1:restore_at])
+    assert any(c["method"] == "GET" and c["path"] == "/api/v1/snapshots/" for c in log[created_at + 1 : restore_at])
     assert log[restore_at]["time"] - log[created_at]["time"] >= 1.0  # the creation takes 1 s at the simulator
 
     assert no_room["failed"] is True and no_room["changed"] is False
@@ -183,14 +191,15 @@ def test_safety_snapshot_with_the_post_failing_restores_nothing(sim, play):
 
 def test_restore_by_pattern_picks_the_newest_completed_match(sim, play):
     """g: newer failed and in-progress matches are passed over; no completed match is a clear failure listing them."""
-    ids = seed(sim, 101, ["pre-upgrade-20250101", "pre-upgrade-20250102", "other",
-                          ("pre-upgrade-20250103", "failed"), ("pre-upgrade-20250104", "in_progress")])
+    ids = seed(sim, 101, ["pre-upgrade-20250101", "pre-upgrade-20250102", "other", ("pre-upgrade-20250103", "failed"), ("pre-upgrade-20250104", "in_progress")])
     seed(sim, 102, [("pre-upgrade-x", "failed"), ("pre-upgrade-y", "in_progress")])
-    run = play([
-        restored(server_id=101, name_match="pre-upgrade-*"),
-        restored(server_id=101, name_match="nothing-*"),
-        restored(server_id=102, name_match="pre-upgrade-?"),
-    ])
+    run = play(
+        [
+            restored(server_id=101, name_match="pre-upgrade-*"),
+            restored(server_id=101, name_match="nothing-*"),
+            restored(server_id=102, name_match="pre-upgrade-?"),
+        ]
+    )
     picked, no_match, none_completed = run.results
     assert not picked.get("failed"), picked["msg"]
     assert picked["snapshot"]["id"] == ids[1] and picked["snapshot"]["name"] == "pre-upgrade-20250102"

@@ -15,11 +15,13 @@ def create(play, server_id, name):
 
 
 def test_invalid_absent_options_send_no_request(sim, play):
-    run = play([
-        {"vps.cloud.vps_snapshot": {"state": "absent", "name": "x"}},
-        {"vps.cloud.vps_snapshot": {"state": "absent", "snapshot_id": 5, "name": "x"}},
-        {"vps.cloud.vps_snapshot": {"state": "absent", "snapshot_id": 0}},
-    ])
+    run = play(
+        [
+            {"vps.cloud.vps_snapshot": {"state": "absent", "name": "x"}},
+            {"vps.cloud.vps_snapshot": {"state": "absent", "snapshot_id": 5, "name": "x"}},
+            {"vps.cloud.vps_snapshot": {"state": "absent", "snapshot_id": 0}},
+        ]
+    )
     assert [r["failed"] for r in run.results] == [True] * 3
     assert calls(sim) == []
 
@@ -43,10 +45,12 @@ def test_requests_of_absent_check_real_idempotent(sim, play):
 
 
 def test_restore_from_a_missing_snapshot_posts_nothing(sim, play):
-    run = play([
-        {"vps.cloud.vps_snapshot": {"state": "restored", "snapshot_id": 4242}},
-        {"vps.cloud.vps_snapshot": {"state": "restored", "server_id": 101, "name": "nope"}},
-    ])
+    run = play(
+        [
+            {"vps.cloud.vps_snapshot": {"state": "restored", "snapshot_id": 4242}},
+            {"vps.cloud.vps_snapshot": {"state": "restored", "server_id": 101, "name": "nope"}},
+        ]
+    )
     assert [r["failed"] for r in run.results] == [True] * 2
     assert calls(sim, "POST") == []
 
@@ -73,8 +77,10 @@ def test_restore_under_way_is_waited_for_not_repeated(tmp_path):
     # Both tasks in one play: the second starts within a task's start-up of the first, well inside the restore's 15 s
     # even on a loaded machine (a second ansible-playbook could start after the restore has ended, and restore again).
     with Simulator(tokens=[TOKEN], servers=SERVERS, create_seconds=1, restore_seconds=15) as slow:
+
         def play(tasks):
             return play_on(slow, tmp_path, tasks)
+
         snapshot = create(play, 103, "base")
         options = {"state": "restored", "snapshot_id": snapshot["id"]}
         started, joined = play([{"vps.cloud.vps_snapshot": dict(options, wait=False)}, {"vps.cloud.vps_snapshot": options}])

@@ -10,12 +10,14 @@ from ansible_collections.vps.cloud.tests.harness.simulator import Simulator, cal
 
 
 def test_invalid_options_send_no_request(sim, play):
-    run = play([
-        {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "has space"}},
-        {"vps.cloud.vps_snapshot": {"server_id": 101}},
-        {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "ok", "retention": 6}},
-        {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "ok", "wait_timeout": 0}},
-    ])
+    run = play(
+        [
+            {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "has space"}},
+            {"vps.cloud.vps_snapshot": {"server_id": 101}},
+            {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "ok", "retention": 6}},
+            {"vps.cloud.vps_snapshot": {"server_id": 101, "name": "ok", "wait_timeout": 0}},
+        ]
+    )
     assert [r["failed"] for r in run.results] == [True] * 4
     assert calls(sim) == []
 
@@ -55,8 +57,7 @@ def test_retention_at_the_limit(sim, play):
     assert check[0]["changed"] is True
     assert [s["name"] for s in check[0]["pruned"]] == ["bulk-1", "bulk-2", "bulk-3"]
     # Check mode reads what the real run reads before deleting: the listing, then the server (it must exist and be idle).
-    assert [(c["method"], c["path"].split("?")[0]) for c in calls(sim)] == [
-        ("GET", "/api/v1/snapshots/"), ("GET", "/api/v1/servers/101/")]
+    assert [(c["method"], c["path"].split("?")[0]) for c in calls(sim)] == [("GET", "/api/v1/snapshots/"), ("GET", "/api/v1/servers/101/")]
 
     real = play([task])
     assert [s["name"] for s in real[0]["pruned"]] == ["bulk-1", "bulk-2", "bulk-3"]
@@ -108,13 +109,23 @@ def test_async_per_host_snapshots_keep_their_retention_and_report_it(sim, play):
     completes, applies retention and reports what it deleted."""
     servers = {"host-a": sim.add_servers(1)[0], "host-b": sim.add_servers(1)[0]}
     older = dict((host, seed(sim, server_id, ["pre-upgrade-1", "pre-upgrade-2"])) for host, server_id in servers.items())
-    results = play([
-        {"vps.cloud.vps_snapshot": {"server_id": "{{ %r[inventory_hostname] }}" % servers, "name": "pre-upgrade-3",
-                                    "retention": 2, "retention_match": "pre-upgrade-*", "wait_timeout": 120},
-         "async": 180, "poll": 0},
-        {"ansible.builtin.async_status": {"jid": "{{ result_0.ansible_job_id }}"},
-         "until": "result_1.finished", "retries": 120, "delay": 1},
-    ], hosts=sorted(servers))
+    results = play(
+        [
+            {
+                "vps.cloud.vps_snapshot": {
+                    "server_id": "{{ %r[inventory_hostname] }}" % servers,
+                    "name": "pre-upgrade-3",
+                    "retention": 2,
+                    "retention_match": "pre-upgrade-*",
+                    "wait_timeout": 120,
+                },
+                "async": 180,
+                "poll": 0,
+            },
+            {"ansible.builtin.async_status": {"jid": "{{ result_0.ansible_job_id }}"}, "until": "result_1.finished", "retries": 120, "delay": 1},
+        ],
+        hosts=sorted(servers),
+    )
     for host, server_id in servers.items():
         started, finished = results.by_host[host]
         assert started.get("started") and not started.get("failed"), started

@@ -58,8 +58,7 @@ def wait_until(condition, timeout, what, process=None, output=None):
         if value:
             return value
         if process is not None and process.poll() is not None:
-            pytest.fail("ansible-rulebook ended (exit %s) while waiting for %s:\n%s" % (
-                process.returncode, what, output.read_text()[-5000:] if output else ""))
+            pytest.fail("ansible-rulebook ended (exit %s) while waiting for %s:\n%s" % (process.returncode, what, output.read_text()[-5000:] if output else ""))
         time.sleep(0.2)
     pytest.fail("timed out after %ss waiting for %s:\n%s" % (timeout, what, output.read_text()[-5000:] if output else ""))
 
@@ -104,20 +103,36 @@ def test_the_shipped_rulebook_retakes_a_failed_snapshot_reports_a_full_server_an
         sim.seed_snapshots(101, ["base-101"])
         daily = sim.seed_snapshots(102, ["daily-1", "daily-2", "daily-3", "daily-4"], spacing=3600)
         only_103 = sim.seed_snapshots(103, ["only-103"])[0]
-        (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {
-            "ansible_connection": "local", "ansible_python_interpreter": str(venv / "bin" / "python")}}}}))
-        (tmp_path / "vars.yml").write_text(yaml.safe_dump({
-            "vps_eda_interval": 1, "vps_eda_max_age_hours": 24, "eda_report_dir": str(reports)}))
-        env = dict(os.environ, VPS_API_URL=sim.base_url, VPS_API_TOKEN=TOKEN,
-                   ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1", NO_COLOR="1",
-                   ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"), TMPDIR=str(tmp_path),
-                   PATH=str(venv / "bin") + os.pathsep + os.environ.get("PATH", ""))
+        (tmp_path / "inventory.yml").write_text(
+            yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": str(venv / "bin" / "python")}}}})
+        )
+        (tmp_path / "vars.yml").write_text(yaml.safe_dump({"vps_eda_interval": 1, "vps_eda_max_age_hours": 24, "eda_report_dir": str(reports)}))
+        env = dict(
+            os.environ,
+            VPS_API_URL=sim.base_url,
+            VPS_API_TOKEN=TOKEN,
+            ANSIBLE_COLLECTIONS_PATH=collections_path(),
+            ANSIBLE_NOCOLOR="1",
+            NO_COLOR="1",
+            ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+            TMPDIR=str(tmp_path),
+            PATH=str(venv / "bin") + os.pathsep + os.environ.get("PATH", ""),
+        )
         # As in a decision environment: nothing puts the collection on sys.path; the source finds its module_utils itself.
         for name in ("VIRTUAL_ENV", "PYTHONPATH"):
             env.pop(name, None)
         output = tmp_path / "rulebook.log"
-        command = [str(venv / "bin" / "ansible-rulebook"), "--rulebook", "vps.cloud.snapshots",
-                   "-i", str(tmp_path / "inventory.yml"), "--vars", str(tmp_path / "vars.yml"), "--print-events", "-v"]
+        command = [
+            str(venv / "bin" / "ansible-rulebook"),
+            "--rulebook",
+            "vps.cloud.snapshots",
+            "-i",
+            str(tmp_path / "inventory.yml"),
+            "--vars",
+            str(tmp_path / "vars.yml"),
+            "--print-events",
+            "-v",
+        ]
         timeline = []
         started = time.monotonic()
 
@@ -125,27 +140,23 @@ def test_the_shipped_rulebook_retakes_a_failed_snapshot_reports_a_full_server_an
             timeline.append("%6.1fs  %s" % (time.monotonic() - started, what))
 
         with open(output, "w") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path),
-                                       start_new_session=True)
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path), start_new_session=True)
         try:
             # Two polls: the first one, the baseline, is surely taken.
-            wait_until(lambda: len(api(sim, "GET", r"^/api/v1/snapshots/$")) >= 2, START_TIMEOUT,
-                       "the source's first two polls", process, output)
+            wait_until(lambda: len(api(sim, "GET", r"^/api/v1/snapshots/$")) >= 2, START_TIMEOUT, "the source's first two polls", process, output)
             mark("baseline taken (2 polls seen)")
             auth = {"Authorization": "Bearer " + TOKEN}
 
             # 1. A snapshot that fails.
             sim.set_faults(fail_next=1)
-            answer = requests.post(sim.base_url + "/snapshots/", json={"server_id": 101, "name": "nightly"}, headers=auth,
-                                   timeout=10)
+            answer = requests.post(sim.base_url + "/snapshots/", json={"server_id": 101, "name": "nightly"}, headers=auth, timeout=10)
             assert answer.status_code == 201, answer.text
             failed_id = answer.json()["id"]
             # 2. A server reaching the limit of 5.
             sim.seed_snapshots(102, ["daily-5"])
             # 3. A server losing its only restore point.
             assert requests.delete("%s/snapshots/%d/" % (sim.base_url, only_103), headers=auth, timeout=10).status_code == 204
-            mark("changes made: snapshot %d of server 101 will fail, server 102 at 5, server 103's only snapshot deleted"
-                 % failed_id)
+            mark("changes made: snapshot %d of server 101 will fail, server 102 at 5, server 103's only snapshot deleted" % failed_id)
 
             def retaken():
                 deleted = api(sim, "DELETE", r"^/api/v1/snapshots/%d/$" % failed_id)
@@ -156,11 +167,13 @@ def test_the_shipped_rulebook_retakes_a_failed_snapshot_reports_a_full_server_an
                 return sorted(reports.glob("prune-report-102-*.json"))
 
             def restore_point():
-                return [e for e in api(sim, "POST", r"^/api/v1/snapshots/$")
-                        if body(e).get("server_id") == 103 and str(body(e).get("name", "")).startswith("eda-restore-point-")]
+                return [
+                    e
+                    for e in api(sim, "POST", r"^/api/v1/snapshots/$")
+                    if body(e).get("server_id") == 103 and str(body(e).get("name", "")).startswith("eda-restore-point-")
+                ]
 
-            pending = {"retake of the failed snapshot": retaken, "prune report of server 102": reported,
-                       "restore point of server 103": restore_point}
+            pending = {"retake of the failed snapshot": retaken, "prune report of server 102": reported, "restore point of server 103": restore_point}
             deadline = time.monotonic() + RULES_TIMEOUT
             while True:
                 for what, condition in list(pending.items()):
@@ -170,16 +183,19 @@ def test_the_shipped_rulebook_retakes_a_failed_snapshot_reports_a_full_server_an
                 if not pending:
                     break
                 if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("still waiting for %s after %ss (ansible-rulebook exit %s):\n%s" % (
-                        ", ".join(pending), RULES_TIMEOUT, process.returncode, output.read_text()[-6000:]))
+                    pytest.fail(
+                        "still waiting for %s after %ss (ansible-rulebook exit %s):\n%s"
+                        % (", ".join(pending), RULES_TIMEOUT, process.returncode, output.read_text()[-6000:])
+                    )
                 time.sleep(0.2)
 
             # What each playbook did at the provider.
             retake = retaken()
             assert retake["status"] == 201 and body(retake)["server_id"] == 101
             assert [s["status"] for s in sim.snapshots() if s["id"] == failed_id] == []  # the failed one is gone
-            assert not api(sim, "DELETE", r"^/api/v1/snapshots/(%s)/$" % "|".join(str(i) for i in daily)), \
+            assert not api(sim, "DELETE", r"^/api/v1/snapshots/(%s)/$" % "|".join(str(i) for i in daily)), (
                 "the prune report ran in check mode: nothing of server 102 may be deleted"
+            )
             report = json.loads(reported()[0].read_text())
             assert report["server"] == {"id": 102, "name": "web-02"} and report["keep"] == 4 and report["count"] == 5
             assert [s["name"] for s in report["would_delete"]] == ["daily-1"]

@@ -65,8 +65,9 @@ class Harness:
         self.clock = new_clock()
         self.queue = asyncio.Queue()
         settings = source.parse_args(dict({"api_url": API, "api_token": TOKEN, "interval": 60}, **args), environ={})
-        self.source = source.SnapshotSource(self.queue, settings, sleep=self.clock.asleep, now=self.clock.time,
-                                            monotonic=self.clock.monotonic, rand=lambda: 1.0)
+        self.source = source.SnapshotSource(
+            self.queue, settings, sleep=self.clock.asleep, now=self.clock.time, monotonic=self.clock.monotonic, rand=lambda: 1.0
+        )
         self.loop = asyncio.new_event_loop()
 
     def respond(self, body=None, status=200, headers=None, exc=None):
@@ -134,7 +135,12 @@ def test_emit_existing_reports_what_is_already_there(make):
     existing = [snap(801 + i, age_hours=30 + i) for i in range(5)] + [snap(900, server=102, status="failed")]
     events = h.poll(existing)
     assert types(events) == ["snapshot.created", "snapshot.completed"] * 5 + [
-        "snapshot.created", "snapshot.failed", "server.at_limit", "server.no_restore_point", "server.no_restore_point"]
+        "snapshot.created",
+        "snapshot.failed",
+        "server.at_limit",
+        "server.no_restore_point",
+        "server.no_restore_point",
+    ]
     at_limit = events[-3]
     assert at_limit["server"] == {"id": 101, "name": "web-01"} and at_limit["count"] == 5 and at_limit["limit"] == 5
     assert [s["id"] for s in at_limit["snapshots"]] == [801, 802, 803, 804, 805]  # newest first
@@ -163,11 +169,9 @@ def test_an_incomplete_first_listing_is_no_baseline(make, mock):
 def test_every_snapshot_event_type_with_the_snapshot_previous_status_and_server(make):
     h = make(max_age_hours=0)  # server 102 appears with no completed snapshot: its event is tested below
     h.poll([snap(801, status="in_progress"), snap(802), snap(803, status="in_progress"), snap(805, status="in_progress")])
-    later = [snap(801, status="completed"), snap(803, status="failed"), snap(804, status="in_progress", server=102),
-             snap(805, status="queued")]
+    later = [snap(801, status="completed"), snap(803, status="failed"), snap(804, status="in_progress", server=102), snap(805, status="queued")]
     events = h.poll(later)
-    assert types(events) == ["snapshot.completed", "snapshot.failed", "snapshot.created", "snapshot.status_changed",
-                             "snapshot.deleted"]
+    assert types(events) == ["snapshot.completed", "snapshot.failed", "snapshot.created", "snapshot.status_changed", "snapshot.deleted"]
     for event in events:
         assert list(event)[0] == "type"
         assert set(event) == {"type", "snapshot", "previous_status", "server", "detected_at"}
@@ -255,6 +259,7 @@ def test_the_poll_runs_in_a_worker_thread_not_on_the_event_loop(make, mock):
     def answer(request):  # pylint: disable=unused-argument
         threads.append(threading.current_thread())
         import json  # pylint: disable=import-outside-toplevel
+
         return 200, {}, json.dumps(page([snap(801)]))
 
     mock.add_callback(responses.GET, LIST_URL, callback=answer)
@@ -444,8 +449,10 @@ def test_arguments_from_the_environment_and_defaults():
     assert settings["interval"] == 60.0 and settings["max_age_hours"] == 24.0 and settings["limit"] == 5
     assert settings["emit_existing"] is False and settings["validate_certs"] is True and settings["server_id"] is None
     # Rulebook variables often arrive as strings.
-    settings = source.parse_args({"api_token": TOKEN, "interval": "30", "server_id": "12345", "emit_existing": "true",
-                                  "validate_certs": "no", "eda_feedback_queue": object()}, environ={})
+    settings = source.parse_args(
+        {"api_token": TOKEN, "interval": "30", "server_id": "12345", "emit_existing": "true", "validate_certs": "no", "eda_feedback_queue": object()},
+        environ={},
+    )
     assert settings["interval"] == 30.0 and settings["server_id"] == 12345
     assert settings["emit_existing"] is True and settings["validate_certs"] is False
     assert settings["api_url"] == "https://admin.vps.org/api/v1"
@@ -453,13 +460,17 @@ def test_arguments_from_the_environment_and_defaults():
 
 def test_every_bad_argument_is_named():
     with pytest.raises(source.VpsSourceError) as raised:
-        source.parse_args({"intervall": 5, "interval": "soon", "server_id": 0, "limit": 2.5, "emit_existing": "maybe",
-                           "max_age_hours": -1}, environ={})
+        source.parse_args({"intervall": 5, "interval": "soon", "server_id": 0, "limit": 2.5, "emit_existing": "maybe", "max_age_hours": -1}, environ={})
     message = str(raised.value)
-    for expected in ("unknown argument(s) intervall", "interval must be a number of at least 1, got 'soon'",
-                     "server_id must be a whole number of at least 1, got 0", "limit must be a whole number",
-                     "emit_existing must be true or false, got 'maybe'", "max_age_hours must be a number of at least 0",
-                     "no API token"):
+    for expected in (
+        "unknown argument(s) intervall",
+        "interval must be a number of at least 1, got 'soon'",
+        "server_id must be a whole number of at least 1, got 0",
+        "limit must be a whole number",
+        "emit_existing must be true or false, got 'maybe'",
+        "max_age_hours must be a number of at least 0",
+        "no API token",
+    ):
         assert expected in message
 
 
@@ -484,9 +495,7 @@ def test_documentation_parses_and_lists_every_argument():
 def test_run_as_ansible_rulebook_runs_it_the_source_finds_the_collections_module_utils_itself(tmp_path):
     """ansible-rulebook loads the file with runpy.run_path, without the collection on sys.path."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    code = ("import runpy, sys; module = runpy.run_path(sys.argv[1]); "
-            "print(module['SOURCE_NAME'], module['CLIENT'].__name__, callable(module['main']))")
-    done = subprocess.run([sys.executable, "-c", code, source.__file__], cwd=str(tmp_path), env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    code = "import runpy, sys; module = runpy.run_path(sys.argv[1]); print(module['SOURCE_NAME'], module['CLIENT'].__name__, callable(module['main']))"
+    done = subprocess.run([sys.executable, "-c", code, source.__file__], cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["vps.cloud.snapshots", "ansible_collections.vps.cloud.plugins.module_utils.client", "True"]

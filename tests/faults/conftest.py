@@ -19,8 +19,10 @@ from ansible_collections.vps.cloud.tests.harness.simulator import fast_simulator
 
 def pytest_collection_modifyitems(items):
     """The tests that judge background runs go last, so that the other tests run while those runs do."""
+
     def judges_background(item):
         return hasattr(getattr(item, "module", None), "start_background")
+
     items[:] = [item for item in items if not judges_background(item)] + [item for item in items if judges_background(item)]
 
 

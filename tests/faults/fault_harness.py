@@ -27,26 +27,56 @@ from ansible_collections.vps.cloud.tests.harness.simulator import api_calls
 HERE = Path(__file__).resolve().parent
 # Distinctive, so that a leak anywhere is found by a plain substring search.
 TOKEN = "flt-Tok-9Xw4-Qz7K-SECRET-never-print"
-SERVERS = [{"id": 101, "name": "web-01", "status": "running"},
-           {"id": 102, "name": "web-02", "status": "running"},
-           {"id": 103, "name": "db-01", "status": "running"}]
+SERVERS = [
+    {"id": 101, "name": "web-01", "status": "running"},
+    {"id": 102, "name": "web-02", "status": "running"},
+    {"id": 103, "name": "db-01", "status": "running"},
+]
 # One server per fault-matrix case, so that cases cannot disturb one another.
 MATRIX_SERVERS = [{"id": 200 + n, "name": "mx-%02d" % n, "status": "running"} for n in range(1, 41)]
 LOOKUP_DIR = str(HERE / "lookup_plugins")
 # A failure message is clear when it names the problem without Python internals.
-UNCLEAR_MARKERS = ("Traceback", "<urllib3", "object at 0x", "HTTPConnectionPool(", "HTTPSConnectionPool(", "Max retries exceeded",
-                   "NewConnectionError(", "SSLError(", "Module failed:")
+UNCLEAR_MARKERS = (
+    "Traceback",
+    "<urllib3",
+    "object at 0x",
+    "HTTPConnectionPool(",
+    "HTTPSConnectionPool(",
+    "Max retries exceeded",
+    "NewConnectionError(",
+    "SSLError(",
+    "Module failed:",
+)
 OPERATION_WORDS = ("snapshot", "restore", "delete", "creat", "list", "server", "timed out", "connection", "certificate", "tls")
 
 
 class Tally:
     """Session-wide counts printed at the end of the run (conftest.pytest_terminal_summary)."""
 
-    FIELDS = ("playbook runs", "module tasks", "successes", "clean failures", "unclear failures",
-              "duplicates", "unexpected deletions", "unreported deletions", "silent retries", "lost restore points", "tracebacks",
-              "token leaks")
-    MUST_BE_ZERO = ("unclear failures", "duplicates", "unexpected deletions", "unreported deletions", "silent retries",
-                    "lost restore points", "tracebacks", "token leaks")
+    FIELDS = (
+        "playbook runs",
+        "module tasks",
+        "successes",
+        "clean failures",
+        "unclear failures",
+        "duplicates",
+        "unexpected deletions",
+        "unreported deletions",
+        "silent retries",
+        "lost restore points",
+        "tracebacks",
+        "token leaks",
+    )
+    MUST_BE_ZERO = (
+        "unclear failures",
+        "duplicates",
+        "unexpected deletions",
+        "unreported deletions",
+        "silent retries",
+        "lost restore points",
+        "tracebacks",
+        "token leaks",
+    )
 
     def __init__(self):
         self.counts = {field: 0 for field in self.FIELDS}
@@ -87,8 +117,7 @@ class Tally:
     def lines(self):
         lines = ["%-22s %s" % (field, self.counts[field]) for field in self.FIELDS]
         if any(self.known.values()):
-            lines.append("in xfail-marked known-bug cases (not counted above): %s"
-                         % ", ".join("%s %s" % (k, v) for k, v in self.known.items() if v))
+            lines.append("in xfail-marked known-bug cases (not counted above): %s" % ", ".join("%s %s" % (k, v) for k, v in self.known.items() if v))
         return lines
 
 
@@ -126,9 +155,15 @@ def control_task(sim, record, label, faults=None, latency=0.0, settings=None, se
     provider `settings` (the simulator's own settings come back at every checkpoint), and server statuses
     `servers` ([{"id", "status", "hold_seconds"?, "then"?}]).
     """
-    expression = ("{{ query('sim_control', root='%s', record='%s', label='%s', faults='%s', latency=%s, settings='%s', "
-                  "servers='%s') }}" % (sim.root_url, record, label, json.dumps(faults or {}), float(latency),
-                                        json.dumps(settings or {}), json.dumps(servers or [])))
+    expression = "{{ query('sim_control', root='%s', record='%s', label='%s', faults='%s', latency=%s, settings='%s', servers='%s') }}" % (
+        sim.root_url,
+        record,
+        label,
+        json.dumps(faults or {}),
+        float(latency),
+        json.dumps(settings or {}),
+        json.dumps(servers or []),
+    )
     return {"name": "checkpoint %s" % label, "ansible.builtin.set_fact": {"fault_checkpoint": expression}}
 
 
@@ -149,12 +184,12 @@ def lost_restore_points(before, after, log, allowed=(), create_seconds=1.0):
     created during the case counts from created_at + `create_seconds` if it ended completed). Deleting a
     snapshot the case asked to delete (`allowed`, ids) is the user's wish, not a loss.
     """
+
     def completed(snapshots):
         return dict((s["id"], s["server"]["id"]) for s in snapshots if s["status"] == "completed")
 
     had, has = completed(before), completed(after)
-    new = [(s["id"], s["server"]["id"], epoch(s["created_at"]) + create_seconds) for s in after
-           if s["status"] == "completed" and s["id"] not in had]
+    new = [(s["id"], s["server"]["id"], epoch(s["created_at"]) + create_seconds) for s in after if s["status"] == "completed" and s["id"] not in had]
     losses = []
     for server_id in sorted(set(had.values())):
         if server_id not in has.values() and not any(had_id in allowed for had_id, sid in had.items() if sid == server_id):
@@ -232,7 +267,7 @@ def silent_retries(log, results):
     for index, entry in enumerate(posts):
         if not 400 <= entry["status"] < 500 or entry["status"] == 429:
             continue
-        again = any(later["path"] == entry["path"] and later.get("body") == entry.get("body") for later in posts[index + 1:])
+        again = any(later["path"] == entry["path"] and later.get("body") == entry.get("body") for later in posts[index + 1 :])
         words = entry.get("error") or ""
         if again and (not words or words not in warned):
             found.append((entry["path"], entry["status"], words))
@@ -284,7 +319,6 @@ def tag_of(request):
 
 
 class _RecordingHandler(http.server.BaseHTTPRequestHandler):
-
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -309,8 +343,10 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
 def run_counted(tmp_path, tasks, token=TOKEN, **options):
     """harness.run_playbook with this suite's token and lookup plugin (sim_control), each run and token leak counted in
     the tally."""
+
     def count(unused_run, leaked):
         TALLY.add("playbook runs")
         if leaked:
             TALLY.add("token leaks")
+
     return run_playbook(tmp_path, tasks, token, lookup_dir=LOOKUP_DIR, on_finish=count, **options)

@@ -57,8 +57,7 @@ RACES = {
     "empty-server": (0, []),
     # 502/503 on the racing POSTs (each looked for, then re-sent only if not applied), and 429s on anything.
     # 502/503 on reads too would only add backoff: a read is retried as it is, the races are in the POSTs.
-    "two-existing-and-edge-faults": (2, [{"error_rate": 0.25, "random_seed": 5, "methods": ["POST"]},
-                                         {"rate_limit_burst": 4, "retry_after": 1}]),
+    "two-existing-and-edge-faults": (2, [{"error_rate": 0.25, "random_seed": 5, "methods": ["POST"]}, {"rate_limit_burst": 4, "retry_after": 1}]),
 }
 
 
@@ -80,8 +79,7 @@ def race(seeded, faults, tmp_path):
 
 
 def start_background(tmp_path_factory):
-    return dict((label, BACKGROUND.submit(label, race, seeded, faults, tmp_path_factory.mktemp("race")))
-                for label, (seeded, faults) in RACES.items())
+    return dict((label, BACKGROUND.submit(label, race, seeded, faults, tmp_path_factory.mktemp("race"))) for label, (seeded, faults) in RACES.items())
 
 
 @pytest.mark.parametrize("label", list(RACES))

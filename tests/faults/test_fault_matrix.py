@@ -41,10 +41,8 @@ OPERATIONS = ("create", "delete", "restore", "info", "retain", "safe-restore", "
 # restore cases) so that no playbook is much longer than the others.
 GROUPS = OPERATIONS + ("busy",)
 # The method whose request changes state, and the one whose response body a body fault should hit.
-WRITE_METHOD = {"create": "POST", "delete": "DELETE", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST",
-                "prune": "DELETE"}
-BODY_METHOD = {"create": "POST", "delete": "GET", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST",
-               "prune": "GET"}
+WRITE_METHOD = {"create": "POST", "delete": "DELETE", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST", "prune": "DELETE"}
+BODY_METHOD = {"create": "POST", "delete": "GET", "restore": "POST", "info": "GET", "retain": "POST", "safe-restore": "POST", "prune": "GET"}
 BOUNDED = {"api_retries": 1}
 # Latency well above api_timeout (2.5 s against 1 s), so that every re-sent request races the first one
 # deterministically; the next checkpoint waits until the requests still held have been answered.
@@ -66,8 +64,21 @@ PRUNED = {"p-1", "p-2"}
 class Case:
     """One fault applied to one task of one operation."""
 
-    def __init__(self, op, fault, faults, expect, options=None, latency=0.0, msg_has=(), target_status="completed",
-                 layout=None, hold=None, safety=None, server_gone=False):
+    def __init__(
+        self,
+        op,
+        fault,
+        faults,
+        expect,
+        options=None,
+        latency=0.0,
+        msg_has=(),
+        target_status="completed",
+        layout=None,
+        hold=None,
+        safety=None,
+        server_gone=False,
+    ):
         self.op, self.fault, self.faults, self.expect = op, fault, faults, expect
         self.group = op
         self.server_gone = server_gone
@@ -91,8 +102,7 @@ def edge_cases(op):
     return [
         Case(op, "5xx-25pct", {"error_rate": 0.25, "random_seed": 11}, "success"),
         Case(op, "429-burst", {"rate_limit_burst": 2, "retry_after": 1}, "success"),
-        Case(op, "latency-over-timeout", {"latency": LATENCY, "methods": [write]}, "either",
-             options=dict(BOUNDED, api_timeout=1), latency=LATENCY),
+        Case(op, "latency-over-timeout", {"latency": LATENCY, "methods": [write]}, "either", options=dict(BOUNDED, api_timeout=1), latency=LATENCY),
         Case(op, "truncated-body", {"truncated": 1, "methods": [body]}, "success"),
         Case(op, "non-json-body", {"non_json": 1, "methods": [body]}, "success"),
         Case(op, "html-502-once", {"html_error": 1, "methods": [write]}, "success"),
@@ -107,20 +117,37 @@ def deletion_cases(op, layout=None):
     return [
         Case(op, "non-json-delete", {"non_json": 2, "methods": ["DELETE"]}, "success", layout=layout),
         Case(op, "drop-after-delete", {"drop_after_apply": 1, "methods": ["DELETE"]}, "success", layout=layout),
-        Case(op, "late-answer-delete", {"late_answer": LATENCY, "methods": ["DELETE"]}, "success",
-             options=dict(BOUNDED, api_timeout=1), latency=LATENCY, layout=layout),
+        Case(
+            op,
+            "late-answer-delete",
+            {"late_answer": LATENCY, "methods": ["DELETE"]},
+            "success",
+            options=dict(BOUNDED, api_timeout=1),
+            latency=LATENCY,
+            layout=layout,
+        ),
     ]
 
 
 def prune_cases():
     """vps_snapshot_prune keep=1 on three completed snapshots under the edge faults and DELETE faults."""
-    return [case for case in edge_cases("prune") if case.fault in ("5xx-25pct", "429-burst", "html-502-once", "non-json-body",
-                                                                   "truncated-body")] + deletion_cases("prune") + [
-        Case("prune", "latency-over-timeout", {"latency": LATENCY, "methods": ["DELETE"]}, "success",
-             options=dict(BOUNDED, api_timeout=1), latency=LATENCY),
-        Case("prune", "5xx-persistent-delete", {"error_rate": 1.0, "random_seed": 3, "methods": ["DELETE"]}, "failure",
-             options=BOUNDED, msg_has=("Could not delete",)),
-    ]
+    return (
+        [case for case in edge_cases("prune") if case.fault in ("5xx-25pct", "429-burst", "html-502-once", "non-json-body", "truncated-body")]
+        + deletion_cases("prune")
+        + [
+            Case(
+                "prune", "latency-over-timeout", {"latency": LATENCY, "methods": ["DELETE"]}, "success", options=dict(BOUNDED, api_timeout=1), latency=LATENCY
+            ),
+            Case(
+                "prune",
+                "5xx-persistent-delete",
+                {"error_rate": 1.0, "random_seed": 3, "methods": ["DELETE"]},
+                "failure",
+                options=BOUNDED,
+                msg_has=("Could not delete",),
+            ),
+        ]
+    )
 
 
 def cases_for(group):
@@ -154,18 +181,25 @@ def busy_cases():
     """Busy servers (issue #13): a creation or a restore waits while the server is busy, and POSTs once it is idle;
     a refusal for another reason fails at once."""
     cases = [
-        Case("create", "create-while-snapshotting", {}, "success",
-             hold=dict(status="snapshotting", hold_seconds=4, then="running")),
-        Case("create", "create-while-snapshotting-429", {"rate_limit_burst": 2, "retry_after": 1}, "success",
-             hold=dict(status="snapshotting", hold_seconds=4, then="running")),
+        Case("create", "create-while-snapshotting", {}, "success", hold=dict(status="snapshotting", hold_seconds=4, then="running")),
+        Case(
+            "create",
+            "create-while-snapshotting-429",
+            {"rate_limit_burst": 2, "retry_after": 1},
+            "success",
+            hold=dict(status="snapshotting", hold_seconds=4, then="running"),
+        ),
         Case("create", "create-refused-as-busy", {"create_busy": 1}, "success"),
         Case("restore", "restore-while-stopping", {}, "success", hold=dict(status="stopping", hold_seconds=4, then="running")),
-        Case("restore", "restore-while-stopping-5xx", {"error_rate": 0.25, "random_seed": 11}, "success",
-             hold=dict(status="stopping", hold_seconds=4, then="stopped")),
-        Case("restore", "restore-busy-for-good", {}, "failure", options={"wait_timeout": 3}, msg_has=("No restore was started",),
-             hold=dict(status="stopping")),
-        Case("restore", "restore-refused-for-the-plan", {"restore_refused": 1}, "failure",
-             msg_has=("Restores are not available",)),
+        Case(
+            "restore",
+            "restore-while-stopping-5xx",
+            {"error_rate": 0.25, "random_seed": 11},
+            "success",
+            hold=dict(status="stopping", hold_seconds=4, then="stopped"),
+        ),
+        Case("restore", "restore-busy-for-good", {}, "failure", options={"wait_timeout": 3}, msg_has=("No restore was started",), hold=dict(status="stopping")),
+        Case("restore", "restore-refused-for-the-plan", {"restore_refused": 1}, "failure", msg_has=("Restores are not available",)),
     ]
     for case in cases:
         case.group = "busy"
@@ -176,27 +210,59 @@ def retain_cases():
     """Retention at the provider's limit (issue #10) under POST faults: one deletion before the POST, reported."""
     op = "retain"
     five, mixed = FIVE_COMPLETED, ONE_AND_FOUR_FAILED
-    return [
-        Case(op, "5xx-25pct", {"error_rate": 0.25, "random_seed": 11}, "success", layout=mixed),
-        Case(op, "latency-over-timeout", {"latency": LATENCY, "methods": ["POST"]}, "either",
-             options=dict(BOUNDED, api_timeout=1), latency=LATENCY, layout=five),
-        Case(op, "html-502-once", {"html_error": 1, "methods": ["POST"]}, "success", layout=mixed),
-        Case(op, "drop-after-post", {"drop_after_post": 1}, "success", layout=five),
-        Case(op, "5xx-persistent-post", {"error_rate": 1.0, "random_seed": 3, "methods": ["POST"]}, "failure",
-             options=BOUNDED, msg_has=("HTTP 50", "old-1"), layout=five),
-        Case(op, "5xx-persistent-post-mixed", {"error_rate": 1.0, "random_seed": 3, "methods": ["POST"]}, "failure",
-             options=BOUNDED, msg_has=("HTTP 50", "f-1"), layout=mixed),
-        Case(op, "5xx-persistent-delete", {"error_rate": 1.0, "random_seed": 3, "methods": ["DELETE"]}, "failure",
-             options=BOUNDED, msg_has=("Could not delete",), layout=five),
-    ] + deletion_cases(op, layout=five) + [
-        Case(op, "ends-failed", {"fail_next": 1}, "failure", msg_has=("ended failed", "old-1"), layout=five),
-        Case(op, "ends-failed-mixed", {"fail_next": 1}, "failure", msg_has=("ended failed", "f-1"), layout=mixed),
-        Case(op, "busy-at-the-limit", {}, "success", layout=five,
-             hold=dict(status="stopping", hold_seconds=4, then="running")),
-        # The server was deleted at the provider, its snapshots are still listed: nothing may be deleted for it.
-        Case(op, "server-gone-at-the-limit", {"error_rate": 0.25, "random_seed": 11}, "failure", msg_has=("does not exist",),
-             layout=five, server_gone=True),
-    ]
+    return (
+        [
+            Case(op, "5xx-25pct", {"error_rate": 0.25, "random_seed": 11}, "success", layout=mixed),
+            Case(
+                op,
+                "latency-over-timeout",
+                {"latency": LATENCY, "methods": ["POST"]},
+                "either",
+                options=dict(BOUNDED, api_timeout=1),
+                latency=LATENCY,
+                layout=five,
+            ),
+            Case(op, "html-502-once", {"html_error": 1, "methods": ["POST"]}, "success", layout=mixed),
+            Case(op, "drop-after-post", {"drop_after_post": 1}, "success", layout=five),
+            Case(
+                op,
+                "5xx-persistent-post",
+                {"error_rate": 1.0, "random_seed": 3, "methods": ["POST"]},
+                "failure",
+                options=BOUNDED,
+                msg_has=("HTTP 50", "old-1"),
+                layout=five,
+            ),
+            Case(
+                op,
+                "5xx-persistent-post-mixed",
+                {"error_rate": 1.0, "random_seed": 3, "methods": ["POST"]},
+                "failure",
+                options=BOUNDED,
+                msg_has=("HTTP 50", "f-1"),
+                layout=mixed,
+            ),
+            Case(
+                op,
+                "5xx-persistent-delete",
+                {"error_rate": 1.0, "random_seed": 3, "methods": ["DELETE"]},
+                "failure",
+                options=BOUNDED,
+                msg_has=("Could not delete",),
+                layout=five,
+            ),
+        ]
+        + deletion_cases(op, layout=five)
+        + [
+            Case(op, "ends-failed", {"fail_next": 1}, "failure", msg_has=("ended failed", "old-1"), layout=five),
+            Case(op, "ends-failed-mixed", {"fail_next": 1}, "failure", msg_has=("ended failed", "f-1"), layout=mixed),
+            Case(op, "busy-at-the-limit", {}, "success", layout=five, hold=dict(status="stopping", hold_seconds=4, then="running")),
+            # The server was deleted at the provider, its snapshots are still listed: nothing may be deleted for it.
+            Case(
+                op, "server-gone-at-the-limit", {"error_rate": 0.25, "random_seed": 11}, "failure", msg_has=("does not exist",), layout=five, server_gone=True
+            ),
+        ]
+    )
 
 
 def safe_restore_cases():
@@ -204,18 +270,21 @@ def safe_restore_cases():
     op = "safe-restore"
     return [
         Case(op, "5xx-25pct", {"error_rate": 0.25, "random_seed": 11}, "success"),
-        Case(op, "latency-over-timeout", {"latency": LATENCY, "methods": ["POST"]}, "either",
-             options=dict(BOUNDED, api_timeout=1), latency=LATENCY),
+        Case(op, "latency-over-timeout", {"latency": LATENCY, "methods": ["POST"]}, "either", options=dict(BOUNDED, api_timeout=1), latency=LATENCY),
         Case(op, "html-502-once", {"html_error": 1, "methods": ["POST"]}, "success"),
         Case(op, "drop-both-posts", {"drop_after_post": 2}, "success"),
-        Case(op, "5xx-persistent-post", {"error_rate": 1.0, "random_seed": 3, "methods": ["POST"]}, "failure",
-             options=BOUNDED, msg_has=("No restore was started",)),
+        Case(
+            op,
+            "5xx-persistent-post",
+            {"error_rate": 1.0, "random_seed": 3, "methods": ["POST"]},
+            "failure",
+            options=BOUNDED,
+            msg_has=("No restore was started",),
+        ),
         Case(op, "safety-ends-failed", {"fail_next": 1}, "failure", msg_has=("No restore was started", "failed")),
         Case(op, "restore-refused", {"restore_refused": 1}, "failure", msg_has=("Restores are not available",)),
-        Case(op, "at-the-limit-5xx", {"error_rate": 0.25, "random_seed": 11}, "success", layout=TARGET_AT_THE_LIMIT,
-             safety={"retention": 5}),
-        Case(op, "at-the-limit-no-retention", {}, "failure", msg_has=("No restore was started", "limit"),
-             layout=TARGET_AT_THE_LIMIT),
+        Case(op, "at-the-limit-5xx", {"error_rate": 0.25, "random_seed": 11}, "success", layout=TARGET_AT_THE_LIMIT, safety={"retention": 5}),
+        Case(op, "at-the-limit-no-retention", {}, "failure", msg_has=("No restore was started", "limit"), layout=TARGET_AT_THE_LIMIT),
         Case(op, "busy-stopping", {}, "success", hold=dict(status="stopping", hold_seconds=4, then="running")),
     ]
 
@@ -223,9 +292,16 @@ def safe_restore_cases():
 # Cases that hit a bug in the plugin code: kept, marked xfail(strict) until the fix lands. None open now.
 KNOWN_BUGS = {}
 
-PARAMS = [pytest.param(group, case.fault, id="%s-%s" % (group, case.fault),
-                       marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[(group, case.fault)])] if (group, case.fault) in KNOWN_BUGS else [])
-          for group in GROUPS for case in cases_for(group)]
+PARAMS = [
+    pytest.param(
+        group,
+        case.fault,
+        id="%s-%s" % (group, case.fault),
+        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[(group, case.fault)])] if (group, case.fault) in KNOWN_BUGS else [],
+    )
+    for group in GROUPS
+    for case in cases_for(group)
+]
 
 
 def task_for(case):
@@ -286,7 +362,7 @@ def prepare(sim, case):
 def run_group(group, tmp_path):
     """Run every case of `group` in one playbook, on its own simulator; return (cases, run, checkpoints)."""
     cases = cases_for(group)
-    servers = MATRIX_SERVERS[:len(cases)]
+    servers = MATRIX_SERVERS[: len(cases)]
     with Simulator(tokens=[TOKEN], servers=servers, create_seconds=CREATE_SECONDS, restore_seconds=1, page_size=5) as sim:
         for case, server in zip(cases, servers):
             case.server_id = server["id"]
@@ -353,8 +429,10 @@ def judge(case, result, before, after, known_bug):
         duplicates = len(creations) + (max(0, len(restores) - 1) if case.op == "restore" else len(restores))
     if duplicates:
         TALLY.add("duplicates", duplicates, known_bug=known_bug)
-        problems.append("duplicated work: %d snapshot(s) named %r, %d creation POST(s) applied, %d restore POST(s) applied"
-                        % (len(mine), case.name, len(creations), len(restores)))
+        problems.append(
+            "duplicated work: %d snapshot(s) named %r, %d creation POST(s) applied, %d restore POST(s) applied"
+            % (len(mine), case.name, len(creations), len(restores))
+        )
     gone = {s["id"] for s in before["snapshots"]} - {s["id"] for s in after["snapshots"]} - case.may_go
     if gone:
         TALLY.add("unexpected deletions", len(gone), known_bug=known_bug)
@@ -393,8 +471,9 @@ def safety_first_problems(case, creations, restores, mine):
     if len(mine) != 1 or mine[0]["status"] != "completed" or not creations:
         return ["restored without a completed safety snapshot: %r" % mine]
     if restores[0]["time"] < creations[0]["time"] + CREATE_SECONDS - 0.05:
-        return ["the restore was POSTed %.2f s after the safety snapshot's creation, before it could have completed"
-                % (restores[0]["time"] - creations[0]["time"])]
+        return [
+            "the restore was POSTed %.2f s after the safety snapshot's creation, before it could have completed" % (restores[0]["time"] - creations[0]["time"])
+        ]
     return []
 
 
@@ -412,8 +491,10 @@ def success_problems(case, result, before, after, mine, restores):
         left = set(s["id"] for s in after["snapshots"]) & case.may_go
         pruned = set(s.get("id") for s in result.get("pruned") or [])
         if left or pruned != case.may_go or not result.get("changed"):
-            return ["reported success with pruned %s (changed=%s); still there: %s, expected gone: %s"
-                    % (sorted(pruned), result.get("changed"), sorted(left), sorted(case.may_go))]
+            return [
+                "reported success with pruned %s (changed=%s); still there: %s, expected gone: %s"
+                % (sorted(pruned), result.get("changed"), sorted(left), sorted(case.may_go))
+            ]
     elif case.op in ("restore", "safe-restore"):
         if result.get("server", {}).get("status") not in ("running", "stopped") or not result.get("changed"):
             return ["reported success but returned %r" % result.get("server")]
@@ -431,8 +512,7 @@ def success_problems(case, result, before, after, mine, restores):
 
 def start_background(tmp_path_factory):
     """Every group's playbook, each on its own simulator, in the background (conftest.py starts it)."""
-    return dict((group, BACKGROUND.submit("matrix-%s" % group, run_group, group, tmp_path_factory.mktemp("matrix-%s" % group)))
-                for group in GROUPS)
+    return dict((group, BACKGROUND.submit("matrix-%s" % group, run_group, group, tmp_path_factory.mktemp("matrix-%s" % group))) for group in GROUPS)
 
 
 @pytest.fixture(scope="session")
@@ -445,6 +525,7 @@ def matrix(tmp_path_factory):
         if group not in cache:
             cache[group] = judge_group(group, *runs[group].result())
         return cache[group]
+
     return outcomes
 
 

@@ -35,8 +35,10 @@ pytestmark = pytest.mark.timeout(300)
 
 def start_background(tmp_path_factory):
     """The two longest runs of this file in the background (conftest.py); their tests judge them."""
-    return dict(vvvv=BACKGROUND.submit("secrets-vvvv", run_at_vvvv, tmp_path_factory.mktemp("vvvv")),
-                redirects=BACKGROUND.submit("secrets-redirects", run_redirects, tmp_path_factory.mktemp("redirects")))
+    return dict(
+        vvvv=BACKGROUND.submit("secrets-vvvv", run_at_vvvv, tmp_path_factory.mktemp("vvvv")),
+        redirects=BACKGROUND.submit("secrets-redirects", run_redirects, tmp_path_factory.mktemp("redirects")),
+    )
 
 
 def run_at_vvvv(tmp_path):
@@ -135,8 +137,7 @@ def run_redirects(tmp_path):
                 {"vps.cloud.vps_snapshot_info": {"api_url": base % "page"}},
                 # A redirected POST may have been applied: the module looks for the snapshot for 2 x api_timeout (at
                 # least 10 s) before it gives up; a small api_timeout keeps that look short.
-                {"vps.cloud.vps_snapshot": {"api_url": base % "post", "server_id": 101, "name": "redirected", "api_retries": 0,
-                                            "api_timeout": 2}},
+                {"vps.cloud.vps_snapshot": {"api_url": base % "post", "server_id": 101, "name": "redirected", "api_retries": 0, "api_timeout": 2}},
             ]
             run = run_counted(tmp_path, tasks)
     return run, front.requests, other.requests

@@ -34,15 +34,13 @@ BEFORE = [snapshot(1, 10), snapshot(2, 10, "failed"), snapshot(3, 11), snapshot(
 
 def test_a_server_left_without_any_completed_snapshot_is_a_lost_restore_point():
     after = [snapshot(2, 10, "failed"), snapshot(3, 11), snapshot(4, 11)]
-    assert lost_restore_points(BEFORE, after, [delete(1, 5)]) == [
-        (10, "had a completed snapshot before the case and has none after it")]
+    assert lost_restore_points(BEFORE, after, [delete(1, 5)]) == [(10, "had a completed snapshot before the case and has none after it")]
 
 
 def test_the_last_one_deleted_before_the_new_one_completed_is_a_lost_restore_point():
     # The new snapshot (id 5) was created at 00:00:10 and completed at 00:00:11; the old one went at 00:00:05.
     after = [snapshot(2, 10, "failed"), snapshot(5, 10, created="2025-01-01T00:00:10Z"), snapshot(3, 11), snapshot(4, 11)]
-    assert lost_restore_points(BEFORE, after, [delete(1, 5)]) == [
-        (10, "its last completed snapshot 1 was deleted while it was the last one")]
+    assert lost_restore_points(BEFORE, after, [delete(1, 5)]) == [(10, "its last completed snapshot 1 was deleted while it was the last one")]
 
 
 def test_deleting_once_the_new_one_completed_or_while_another_remains_is_no_loss():
@@ -63,8 +61,12 @@ def test_a_deletion_no_result_lists_is_unreported():
 
 def test_a_delete_answered_with_a_proxys_200_or_never_answered_is_a_deletion_too():
     """--non-json ... --methods DELETE logs 200; a dropped connection or a late answer logs the 204 the client never saw."""
-    log = [dict(delete(1, 5), status=200, fault="non_json"), dict(delete(2, 6), fault="drop_after_apply"),
-           dict(delete(3, 7), fault="late_answer"), dict(delete(4, 8), status=502, applied=False, fault="html_error")]
+    log = [
+        dict(delete(1, 5), status=200, fault="non_json"),
+        dict(delete(2, 6), fault="drop_after_apply"),
+        dict(delete(3, 7), fault="late_answer"),
+        dict(delete(4, 8), status=502, applied=False, fault="html_error"),
+    ]
     assert unreported_deletions(log, [{"pruned": []}]) == [1, 2, 3]
 
 

@@ -71,8 +71,7 @@ def test_unreadable_ca_bundle_is_a_clear_error(tls_sim, tmp_path):
 
 def test_missing_ca_bundle_is_a_clear_error(tls_sim, tmp_path):
     missing = str(tmp_path / "no-such-ca.pem")
-    run = run_counted(tmp_path, [{INFO: {"ca_path": missing, "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV,
-                      verbosity=3)
+    run = run_counted(tmp_path, [{INFO: {"ca_path": missing, "api_retries": 0}}], api_url=tls_sim.base_url, drop_env=CA_ENV, verbosity=3)
     kind = TALLY.task(run[0])
     if "Traceback" in run.stdout + run.stderr:
         TALLY.add("tracebacks")

@@ -40,20 +40,24 @@ class Background:
         self.run_dir = run_dir
         self._out = open(run_dir / "stdout.txt", "w")  # pylint: disable=consider-using-with
         self._err = open(run_dir / "stderr.txt", "w")  # pylint: disable=consider-using-with
-        self.process = subprocess.Popen(command, stdout=self._out, stderr=self._err, env=environment, cwd=str(run_dir),
-                                        start_new_session=True)  # pylint: disable=consider-using-with
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+            command, stdout=self._out, stderr=self._err, env=environment, cwd=str(run_dir), start_new_session=True
+        )
         self.pgid = self.process.pid
         self.survivors = {}
 
     def wait_for(self, condition, timeout=240, what="the condition"):
         """Poll `condition` while the run goes on; fail at once, with the run's output, if the run ends first."""
+
         def check():
             value = condition()
             if not value and self.process.poll() is not None:
-                raise AssertionError("the run ended (rc %s) before %s:\n%s\n%s" % (
-                    self.process.returncode, what, (self.run_dir / "stdout.txt").read_text()[-4000:],
-                    (self.run_dir / "stderr.txt").read_text()[-2000:]))
+                raise AssertionError(
+                    "the run ended (rc %s) before %s:\n%s\n%s"
+                    % (self.process.returncode, what, (self.run_dir / "stdout.txt").read_text()[-4000:], (self.run_dir / "stderr.txt").read_text()[-2000:])
+                )
             return value
+
         return wait_until(check, timeout, what=what)
 
     def interrupt(self):
@@ -168,8 +172,7 @@ class Concurrent:
         outcomes = {}
         for name, (sim, handle, prepared) in self.started.items():
             run = handle.wait(timeout=timeout)
-            outcomes[name] = SimpleNamespace(run=run, log=calls(sim), snapshots=sim.snapshots(), servers=sim.servers(),
-                                             prepared=prepared)
+            outcomes[name] = SimpleNamespace(run=run, log=calls(sim), snapshots=sim.snapshots(), servers=sim.servers(), prepared=prepared)
         return outcomes
 
     def close(self):

@@ -67,8 +67,24 @@ class PlaybookRun:
         return self.results[index]
 
 
-def run_playbook(tmp_path, tasks, token, api_url=None, hosts=None, forks=5, check=False, diff=False, verbosity=0,
-                 env=None, drop_env=(), scan_files=True, timeout=420, lookup_dir=None, on_finish=None, no_traceback=False):
+def run_playbook(
+    tmp_path,
+    tasks,
+    token,
+    api_url=None,
+    hosts=None,
+    forks=5,
+    check=False,
+    diff=False,
+    verbosity=0,
+    env=None,
+    drop_env=(),
+    scan_files=True,
+    timeout=420,
+    lookup_dir=None,
+    on_finish=None,
+    no_traceback=False,
+):
     """Run `tasks` on `hosts` (default localhost), each registered and allowed to fail; return a PlaybookRun.
 
     `token` goes to VPS_API_TOKEN (None: unset); `api_url` to the modules' defaults. `on_finish(run, leaked)` sees the
@@ -87,21 +103,25 @@ def run_playbook(tmp_path, tasks, token, api_url=None, hosts=None, forks=5, chec
         task["ignore_errors"] = True
         registered.append(task)
     results = ", ".join("result_%d" % i for i in range(len(tasks)))
-    registered.append({
-        "name": "Save the registered results",
-        "ansible.builtin.copy": {"content": "{{ [%s] | to_json }}" % results,
-                                 "dest": str(run_dir / "results-{{ inventory_hostname }}.json"), "mode": "0600"},
-        "check_mode": False,
-        "diff": False,
-    })
+    registered.append(
+        {
+            "name": "Save the registered results",
+            "ansible.builtin.copy": {
+                "content": "{{ [%s] | to_json }}" % results,
+                "dest": str(run_dir / "results-{{ inventory_hostname }}.json"),
+                "mode": "0600",
+            },
+            "check_mode": False,
+            "diff": False,
+        }
+    )
     play = [{"name": "test play", "hosts": "all", "gather_facts": False, "tasks": registered}]
     if api_url:
         play[0]["module_defaults"] = {"group/vps.cloud.vps": {"api_url": api_url}}
     playbook = run_dir / "play.yml"
     playbook.write_text(yaml.safe_dump(play, sort_keys=False))
     inventory = run_dir / "inventory.ini"
-    inventory.write_text("".join("%s ansible_connection=local ansible_python_interpreter=%s\n" % (host, sys.executable)
-                                 for host in hosts))
+    inventory.write_text("".join("%s ansible_connection=local ansible_python_interpreter=%s\n" % (host, sys.executable) for host in hosts))
     command = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook), "--forks", str(forks)]
     if check:
         command.append("--check")
@@ -110,11 +130,19 @@ def run_playbook(tmp_path, tasks, token, api_url=None, hosts=None, forks=5, chec
     if verbosity:
         command.append("-" + "v" * verbosity)
     ansible_tmp = run_dir / "ansible-tmp"
-    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR="1",
-                       ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                       ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-                       ANSIBLE_LOCAL_TEMP=str(ansible_tmp / "local"), ANSIBLE_REMOTE_TEMP=str(ansible_tmp / "remote"),
-                       ANSIBLE_LOG_PATH=str(run_dir / "ansible.log"), ANSIBLE_HOST_KEY_CHECKING="0")
+    environment = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=collections_path(),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        ANSIBLE_LOCAL_TEMP=str(ansible_tmp / "local"),
+        ANSIBLE_REMOTE_TEMP=str(ansible_tmp / "remote"),
+        ANSIBLE_LOG_PATH=str(run_dir / "ansible.log"),
+        ANSIBLE_HOST_KEY_CHECKING="0",
+    )
     if lookup_dir:
         environment["ANSIBLE_LOOKUP_PLUGINS"] = lookup_dir
     environment.pop("VPS_API_TOKEN", None)
@@ -162,10 +190,12 @@ def write_inventory(path, hosts, groups=None):
     children = {}
     for group, members in (groups or {}).items():
         children[group] = {"hosts": dict((member, None) for member in members)}
-    inventory = {"all": {
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-        "hosts": host_entries,
-    }}
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+            "hosts": host_entries,
+        }
+    }
     if children:
         inventory["all"]["children"] = children
     Path(path).write_text(yaml.safe_dump(inventory, sort_keys=False))
@@ -236,7 +266,7 @@ class Run:
         """The host's facts in the run's jsonfile fact cache (what set_fact with cacheable: true stored)."""
         # The cache names the file after the host; 2.19+ adds a short prefix ("s1_") and wraps the data in a payload.
         for path in sorted((self.run_dir / "facts").glob("*")):
-            if path.name == host or (path.name.endswith("_" + host) and "_" not in path.name[:-len(host) - 1]):
+            if path.name == host or (path.name.endswith("_" + host) and "_" not in path.name[: -len(host) - 1]):
                 data = json.loads(path.read_text())
                 if isinstance(data, dict) and "__payload__" in data:
                     data = json.loads(data["__payload__"])
@@ -285,8 +315,7 @@ class Runner:
             command.append("--diff")
         if tags:
             command += ["--tags", tags]
-        environment = dict(
-            (k, v) for k, v in os.environ.items() if not k.startswith(("VPS_", "ANSIBLE_", "PB_")))
+        environment = dict((k, v) for k, v in os.environ.items() if not k.startswith(("VPS_", "ANSIBLE_", "PB_")))
         environment.update(
             ANSIBLE_COLLECTIONS_PATH=collections_path(),
             ANSIBLE_NOCOLOR="1",
@@ -317,8 +346,7 @@ class Runner:
         run_dir, command, environment = self.prepare(playbook, inventory, extra, check, diff, env, tags, forks)
         cpu_tree, cpu_self = cpu_seconds(resource.RUSAGE_CHILDREN), cpu_seconds(resource.RUSAGE_SELF)
         started = time.time()
-        completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout, check=False,
-                                   cwd=str(run_dir))
+        completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout, check=False, cwd=str(run_dir))
         run = Run(completed.returncode, completed.stdout, completed.stderr, run_dir)
         run.wall = time.time() - started
         run.cpu_tree = cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_tree
@@ -328,6 +356,7 @@ class Runner:
     def start(self, playbook, inventory, extra=(), check=False, env=None, forks=10):
         """Start a run in the background, in its own process group (as a terminal's foreground job is): a Background."""
         from ansible_collections.vps.cloud.tests.harness.background import Background  # pylint: disable=import-outside-toplevel
+
         run_dir, command, environment = self.prepare(playbook, inventory, extra, check, False, env, None, forks)
         return Background(self, command, environment, run_dir)
 

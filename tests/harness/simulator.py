@@ -14,8 +14,21 @@ from __future__ import annotations
 from ansible_collections.vps.cloud.tools.vps_simulator import Simulator
 
 __all__ = [
-    "Simulator", "fast_simulator", "api_calls", "calls", "last_seq", "within", "creation_posts", "restore_posts", "deletes",
-    "deleted_ids", "restored_ids", "writes", "listings", "of_server", "names",
+    "Simulator",
+    "fast_simulator",
+    "api_calls",
+    "calls",
+    "last_seq",
+    "within",
+    "creation_posts",
+    "restore_posts",
+    "deletes",
+    "deleted_ids",
+    "restored_ids",
+    "writes",
+    "listings",
+    "of_server",
+    "names",
 ]
 
 
@@ -53,14 +66,12 @@ def within(entries, start=None, end=None):
 
 def creation_posts(entries, applied_only=False):
     """POST /snapshots/ requests; `applied_only`: those the provider answered 201 (a creation started)."""
-    return [entry for entry in entries if entry["method"] == "POST" and entry["path"].endswith("/snapshots/")
-            and (not applied_only or entry["status"] == 201)]
+    return [entry for entry in entries if entry["method"] == "POST" and entry["path"].endswith("/snapshots/") and (not applied_only or entry["status"] == 201)]
 
 
 def restore_posts(entries, applied_only=False):
     """POST /snapshots/{id}/restore/ requests; `applied_only`: those the provider answered 200 (a restore started)."""
-    return [entry for entry in entries if entry["method"] == "POST" and entry["path"].endswith("/restore/")
-            and (not applied_only or entry["status"] == 200)]
+    return [entry for entry in entries if entry["method"] == "POST" and entry["path"].endswith("/restore/") and (not applied_only or entry["status"] == 200)]
 
 
 def deletes(entries):

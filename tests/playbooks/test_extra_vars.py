@@ -18,9 +18,17 @@ from ansible_collections.vps.cloud.tests.playbooks.pb_helpers import simulator
 pytestmark = pytest.mark.timeout(600)
 
 # Every pre_upgrade variable, as a user types it after -e: all strings.
-STRINGS = ["pre_upgrade_retention=2", "pre_upgrade_retention_match=pre-upgrade-*", "pre_upgrade_serial=2",
-           "pre_upgrade_max_fail_percentage=50", "pre_upgrade_keep_snapshot=no", "pre_upgrade_restore_concurrency=2",
-           "pre_upgrade_reconnect_timeout=5", "pre_upgrade_safety_snapshot=false", "pre_upgrade_hosts=all"]
+STRINGS = [
+    "pre_upgrade_retention=2",
+    "pre_upgrade_retention_match=pre-upgrade-*",
+    "pre_upgrade_serial=2",
+    "pre_upgrade_max_fail_percentage=50",
+    "pre_upgrade_keep_snapshot=no",
+    "pre_upgrade_restore_concurrency=2",
+    "pre_upgrade_reconnect_timeout=5",
+    "pre_upgrade_safety_snapshot=false",
+    "pre_upgrade_hosts=all",
+]
 
 
 def test_pre_upgrade_takes_string_extra_vars_and_leaves_unset_options_out(tmp_path):

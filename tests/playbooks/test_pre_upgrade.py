@@ -54,7 +54,7 @@ def assert_one_batch_task(entries, server_ids):
     assert sorted(p["body"]["server_id"] for p in posts) == sorted(server_ids), shape
     first_post = entries.index(posts[0])
     last_post = entries.index(posts[-1])
-    before, during, after = shape[:first_post], shape[first_post:last_post + 1], shape[last_post + 1:]
+    before, during, after = shape[:first_post], shape[first_post : last_post + 1], shape[last_post + 1 :]
     assert before == [("GET", "account")], shape
     assert all(kind == ("POST", "/api/v1/snapshots/") for kind in during), shape
     polls = [kind for kind in after if kind[0] == "GET"]
@@ -75,9 +75,11 @@ THREE = {"web-1": 101, "web-2": 102, "web-3": 103}
 
 def seed_check(sim):
     """Snapshots for the check scenario: one of another server, and ok-1's two older pre-upgrade snapshots."""
-    return {"keep": add_snapshot(sim, 105, "weekly-1"),
-            "old-1": add_snapshot(sim, 101, "pre-upgrade-20250101-000000", days_old=3),
-            "old-2": add_snapshot(sim, 101, "pre-upgrade-20250102-000000", days_old=2)}
+    return {
+        "keep": add_snapshot(sim, 105, "weekly-1"),
+        "old-1": add_snapshot(sim, 101, "pre-upgrade-20250101-000000", days_old=3),
+        "old-2": add_snapshot(sim, 101, "pre-upgrade-20250102-000000", days_old=2),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +96,14 @@ def scenarios(tmp_path_factory):
     together = Concurrent(tmp_path_factory.mktemp("pre_upgrade"), simulator)
     try:
         together.start("happy", "vps.cloud.pre_upgrade", THREE, [UPGRADE, HEALTH])
-        together.start("rollback", "vps.cloud.pre_upgrade", ROLLBACK_HOSTS, [UPGRADE, HEALTH, "pre_upgrade_reconnect_timeout=3"],
-                       settings={"after_restore_by_server": {103: "stopped"}})
-        together.start("check", "vps.cloud.pre_upgrade", {"ok-1": 101, "nomap-1": None, "ghost-1": 999}, [UPGRADE, HEALTH],
-                       check=True, setup=seed_check)
+        together.start(
+            "rollback",
+            "vps.cloud.pre_upgrade",
+            ROLLBACK_HOSTS,
+            [UPGRADE, HEALTH, "pre_upgrade_reconnect_timeout=3"],
+            settings={"after_restore_by_server": {103: "stopped"}},
+        )
+        together.start("check", "vps.cloud.pre_upgrade", {"ok-1": 101, "nomap-1": None, "ghost-1": 999}, [UPGRADE, HEALTH], check=True, setup=seed_check)
         together.start("serial", "vps.cloud.pre_upgrade", THREE, ["pre_upgrade_serial=1", "pre_upgrade_keep_snapshot=true"])
         yield together.finish()
     finally:
@@ -125,7 +131,7 @@ def test_happy_path_snapshots_each_server_once_in_one_batch_task_then_deletes_th
     assert len(posts) == 3, batch_shape(log)
     # Each host names its snapshot when the run starts (pre-upgrade-<UTC timestamp>).
     assert all(re.match(r"^pre-upgrade-\d{8}-\d{6}$", p["body"]["name"]) for p in posts), posts
-    snapshot_phase = log[:log.index(deletes(log)[0])]
+    snapshot_phase = log[: log.index(deletes(log)[0])]
     assert_one_batch_task(snapshot_phase, [101, 102, 103])
     assert len(deletes(log)) == 3 and len(set(deleted_ids(log, gone_too=True))) == 3, batch_shape(log)
     assert not restore_posts(log)
@@ -301,8 +307,7 @@ def test_serial_1_takes_each_batch_with_one_task_and_keep_snapshot_keeps_them(sc
         assert len(listings(earlier_requests, server_id=mine)) == 1, "one listing of the server before its creation"
     # pre_upgrade_keep_snapshot=true: nothing deleted, one completed snapshot per server.
     assert not deletes(log) and not restore_posts(log)
-    assert sorted((s["server"]["id"], s["status"]) for s in serial.snapshots) == [
-        (101, "completed"), (102, "completed"), (103, "completed")]
+    assert sorted((s["server"]["id"], s["status"]) for s in serial.snapshots) == [(101, "completed"), (102, "completed"), (103, "completed")]
     for host in ("web-1", "web-2", "web-3"):
         assert run.said(host, "was kept"), run
 

@@ -71,15 +71,16 @@ def interrupted(tmp_path_factory):
                 before = of_server(sim, 101)
                 run = runner.start("vps.cloud.pre_upgrade", inventory)
                 handles.append(run)
-                post = run.wait_for(lambda m=mark: [p for p in creation_posts(calls(sim, since=m)) if p["status"] == 201],
-                                    what="the creation POST of interrupted run %d" % cycle)[0]
+                post = run.wait_for(
+                    lambda m=mark: [p for p in creation_posts(calls(sim, since=m)) if p["status"] == 201],
+                    what="the creation POST of interrupted run %d" % cycle,
+                )[0]
                 run.interrupt()
                 result = run.wait()
                 if run.survivors:
                     # Reaped by the harness before the provider finishes anything; the product's own guard against them is
                     # test_a_module_left_running_by_a_killed_run_changes_nothing.
-                    warnings.warn("interrupted run %d left processes running after ansible-playbook ended: %s"
-                                  % (cycle, run.survivors), stacklevel=2)
+                    warnings.warn("interrupted run %d left processes running after ansible-playbook ended: %s" % (cycle, run.survivors), stacklevel=2)
                 taken = max(s["id"] for s in of_server(sim, 101))
                 after = of_server(sim, 101)
                 if cycle < INTERRUPTED_RUNS - 1:
@@ -87,8 +88,7 @@ def interrupted(tmp_path_factory):
                     if cycle == FAILED_CYCLE:
                         _set_outcome(sim, taken, "failed")
                     finish_creation(sim, taken)
-                cycles.append({"run": result, "before": before, "after": after, "post": post, "taken": taken,
-                               "requests": calls(sim, since=mark)})
+                cycles.append({"run": result, "before": before, "after": after, "post": post, "taken": taken, "requests": calls(sim, since=mark)})
             # The rerun: it must find the last interrupted run's snapshot in progress and resume it.
             mark = last_seq(sim)
             rerun = runner.start("vps.cloud.pre_upgrade", inventory)
@@ -98,8 +98,16 @@ def interrupted(tmp_path_factory):
             finish_creation(sim, cycles[-1]["taken"])
             final = rerun.wait()
             rerun_requests = calls(sim, since=mark)
-        yield {"sim": sim, "manual": manual, "cycles": cycles, "final": final, "rerun_requests": rerun_requests,
-               "most": counter.most.get(101, 0), "end": of_server(sim, 101), "all": calls(sim)}
+        yield {
+            "sim": sim,
+            "manual": manual,
+            "cycles": cycles,
+            "final": final,
+            "rerun_requests": rerun_requests,
+            "most": counter.most.get(101, 0),
+            "end": of_server(sim, 101),
+            "all": calls(sim),
+        }
 
 
 def test_interrupted_run_stops_with_its_snapshot_left_in_progress(interrupted):
@@ -149,8 +157,7 @@ def test_interrupted_runs_make_room_with_failed_snapshots_first_and_never_the_la
         # Exactly as many as the limit forces, and only pre-upgrade snapshots: nothing of retention, which waits for a
         # completed snapshot that an interrupted run never sees.
         assert len(gone) == max(0, len(before) + 1 - LIMIT), (gone, cycle["before"])
-        kept = sorted((s["created_at"], i) for i, s in before.items()
-                      if s["status"] == "completed" and s["name"].startswith("pre-upgrade-"))[-2:]
+        kept = sorted((s["created_at"], i) for i, s in before.items() if s["status"] == "completed" and s["name"].startswith("pre-upgrade-"))[-2:]
         assert not set(i for unused, i in kept) & set(gone), (kept, gone)
         assert manual not in gone
         assert all(before[i]["name"].startswith("pre-upgrade-") for i in gone), (gone, cycle["before"])
@@ -201,8 +208,11 @@ def test_a_module_left_running_by_a_killed_run_changes_nothing(tmp_path):
         run = runner.start("vps.cloud.pre_upgrade", inventory)
         try:
             post = run.wait_for(lambda: [p for p in creation_posts(calls(sim)) if p["status"] == 201], what="the creation POST")[0]
-            modules = [pid for pid in processes_of(run.run_dir)  # the Python running it, not the shells that started it
-                       if "AnsiballZ_vps_snapshot_batch" in command_line(pid) and not command_line(pid).startswith("/bin/sh")]
+            modules = [
+                pid
+                for pid in processes_of(run.run_dir)  # the Python running it, not the shells that started it
+                if "AnsiballZ_vps_snapshot_batch" in command_line(pid) and not command_line(pid).startswith("/bin/sh")
+            ]
             assert len(modules) == 1, dict((pid, command_line(pid)) for pid in processes_of(run.run_dir))
             # ansible-playbook and its worker (a fork of it) die; the module, and the shells between, stay.
             for pid in processes_of(run.run_dir):

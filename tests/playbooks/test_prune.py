@@ -54,6 +54,7 @@ def failing_server(tmp_path_factory):
             if not outcome:
                 outcome.append((handle.wait(), calls(sim), dict((s["id"], s) for s in sim.snapshots()), snaps))
             return outcome[0]
+
         yield finish
         finish()
 
@@ -83,10 +84,12 @@ def prune(tmp_path_factory, failing_server):  # pylint: disable=redefined-outer-
         inventory = write_inventory(tmp_path / "inventory.yml", HOSTS)
         steps = []
         first = "prune_hosts=bug-1:many-1:nomap-1"
-        for extra, check in ((["prune_keep=1", first], True),
-                             (["prune_keep=1", first], False),
-                             (["prune_match=[b]ulk-?", "prune_keep=0", "prune_older_than_days=0"], False),
-                             (["prune_older_than_days=0", "prune_last_completed=true"], False)):
+        for extra, check in (
+            (["prune_keep=1", first], True),
+            (["prune_keep=1", first], False),
+            (["prune_match=[b]ulk-?", "prune_keep=0", "prune_older_than_days=0"], False),
+            (["prune_older_than_days=0", "prune_last_completed=true"], False),
+        ):
             before = sim.snapshots()
             mark = calls(sim)[-1]["seq"] if calls(sim) else 0
             run = runner.run("vps.cloud.prune", inventory, extra, check=check)
@@ -148,8 +151,7 @@ def test_patterns_are_shell_style_and_keep_0_still_keeps_the_last_completed(prun
         mine = [s for s in before if s["server"]["id"] == server_id]
         completed = [s for s in mine if s["status"] == "completed"]
         newest = max(completed, key=lambda s: (s["created_at"], s["id"]))["id"] if completed else None
-        expected += [s["id"] for s in mine if fnmatch.fnmatchcase(s["name"], "[b]ulk-?") and s["id"] != newest
-                     and s["status"] in ("completed", "failed")]
+        expected += [s["id"] for s in mine if fnmatch.fnmatchcase(s["name"], "[b]ulk-?") and s["id"] != newest and s["status"] in ("completed", "failed")]
     assert gone(step) == sorted(expected) == sorted([snaps["bulk-1"], snaps["bulk-2"], snaps["bulk-4"]]), names(step, gone(step))
     # '?' is exactly one character, '[b]' a set, case-sensitive: bulk-10 and Bulk-5 do not match.
     names_seen = ["bulk-1", "bulk-2", "bulk-10", "bulk-3", "bulk-4", "Bulk-5", "bulk-x"]

@@ -123,6 +123,7 @@ def mounts(tmp_path):
         mount = Mount(str(tmp_path))
         made.append(mount)
         return mount
+
     yield make
     for mount in made:
         mount.remove()
@@ -183,9 +184,16 @@ def test_a_freeze_holds_writes_from_before_the_request_until_the_snapshot_comple
         assert run.said("web-1", "freeze held until the snapshot was completed")
         # The snapshot this run took is called taken, not reused (the held wait is a second batch call).
         assert run.said("web-1", "Took snapshot '%s' (id %s" % (snapshot["name"], snapshot["id"])), run
-        print("freeze window: frozen %.3f s before the request, released %.3f s after it, thawed %.3f s after it;"
-              " writes blocked %.3f s" % (requested - float(result["quiesced_at"]), float(result["released_at"]) - requested,
-                                          float(result["thawed_at"]) - requested, blocked_until - blocked_from))
+        print(
+            "freeze window: frozen %.3f s before the request, released %.3f s after it, thawed %.3f s after it;"
+            " writes blocked %.3f s"
+            % (
+                requested - float(result["quiesced_at"]),
+                float(result["released_at"]) - requested,
+                float(result["thawed_at"]) - requested,
+                blocked_until - blocked_from,
+            )
+        )
 
 
 def test_release_at_acceptance_thaws_before_the_snapshot_completes_then_waits_for_it(mounts, tmp_path):
@@ -230,8 +238,10 @@ def test_a_failed_snapshot_thaws_and_fails_the_host_while_the_other_host_of_the_
         sim.set_faults(fail_next=1)
         good.start_writer()
         bad.start_writer()
-        hosts = {"web-1": {"vps_server_id": 101, "pre_upgrade_freeze_paths": str(good.path)},
-                 "web-2": {"vps_server_id": 102, "pre_upgrade_freeze_paths": str(bad.path)}}
+        hosts = {
+            "web-1": {"vps_server_id": 101, "pre_upgrade_freeze_paths": str(good.path)},
+            "web-2": {"vps_server_id": 102, "pre_upgrade_freeze_paths": str(bad.path)},
+        }
         run = run_pre_upgrade(sim, tmp_path, hosts, ["pre_upgrade_quiesce=freeze", KEEP])
         good.stop_writer()
         bad.stop_writer()
@@ -272,8 +282,7 @@ def test_max_seconds_shorter_than_the_creation_thaws_on_time_and_fails_the_host_
 def test_max_seconds_running_out_is_a_warning_when_the_quiesce_is_not_required(mounts, tmp_path):
     mount = mounts()
     with simulator(create_seconds=6) as sim:
-        run = run_pre_upgrade(sim, tmp_path, {"web-1": 101},
-                              freeze_args(mount, "pre_upgrade_quiesce_max_seconds=2", "pre_upgrade_quiesce_required=false"))
+        run = run_pre_upgrade(sim, tmp_path, {"web-1": 101}, freeze_args(mount, "pre_upgrade_quiesce_max_seconds=2", "pre_upgrade_quiesce_required=false"))
 
         assert run.rc == 0, run
         assert run.said("web-1", "WARNING: web-1:") and run.said("web-1", "UPGRADED")
@@ -307,18 +316,20 @@ def test_a_killed_ansible_playbook_leaves_no_frozen_filesystem(mounts, tmp_path)
 # Refusals before anything is snapshotted ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("paths, words", [
-    ("/", "is the root filesystem (/)"),
-    ("NOT_A_MOUNT", "is not a mount point"),
-    ("relative/path", "is not an absolute path"),
-])
+@pytest.mark.parametrize(
+    "paths, words",
+    [
+        ("/", "is the root filesystem (/)"),
+        ("NOT_A_MOUNT", "is not a mount point"),
+        ("relative/path", "is not an absolute path"),
+    ],
+)
 def test_freeze_refuses_root_and_what_is_not_a_mount_point_before_anything_is_snapshotted(tmp_path, paths, words):
     plain = tmp_path / "plain-folder"
     plain.mkdir()
     paths = paths.replace("NOT_A_MOUNT", str(plain))
     with simulator() as sim:
-        run = run_pre_upgrade(sim, tmp_path, {"web-1": 101},
-                              ["pre_upgrade_quiesce=freeze", "pre_upgrade_freeze_paths=%s" % paths, KEEP])
+        run = run_pre_upgrade(sim, tmp_path, {"web-1": 101}, ["pre_upgrade_quiesce=freeze", "pre_upgrade_freeze_paths=%s" % paths, KEEP])
 
         assert run.failed_hosts() == ["web-1"], run
         assert run.said("web-1", words)
@@ -355,10 +366,13 @@ def test_check_mode_says_what_would_be_frozen_and_touches_nothing(mounts, tmp_pa
         assert quiesce_result(run, "web-1")["quiesced"] is False
 
 
-@pytest.mark.parametrize("mode, note, detail", [
-    ("sync", "[vps.cloud quiesce: sync]", "filesystems flushed (sync) right before the request; not held"),
-    ("none", "[vps.cloud quiesce: none]", "taken without quiescing"),
-])
+@pytest.mark.parametrize(
+    "mode, note, detail",
+    [
+        ("sync", "[vps.cloud quiesce: sync]", "filesystems flushed (sync) right before the request; not held"),
+        ("none", "[vps.cloud quiesce: none]", "taken without quiescing"),
+    ],
+)
 def test_sync_and_none_note_how_the_snapshot_was_taken(tmp_path, mode, note, detail):
     with simulator() as sim:
         extra = [KEEP] if mode == "sync" else [KEEP, "pre_upgrade_quiesce=none"]  # sync is the default
@@ -378,15 +392,13 @@ def write_task_files(folder, fail_quiesce=False):
     thaw = folder / "thaw.yml"
     quiesce.write_text(
         "- name: Record the quiesce\n"
-        "  ansible.builtin.shell: echo \"quiesce $(date +%%s.%%N)\" >> %s\n"
-        "  changed_when: true\n" % journal
-        + ("- name: Fail the quiesce\n  ansible.builtin.fail:\n    msg: the database did not checkpoint\n" if fail_quiesce else ""))
-    thaw.write_text(
-        "- name: Record the thaw\n"
-        "  ansible.builtin.shell: echo \"thaw $(date +%%s.%%N)\" >> %s\n"
-        "  changed_when: true\n" % journal)
-    return journal, ["pre_upgrade_quiesce=tasks", "pre_upgrade_quiesce_tasks_file=%s" % quiesce,
-                     "pre_upgrade_thaw_tasks_file=%s" % thaw, KEEP]
+        '  ansible.builtin.shell: echo "quiesce $(date +%%s.%%N)" >> %s\n'
+        "  changed_when: true\n"
+        % journal
+        + ("- name: Fail the quiesce\n  ansible.builtin.fail:\n    msg: the database did not checkpoint\n" if fail_quiesce else "")
+    )
+    thaw.write_text('- name: Record the thaw\n  ansible.builtin.shell: echo "thaw $(date +%%s.%%N)" >> %s\n  changed_when: true\n' % journal)
+    return journal, ["pre_upgrade_quiesce=tasks", "pre_upgrade_quiesce_tasks_file=%s" % quiesce, "pre_upgrade_thaw_tasks_file=%s" % thaw, KEEP]
 
 
 def journal_of(journal):
@@ -443,19 +455,25 @@ def test_each_host_of_a_batch_is_thawed_as_soon_as_its_own_snapshot_has_complete
     with simulator(create_seconds_by_server={101: 2, 102: 3600}) as sim:
         quick.start_writer()
         slow.start_writer()
-        hosts = {"quick-1": {"vps_server_id": 101, "pre_upgrade_freeze_paths": str(quick.path)},
-                 "slow-1": {"vps_server_id": 102, "pre_upgrade_freeze_paths": str(slow.path)}}
+        hosts = {
+            "quick-1": {"vps_server_id": 101, "pre_upgrade_freeze_paths": str(quick.path)},
+            "slow-1": {"vps_server_id": 102, "pre_upgrade_freeze_paths": str(slow.path)},
+        }
         tmp_path.mkdir(parents=True, exist_ok=True)
         runner = Runner(sim, tmp_path)
         inventory = write_inventory(tmp_path / "inventory.yml", hosts)
         background = runner.start(PRE_UPGRADE, inventory, ["pre_upgrade_quiesce=freeze", KEEP])
         try:
+
             def posted(server_id):
                 return [p for p in creation_posts(calls(sim)) if p["body"]["server_id"] == server_id]
 
             # A write that starts after the quick host's request: the freeze that held it from before the request is gone.
-            wait_until(lambda: posted(101) and any(w[0] > posted(101)[0]["time"] for w in list(quick.writes)), 240,
-                       what="the quick host's writes to resume after its snapshot")
+            wait_until(
+                lambda: posted(101) and any(w[0] > posted(101)[0]["time"] for w in list(quick.writes)),
+                240,
+                what="the quick host's writes to resume after its snapshot",
+            )
             wait_until(lambda: posted(102) and of_server(sim, 102), 60, what="the slow host's snapshot to be requested")
             (slow_snapshot,) = of_server(sim, 102)
             assert slow_snapshot["status"] != "completed" and slow.frozen_since_request(posted(102)[0]["time"])
@@ -473,7 +491,12 @@ def test_each_host_of_a_batch_is_thawed_as_soon_as_its_own_snapshot_has_complete
         slow_from, slow_until = slow.longest_block()
         # Both held from before their request until their own completion; the quick one thawed before the slow one completed.
         assert quick_from < post_time(sim, 101) < quick_done <= quick_until < slow_done <= slow_until, (
-            quick_from, quick_done, quick_until, slow_done, slow_until)
+            quick_from,
+            quick_done,
+            quick_until,
+            slow_done,
+            slow_until,
+        )
         assert slow_from < post_time(sim, 102)
         assert len(creation_posts(calls(sim))) == 2, "the waits never send a creation again"
         for host in hosts:
@@ -484,8 +507,7 @@ def test_a_creation_that_outlasts_wait_timeout_thaws_at_the_timeout_not_at_max_s
     mount = mounts()
     with simulator(create_seconds=60) as sim:
         mount.start_writer()
-        run = run_pre_upgrade(sim, tmp_path, {"web-1": 101},
-                              freeze_args(mount, "pre_upgrade_quiesce_max_seconds=120", "snapshot_guard_wait_timeout=4"))
+        run = run_pre_upgrade(sim, tmp_path, {"web-1": 101}, freeze_args(mount, "pre_upgrade_quiesce_max_seconds=120", "snapshot_guard_wait_timeout=4"))
         mount.stop_writer()
 
         assert run.failed_hosts() == ["web-1"], run

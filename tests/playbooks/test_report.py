@@ -54,22 +54,36 @@ def report_runs(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("report")
     csv_path, json_path, after_path = tmp_path / "snapshots.csv", tmp_path / "web.out", tmp_path / "after.csv"
     wrapper = tmp_path / "upgrade_and_report.yml"
-    wrapper.write_text("---\n- name: Upgrade\n  import_playbook: vps.cloud.pre_upgrade\n"
-                       "- name: Report\n  import_playbook: vps.cloud.report\n")
+    wrapper.write_text("---\n- name: Upgrade\n  import_playbook: vps.cloud.pre_upgrade\n- name: Report\n  import_playbook: vps.cloud.report\n")
     together = Concurrent(tmp_path, simulator)
     try:
-        sim = together.start("table", "vps.cloud.report", HOSTS, ["report_output_path=%s" % csv_path], groups=GROUPS,
-                             setup=seed_report, scan=[csv_path])
-        together.start("grouped", "vps.cloud.report", HOSTS, ["report_group=web", "report_output_path=%s" % json_path],
-                       groups=GROUPS, sim=sim, scan=[json_path])
-        together.start("wrapper", str(wrapper), UPGRADE_HOSTS,
-                       ["pre_upgrade_tasks_file=%s" % (FILES / "upgrade.yml"), "pre_upgrade_health_tasks_file=%s" % (FILES / "health.yml"),
-                        "report_output_path=%s" % after_path],
-                       setup=lambda sim: add_snapshot(sim, 101, "weekly-1", days_old=1), scan=[after_path])
+        sim = together.start("table", "vps.cloud.report", HOSTS, ["report_output_path=%s" % csv_path], groups=GROUPS, setup=seed_report, scan=[csv_path])
+        together.start(
+            "grouped", "vps.cloud.report", HOSTS, ["report_group=web", "report_output_path=%s" % json_path], groups=GROUPS, sim=sim, scan=[json_path]
+        )
+        together.start(
+            "wrapper",
+            str(wrapper),
+            UPGRADE_HOSTS,
+            [
+                "pre_upgrade_tasks_file=%s" % (FILES / "upgrade.yml"),
+                "pre_upgrade_health_tasks_file=%s" % (FILES / "health.yml"),
+                "report_output_path=%s" % after_path,
+            ],
+            setup=lambda sim: add_snapshot(sim, 101, "weekly-1", days_old=1),
+            scan=[after_path],
+        )
         outcomes = together.finish()
-        yield {"table": outcomes["table"].run, "grouped": outcomes["grouped"].run, "snaps": outcomes["table"].prepared,
-               "requests": outcomes["grouped"].log, "csv": csv_path.read_text(), "json": json_path.read_text(),
-               "wrapper": outcomes["wrapper"], "after_csv": after_path.read_text()}
+        yield {
+            "table": outcomes["table"].run,
+            "grouped": outcomes["grouped"].run,
+            "snaps": outcomes["table"].prepared,
+            "requests": outcomes["grouped"].log,
+            "csv": csv_path.read_text(),
+            "json": json_path.read_text(),
+            "wrapper": outcomes["wrapper"],
+            "after_csv": after_path.read_text(),
+        }
     finally:
         together.close()
 
@@ -89,15 +103,35 @@ def test_report_shows_every_snapshot_of_the_account_as_a_table(report_runs):
     assert run.rc == 0, run
     lines = table_lines(run)
     assert lines[0] == "Snapshots of every server of the account"
-    assert lines[1].split() == ["SERVER", "SERVER", "NAME", "HOST", "SNAP", "ID", "SNAPSHOT", "NAME", "STATUS", "SIZE", "MB",
-                                "CREATED", "(UTC)", "CONSISTENCY", "HOST", "OUTCOME"]
+    assert lines[1].split() == [
+        "SERVER",
+        "SERVER",
+        "NAME",
+        "HOST",
+        "SNAP",
+        "ID",
+        "SNAPSHOT",
+        "NAME",
+        "STATUS",
+        "SIZE",
+        "MB",
+        "CREATED",
+        "(UTC)",
+        "CONSISTENCY",
+        "HOST",
+        "OUTCOME",
+    ]
     rows = [line.split() for line in lines[2:-1]]
     assert len(rows) == 6 and lines[-1] == "6 snapshot(s) on 4 server(s).", lines
     # By server, oldest first; the host of each server (or -), and no outcome yet.
     assert [(r[0], r[2], int(r[3])) for r in rows] == [
-        ("101", "web-1", snaps["formula-eq"]), ("101", "web-1", snaps["formula-plus"]),
-        ("102", "web-2", snaps["formula-minus"]), ("103", "-", snaps["orphan"]),
-        ("104", "db-1", snaps["formula-at"]), ("104", "db-1", snaps["quoted"])], lines
+        ("101", "web-1", snaps["formula-eq"]),
+        ("101", "web-1", snaps["formula-plus"]),
+        ("102", "web-2", snaps["formula-minus"]),
+        ("103", "-", snaps["orphan"]),
+        ("104", "db-1", snaps["formula-at"]),
+        ("104", "db-1", snaps["quoted"]),
+    ], lines
     assert all(r[-1] == "-" for r in rows), lines
     # Snapshots seeded without a note of how they were taken: their consistency is unknown.
     assert all(r[-2] == "unknown" for r in rows), lines
@@ -114,8 +148,19 @@ def csv_rows(report_runs):
 def test_report_csv_is_valid_and_no_cell_starts_a_formula(report_runs):
     snaps = report_runs["snaps"]
     by_id, rows = csv_rows(report_runs)
-    assert list(rows[0].keys()) == ["server_id", "server_name", "host", "snapshot_id", "name", "status", "size_mb", "created_at",
-                                    "description", "consistency", "host_outcome"]
+    assert list(rows[0].keys()) == [
+        "server_id",
+        "server_name",
+        "host",
+        "snapshot_id",
+        "name",
+        "status",
+        "size_mb",
+        "created_at",
+        "description",
+        "consistency",
+        "host_outcome",
+    ]
     assert sorted(by_id) == sorted(snaps.values())
     # Text that only needs quoting comes back exactly.
     assert by_id[snaps["quoted"]]["description"] == HOSTILE["quoted"]
@@ -181,11 +226,13 @@ def test_report_in_a_run_of_its_own_shows_the_outcome_of_the_last_real_upgrade_f
     with simulator() as sim:
         runner = Runner(sim, tmp_path)
         runner.extra_scan = [str(out)]
-        inventory = write_inventory(tmp_path / "inventory.yml", {
-            "web-1": 101, "web-2": {"vps_server_id": 102, "upgrade_mode": "fail"}, "db-1": 104})
-        upgrade = runner.run("vps.cloud.pre_upgrade", inventory, [
-            "pre_upgrade_hosts=web-1,web-2", "pre_upgrade_keep_snapshot=true",
-            "pre_upgrade_tasks_file=%s" % (FILES / "upgrade.yml")], env=shared)
+        inventory = write_inventory(tmp_path / "inventory.yml", {"web-1": 101, "web-2": {"vps_server_id": 102, "upgrade_mode": "fail"}, "db-1": 104})
+        upgrade = runner.run(
+            "vps.cloud.pre_upgrade",
+            inventory,
+            ["pre_upgrade_hosts=web-1,web-2", "pre_upgrade_keep_snapshot=true", "pre_upgrade_tasks_file=%s" % (FILES / "upgrade.yml")],
+            env=shared,
+        )
         assert upgrade.failed_hosts() == ["web-2"], upgrade
         dry_run = runner.run("vps.cloud.pre_upgrade", inventory, ["pre_upgrade_hosts=web-1,web-2"], check=True, env=shared)
         assert dry_run.rc == 0, dry_run

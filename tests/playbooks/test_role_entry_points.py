@@ -25,12 +25,16 @@ pytestmark = pytest.mark.timeout(600)
 HOSTS = {
     "snap-1": {"vps_server_id": 101, "take_snapshot": True},
     "snap-2": {"vps_server_id": 102, "take_snapshot": True, "then_restore": True},
-    "back-1": {"vps_server_id": 103, "then_restore": True,
-               "snapshot_guard_restore_match": "pre-upgrade-*", "snapshot_guard_safety_snapshot": True},
+    "back-1": {"vps_server_id": 103, "then_restore": True, "snapshot_guard_restore_match": "pre-upgrade-*", "snapshot_guard_safety_snapshot": True},
 }
 # Role options as a user types them on the command line: strings.
-STRING_OPTIONS = ["snapshot_guard_wait_timeout=120", "snapshot_guard_reconnect_timeout=5", "snapshot_guard_concurrency=4",
-                  "snapshot_guard_restore_concurrency=2", "snapshot_guard_protect_last_completed=yes"]
+STRING_OPTIONS = [
+    "snapshot_guard_wait_timeout=120",
+    "snapshot_guard_reconnect_timeout=5",
+    "snapshot_guard_concurrency=4",
+    "snapshot_guard_restore_concurrency=2",
+    "snapshot_guard_protect_last_completed=yes",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +50,14 @@ def entry_points(tmp_path_factory):
         runner = Runner(sim, tmp_path)
         inventory = write_inventory(tmp_path / "inventory.yml", HOSTS)
         run = runner.run(FILES / "role_entry_points.yml", inventory, STRING_OPTIONS)
-        yield {"run": run, "log": calls(sim), "snaps": snaps, "before": before, "sim": sim,
-               "after": dict((sid, of_server(sim, sid)) for sid in (101, 102, 103))}
+        yield {
+            "run": run,
+            "log": calls(sim),
+            "snaps": snaps,
+            "before": before,
+            "sim": sim,
+            "after": dict((sid, of_server(sim, sid)) for sid in (101, 102, 103)),
+        }
 
 
 def test_snapshot_then_cleanup_deletes_exactly_the_snapshot_taken(entry_points):
@@ -69,8 +79,9 @@ def test_snapshot_then_restore_rolls_back_to_the_snapshot_just_taken(entry_point
     run, log, after = entry_points["run"], entry_points["log"], entry_points["after"]
     assert run.recap["snap-2"]["failures"] == 0, run
     taken = run.facts("snap-2")["snapshot_guard_snapshot"]["id"]
-    assert [e for e in restore_posts(log) if e["path"].endswith("/%s/restore/" % taken)] == \
-        [e for e in restore_posts(log) if e["path"].startswith("/api/v1/snapshots/%s/" % taken)]
+    assert [e for e in restore_posts(log) if e["path"].endswith("/%s/restore/" % taken)] == [
+        e for e in restore_posts(log) if e["path"].startswith("/api/v1/snapshots/%s/" % taken)
+    ]
     assert restored_ids(log).count(taken) == 1
     assert run.facts("snap-2")["snapshot_guard_outcome"] == "rolled back and healthy"
     assert [s["id"] for s in after[102]] == [taken], "the snapshot restored from is kept"
@@ -93,7 +104,5 @@ def test_restore_by_pattern_uses_the_newest_completed_match_after_a_safety_snaps
     assert set(s["id"] for s in entry_points["before"]) <= set(s["id"] for s in entry_points["after"][103])
     facts = run.facts("back-1")
     assert facts["snapshot_guard_outcome"] == "rolled back and healthy", facts
-    assert run.said("back-1", "Restoring server 103 (back-1) from snapshot the newest completed snapshot matching "
-                              "'pre-upgrade-*'"), run
-    assert run.said("back-1", "ROLLED BACK AND HEALTHY: server 103 (back-1), snapshot 'pre-upgrade-20250101-000000' "
-                              "(id %s)" % snaps["good"]), run
+    assert run.said("back-1", "Restoring server 103 (back-1) from snapshot the newest completed snapshot matching 'pre-upgrade-*'"), run
+    assert run.said("back-1", "ROLLED BACK AND HEALTHY: server 103 (back-1), snapshot 'pre-upgrade-20250101-000000' (id %s)" % snaps["good"]), run

@@ -43,10 +43,12 @@ def private_data_dir(tmp_path, sim):
     }
     (pdd / "env" / "envvars").write_text(yaml.safe_dump(envvars))
     hosts = {"app-1": {"vps_server_id": 201}, "app-2": {"vps_server_id": 202}}
-    inventory = {"all": {
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-        "children": {"app": {"hosts": hosts}},
-    }}
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+            "children": {"app": {"hosts": hosts}},
+        }
+    }
     (pdd / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
     return pdd
 
@@ -65,8 +67,7 @@ def test_pre_upgrade_through_ansible_runner(tmp_path, sim):
     run = ansible_runner.run(
         private_data_dir=str(pdd),
         playbook="vps.cloud.pre_upgrade",
-        extravars={"pre_upgrade_snapshot_name": "runner-pre-upgrade", "pre_upgrade_keep_snapshot": True,
-                   "pre_upgrade_serial": 1},
+        extravars={"pre_upgrade_snapshot_name": "runner-pre-upgrade", "pre_upgrade_keep_snapshot": True, "pre_upgrade_serial": 1},
         quiet=True,
         timeout=600,
     )

@@ -35,13 +35,13 @@ def cli_env():
 
 def run_cli(*args):
     """`python -m vps_simulator ARGS` in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "vps_simulator", *args], env=cli_env(), capture_output=True,
-                          text=True, timeout=30, check=False)
+    return subprocess.run([sys.executable, "-m", "vps_simulator", *args], env=cli_env(), capture_output=True, text=True, timeout=30, check=False)
 
 
 def ctl(sim, *args):
     """`vps_simulator ctl --url <sim> ARGS` in this process (fast): (exit code, parsed JSON output or text, stderr)."""
     from ansible_collections.vps.cloud.tools.vps_simulator import cli  # pylint: disable=import-outside-toplevel
+
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(["ctl", "--url", sim.base_url, *args])

@@ -47,19 +47,22 @@ def test_async_completion(api):
     assert isinstance(done["size_mb"], int) and 2000 <= done["size_mb"] <= 8000
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"name": "x"}, "server_id"),
-    ({"server_id": "101", "name": "x"}, "server_id"),
-    ({"server_id": True, "name": "x"}, "server_id"),
-    ({"server_id": 1.5, "name": "x"}, "server_id"),
-    ({"server_id": 101}, "name"),
-    ({"server_id": 101, "name": ""}, "name"),
-    ({"server_id": 101, "name": "has space"}, "name"),
-    ({"server_id": 101, "name": "dot.name"}, "name"),
-    ({"server_id": 101, "name": "new\nline"}, "name"),
-    ({"server_id": 101, "name": 7}, "name"),
-    ({"server_id": 101, "name": "ok", "description": 5}, "description"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "x"}, "server_id"),
+        ({"server_id": "101", "name": "x"}, "server_id"),
+        ({"server_id": True, "name": "x"}, "server_id"),
+        ({"server_id": 1.5, "name": "x"}, "server_id"),
+        ({"server_id": 101}, "name"),
+        ({"server_id": 101, "name": ""}, "name"),
+        ({"server_id": 101, "name": "has space"}, "name"),
+        ({"server_id": 101, "name": "dot.name"}, "name"),
+        ({"server_id": 101, "name": "new\nline"}, "name"),
+        ({"server_id": 101, "name": 7}, "name"),
+        ({"server_id": 101, "name": "ok", "description": 5}, "description"),
+    ],
+)
 def test_create_400_field_errors(api, sim, body, field):
     resp = api.post("/snapshots/", json=body)
     assert resp.status_code == 400
@@ -133,15 +136,18 @@ def test_restore_404_and_failed_snapshot(api, sim):
     assert api.post(f"/snapshots/{sid}/restore/").status_code == 400
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/snapshots"),
-    ("POST", "/snapshots"),
-    ("DELETE", "/snapshots/801"),
-    ("POST", "/snapshots/801/restore"),
-    ("GET", "/servers/101"),
-    ("GET", "/nothing/"),
-    ("GET", "/snapshots/abc/restore/"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/snapshots"),
+        ("POST", "/snapshots"),
+        ("DELETE", "/snapshots/801"),
+        ("POST", "/snapshots/801/restore"),
+        ("GET", "/servers/101"),
+        ("GET", "/nothing/"),
+        ("GET", "/snapshots/abc/restore/"),
+    ],
+)
 def test_404_unknown_paths(api, method, path):
     resp = api(method, path, json={"server_id": 101, "name": "x"} if method == "POST" else None, allow_redirects=False)
     assert resp.status_code == 404
@@ -150,8 +156,13 @@ def test_404_unknown_paths(api, method, path):
 
 def test_401_missing_and_wrong_token(sim):
     for client in (Client(sim, token=None), Client(sim, token="wrong-secret")):
-        for method, path in (("GET", "/snapshots/"), ("POST", "/snapshots/"), ("DELETE", "/snapshots/801/"),
-                             ("POST", "/snapshots/801/restore/"), ("GET", "/servers/101/")):
+        for method, path in (
+            ("GET", "/snapshots/"),
+            ("POST", "/snapshots/"),
+            ("DELETE", "/snapshots/801/"),
+            ("POST", "/snapshots/801/restore/"),
+            ("GET", "/servers/101/"),
+        ):
             resp = client(method, path, json={"server_id": 101, "name": "x"})
             assert resp.status_code == 401
             assert resp.json()["detail"] and "wrong-secret" not in resp.text
@@ -276,7 +287,10 @@ def test_seed_snapshots_gives_exact_names_statuses_and_ages(capi, csim, clock):
     ids = csim.seed_snapshots(101, ["old", ("broken", "failed"), ("working", "in_progress")], spacing=3600, days_old=2)
     listed = capi.get("/snapshots/", params={"server_id": 101}).json()["results"]
     assert [(s["id"], s["name"], s["status"]) for s in listed] == [
-        (ids[2], "working", "in_progress"), (ids[1], "broken", "failed"), (ids[0], "old", "completed")]
+        (ids[2], "working", "in_progress"),
+        (ids[1], "broken", "failed"),
+        (ids[0], "old", "completed"),
+    ]
     # Three hours, two hours and one hour before two days ago, on the simulator's clock.
     ages = [clock() - csim.store.snapshots[i]["created"] for i in ids]
     assert ages == [2 * 86400 + 3 * 3600, 2 * 86400 + 2 * 3600, 2 * 86400 + 3600]

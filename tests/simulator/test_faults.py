@@ -27,6 +27,7 @@ def test_error_rate_deterministic_with_seed():
         with Simulator(tokens=[TOKEN], error_rate=0.5, random_seed=7) as sim:
             client = Client(sim)
             return [client.get("/snapshots/").status_code for dummy in range(20)]
+
     first = run()
     assert first == run()
     assert 200 in first and ({502, 503} & set(first))
@@ -97,8 +98,9 @@ def test_fail_next(api, sim):
     first = api.post("/snapshots/", json=CREATE).json()
     second = api.post("/snapshots/", json=CREATE).json()
     assert first["status"] == "in_progress"  # the failure shows once creation ends
-    statuses = wait_until(lambda: all(s["status"] != "in_progress" for s in sim.snapshots())
-                          and {s["id"]: s["status"] for s in sim.snapshots()}, timeout=5.0, interval=0.02)
+    statuses = wait_until(
+        lambda: all(s["status"] != "in_progress" for s in sim.snapshots()) and {s["id"]: s["status"] for s in sim.snapshots()}, timeout=5.0, interval=0.02
+    )
     assert statuses == {first["id"]: "failed", second["id"]: "completed"}
 
 
@@ -223,7 +225,10 @@ def test_request_log(api, sim):
     Client(sim, token=None).get("/snapshots/")
     log = sim.request_log()
     assert [(e["method"], e["path"], e["status"]) for e in log] == [
-        ("POST", "/api/v1/snapshots/", 201), ("GET", "/api/v1/snapshots/", 200), ("GET", "/api/v1/snapshots/", 401)]
+        ("POST", "/api/v1/snapshots/", 201),
+        ("GET", "/api/v1/snapshots/", 200),
+        ("GET", "/api/v1/snapshots/", 401),
+    ]
     assert log[0]["body"] == {"server_id": 101, "name": "logged", "description": "d"}
     assert log[1]["query"] == {"server_id": "101"} and log[1]["fault"] is None
     assert [e["seq"] for e in log] == sorted(e["seq"] for e in log)
@@ -288,6 +293,7 @@ def test_non_json_answers_an_applied_delete_with_200_text(api, sim):
 
 def test_the_new_faults_are_cli_flags():
     from ansible_collections.vps.cloud.tools.vps_simulator.cli import build_parser, _fault_settings  # pylint: disable=import-outside-toplevel
+
     args = build_parser().parse_args(["serve", "--drop-after-apply", "2", "--late-answer", "1.5", "--methods", "DELETE"])
     assert _fault_settings(args) == {"drop_after_apply": 2, "late_answer": 1.5, "methods": "DELETE"}
 

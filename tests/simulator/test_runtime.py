@@ -65,10 +65,13 @@ def test_restart_same_object_keeps_state(tmp_path):
         assert len(again.snapshots()) == 2
 
 
-@pytest.mark.parametrize("suffix, text", [
-    (".yaml", "- id: 7\n  name: app-1\n  status: running\n- id: 8\n  name: app-2\n  status: stopped\n"),
-    (".json", json.dumps([{"id": 7, "name": "app-1", "status": "running"}, {"id": 8, "name": "app-2", "status": "stopped"}])),
-])
+@pytest.mark.parametrize(
+    "suffix, text",
+    [
+        (".yaml", "- id: 7\n  name: app-1\n  status: running\n- id: 8\n  name: app-2\n  status: stopped\n"),
+        (".json", json.dumps([{"id": 7, "name": "app-1", "status": "running"}, {"id": 8, "name": "app-2", "status": "stopped"}])),
+    ],
+)
 def test_seed_file(tmp_path, suffix, text):
     seed = tmp_path / ("seed" + suffix)
     seed.write_text(text)
@@ -111,7 +114,11 @@ def _serve(tmp_path, *options):
     url_file = tmp_path / "url"
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-m", "vps_simulator", "serve", "--url-file", str(url_file)] + list(options),
-        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 15
     while not url_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -119,9 +126,24 @@ def _serve(tmp_path, *options):
 
 
 def test_cli_serve_and_ctl(tmp_path):
-    proc, base = _serve(tmp_path, "--port", "0", "--token", "cli-token", "--create-seconds", "0", "--page-size", "2",
-                        "--rate-limit-burst", "1", "--after-restore", "stopped", "--server-restore-detail",
-                        "--create-seconds-by-server", "103=7.5")
+    proc, base = _serve(
+        tmp_path,
+        "--port",
+        "0",
+        "--token",
+        "cli-token",
+        "--create-seconds",
+        "0",
+        "--page-size",
+        "2",
+        "--rate-limit-burst",
+        "1",
+        "--after-restore",
+        "stopped",
+        "--server-restore-detail",
+        "--create-seconds-by-server",
+        "103=7.5",
+    )
     try:
         assert base.startswith("http://127.0.0.1:") and base.endswith("/api/v1")
         auth = {"Authorization": "Bearer cli-token"}

@@ -107,8 +107,9 @@ def test_restore_lifecycle_default_ends_running(capi, csim, clock):
 
 
 def test_after_restore_global_and_per_server(clock):
-    with Simulator(tokens=[TOKEN], clock=clock, create_seconds=10, restore_seconds=20, after_restore="stopped",
-                   after_restore_by_server={102: "running"}) as sim:
+    with Simulator(
+        tokens=[TOKEN], clock=clock, create_seconds=10, restore_seconds=20, after_restore="stopped", after_restore_by_server={102: "running"}
+    ) as sim:
         api = Client(sim)
         snaps = [completed_snapshot(sim, clock, server_id) for server_id in (101, 102)]
         for sid in snaps:
@@ -131,8 +132,11 @@ def test_server_restore_detail(capi, csim, clock):
     assert capi.get("/servers/101/").json() == {"id": 101, "name": "web-01", "status": "restoring"}  # off: exactly
     csim.set_settings(server_restore_detail=True)
     assert capi.get("/servers/101/").json() == {
-        "id": 101, "name": "web-01", "status": "restoring",
-        "restoring_from": {"id": sid, "name": "golden", "created_at": created_at}}
+        "id": 101,
+        "name": "web-01",
+        "status": "restoring",
+        "restoring_from": {"id": sid, "name": "golden", "created_at": created_at},
+    }
     assert capi.control("GET", "/servers/101").json()["restoring_from"]["id"] == sid
     clock.advance(20)
     assert capi.get("/servers/101/").json() == {"id": 101, "name": "web-01", "status": "running"}
@@ -245,8 +249,9 @@ def test_cli_ctl_server_hold_and_faults(csim, clock):
 
 def test_state_file_keeps_holds_and_restores(tmp_path):
     clock, state = FakeClock(), str(tmp_path / "state.sqlite")
-    with Simulator(tokens=[TOKEN], state_file=state, clock=clock, create_seconds=0, restore_seconds=30,
-                   after_restore="stopped", server_restore_detail=True) as sim:
+    with Simulator(
+        tokens=[TOKEN], state_file=state, clock=clock, create_seconds=0, restore_seconds=30, after_restore="stopped", server_restore_detail=True
+    ) as sim:
         sid = Client(sim).post("/snapshots/", json=CREATE).json()["id"]
         Client(sim).post(f"/snapshots/{sid}/restore/")
         sim.set_server_status(102, "stopping", hold_seconds=10, then="stopped")

@@ -29,8 +29,9 @@ def test_create_seconds_by_server(clock):
 
 
 def test_restore_seconds_by_server(clock):
-    with Simulator(tokens=[TOKEN], clock=clock, create_seconds=0, restore_seconds=5,
-                   restore_seconds_by_server={"102": 50}) as sim:  # string keys (JSON) are accepted
+    with Simulator(
+        tokens=[TOKEN], clock=clock, create_seconds=0, restore_seconds=5, restore_seconds_by_server={"102": 50}
+    ) as sim:  # string keys (JSON) are accepted
         api = Client(sim)
         for server_id in (101, 102):
             assert api.post(f"/snapshots/{create(sim, server_id)}/restore/").status_code == 200
@@ -109,8 +110,7 @@ def test_add_servers_with_durations(clock):
 
 def test_add_servers_over_control_api_and_cli(sim):
     api = Client(sim)
-    resp = api.control("POST", "/seed", json={"servers": 4, "start_id": 500, "create_spread": [1, 2],
-                                              "restore_seconds": 9, "after_restore": "stopped"})
+    resp = api.control("POST", "/seed", json={"servers": 4, "start_id": 500, "create_spread": [1, 2], "restore_seconds": 9, "after_restore": "stopped"})
     assert resp.status_code == 201 and resp.json()["server_ids"] == [500, 501, 502, 503]
     settings = api.control("GET", "/settings").json()
     assert all(1 <= settings["create_seconds_by_server"][str(i)] <= 2 for i in range(500, 504))
@@ -129,12 +129,22 @@ def test_settings_python_api_and_reset(clock):
     with Simulator(tokens=[TOKEN], clock=clock, create_seconds=10, page_size=3, after_restore="stopped") as sim:
         start = sim.settings()
         assert start == {
-            "time_scale": 1.0, "create_seconds": 10.0, "restore_seconds": None, "create_spread": None,
-            "restore_spread": None, "create_seconds_by_server": {}, "restore_seconds_by_server": {},
-            "after_restore": "stopped", "after_restore_by_server": {}, "snapshotting_during_create": False,
-            "server_restore_detail": False, "page_size": 3, "rate_limit_rps": None, "rate_limit_bucket": None}
-        changed = sim.set_settings(create_seconds=1, page_size=50, create_spread=[2, 3], snapshotting_during_create="on",
-                                   create_seconds_by_server={101: 4})
+            "time_scale": 1.0,
+            "create_seconds": 10.0,
+            "restore_seconds": None,
+            "create_spread": None,
+            "restore_spread": None,
+            "create_seconds_by_server": {},
+            "restore_seconds_by_server": {},
+            "after_restore": "stopped",
+            "after_restore_by_server": {},
+            "snapshotting_during_create": False,
+            "server_restore_detail": False,
+            "page_size": 3,
+            "rate_limit_rps": None,
+            "rate_limit_bucket": None,
+        }
+        changed = sim.set_settings(create_seconds=1, page_size=50, create_spread=[2, 3], snapshotting_during_create="on", create_seconds_by_server={101: 4})
         assert changed["create_spread"] == [2.0, 3.0] and changed["snapshotting_during_create"] is True
         assert changed["create_seconds_by_server"] == {"101": 4.0} and sim.page_size == 50
         assert sim.state()["settings"] == changed
@@ -144,8 +154,15 @@ def test_settings_python_api_and_reset(clock):
         assert sim.settings() == start
         sim.set_settings(after_restore=None)  # None: the provider default
         assert sim.settings()["after_restore"] == "running"
-        for bad in ({"page_size": 0}, {"create_spread": (3, 1)}, {"create_seconds": -1}, {"after_restore": "x"},
-                    {"create_seconds_by_server": {"web": 1}}, {"snapshotting_during_create": "maybe"}, {"bogus": 1}):
+        for bad in (
+            {"page_size": 0},
+            {"create_spread": (3, 1)},
+            {"create_seconds": -1},
+            {"after_restore": "x"},
+            {"create_seconds_by_server": {"web": 1}},
+            {"snapshotting_during_create": "maybe"},
+            {"bogus": 1},
+        ):
             with pytest.raises(ValueError):
                 sim.set_settings(**bad)
         assert sim.settings()["page_size"] == 3  # a rejected call changes nothing
@@ -153,8 +170,13 @@ def test_settings_python_api_and_reset(clock):
 
 def test_settings_control_api(api, sim):
     assert api.control("GET", "/settings").json()["page_size"] == 3
-    body = {"create_seconds_by_server": {"101": 2}, "after_restore_by_server": {"102": "stopped"},
-            "server_restore_detail": True, "page_size": 2, "restore_spread": [1, 2]}
+    body = {
+        "create_seconds_by_server": {"101": 2},
+        "after_restore_by_server": {"102": "stopped"},
+        "server_restore_detail": True,
+        "page_size": 2,
+        "restore_spread": [1, 2],
+    }
     resp = api.control("POST", "/settings", json=body)
     assert resp.status_code == 200
     assert resp.json()["create_seconds_by_server"] == {"101": 2.0} and resp.json()["restore_spread"] == [1.0, 2.0]
@@ -171,18 +193,35 @@ def test_settings_control_api(api, sim):
 
 
 def test_settings_cli_ctl(sim):
-    code, out, err = ctl(sim, "settings", "--after-restore", "stopped", "--create-spread", "1", "2",
-                         "--create-seconds-by-server", "101=5", "--create-seconds-by-server", "102=6",
-                         "--after-restore-by-server", "103=running", "--snapshotting-during-create",
-                         "--server-restore-detail", "on", "--time-scale", "0.5", "--page-size", "7")
+    code, out, err = ctl(
+        sim,
+        "settings",
+        "--after-restore",
+        "stopped",
+        "--create-spread",
+        "1",
+        "2",
+        "--create-seconds-by-server",
+        "101=5",
+        "--create-seconds-by-server",
+        "102=6",
+        "--after-restore-by-server",
+        "103=running",
+        "--snapshotting-during-create",
+        "--server-restore-detail",
+        "on",
+        "--time-scale",
+        "0.5",
+        "--page-size",
+        "7",
+    )
     assert code == 0, err
     assert out["after_restore"] == "stopped" and out["create_spread"] == [1.0, 2.0]
     assert out["create_seconds_by_server"] == {"101": 5.0, "102": 6.0}
     assert out["after_restore_by_server"] == {"103": "running"}
     assert out["snapshotting_during_create"] is True and out["server_restore_detail"] is True
     assert out["time_scale"] == 0.5 and out["page_size"] == 7 and sim.page_size == 7
-    code, out, err = ctl(sim, "settings", "--snapshotting-during-create", "off", "--unset", "create_spread",
-                         "--unset", "create_seconds_by_server")
+    code, out, err = ctl(sim, "settings", "--snapshotting-during-create", "off", "--unset", "create_spread", "--unset", "create_seconds_by_server")
     assert code == 0, err
     assert out["snapshotting_during_create"] is False and out["create_spread"] is None
     assert out["create_seconds_by_server"] == {}
@@ -196,11 +235,35 @@ def test_settings_cli_ctl(sim):
 
 
 def test_serve_flags_build_the_simulator():
-    args = build_parser().parse_args([
-        "serve", "--create-spread", "1", "3", "--restore-spread", "4", "6", "--create-seconds-by-server", "101=9",
-        "--restore-seconds-by-server", "101=8", "--after-restore", "stopped", "--after-restore-by-server", "102=running",
-        "--snapshotting-during-create", "--server-restore-detail", "--rate-limit-rps", "5", "--random-seed", "2",
-        "--page-size", "4", "--create-busy", "1"])
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--create-spread",
+            "1",
+            "3",
+            "--restore-spread",
+            "4",
+            "6",
+            "--create-seconds-by-server",
+            "101=9",
+            "--restore-seconds-by-server",
+            "101=8",
+            "--after-restore",
+            "stopped",
+            "--after-restore-by-server",
+            "102=running",
+            "--snapshotting-during-create",
+            "--server-restore-detail",
+            "--rate-limit-rps",
+            "5",
+            "--random-seed",
+            "2",
+            "--page-size",
+            "4",
+            "--create-busy",
+            "1",
+        ]
+    )
     sim = make_simulator(args)
     settings = sim.settings()
     assert settings["create_spread"] == [1.0, 3.0] and settings["restore_spread"] == [4.0, 6.0]

@@ -39,6 +39,7 @@ except ImportError:  # ansible-core < 2.19 has no testing helper; its AnsibleMod
         with mock.patch.object(ansible_basic, "_ANSIBLE_ARGS", payload):
             yield
 
+
 API = "https://api.vps.test/api/v1"
 TOKEN = "tok-SECRET-123"
 SERVER_ID = 12345
@@ -76,7 +77,7 @@ def url(path):
 
 def sent(mock_):
     """(method, path with query) of every request sent, registered or not, in order."""
-    return [(call.request.method, call.request.url[len(API):]) for call in mock_.calls]
+    return [(call.request.method, call.request.url[len(API) :]) for call in mock_.calls]
 
 
 def request_json(mock_, index):
@@ -107,19 +108,24 @@ SERVER = server_call()
 # Provider-shaped data ---------------------------------------------------------------------------------------------
 
 
-def snap(snapshot_id, name, status="completed", created_at="2025-01-15T18:30:00Z", server_id=SERVER_ID,
-         description="", size_mb=5120, extra=True):
+def snap(snapshot_id, name, status="completed", created_at="2025-01-15T18:30:00Z", server_id=SERVER_ID, description="", size_mb=5120, extra=True):
     """A snapshot as the provider sends it, with undocumented extra fields by default."""
-    raw = {"id": snapshot_id, "server": {"id": server_id, "name": SERVER_NAME}, "name": name, "status": status,
-           "size_mb": size_mb if status == "completed" else None, "created_at": created_at, "description": description}
+    raw = {
+        "id": snapshot_id,
+        "server": {"id": server_id, "name": SERVER_NAME},
+        "name": name,
+        "status": status,
+        "size_mb": size_mb if status == "completed" else None,
+        "created_at": created_at,
+        "description": description,
+    }
     if extra:
         raw.update(EXTRA_FIELDS)
         raw["server"] = dict(raw["server"], datacenter="fra1")
     return raw
 
 
-def new_snapshot(status="in_progress", name=NEW_NAME, snapshot_id=802, description="Snapshot before system update",
-                 server_id=SERVER_ID):
+def new_snapshot(status="in_progress", name=NEW_NAME, snapshot_id=802, description="Snapshot before system update", server_id=SERVER_ID):
     """The snapshot a creation makes (created 2025-01-16T16:15:00Z), as the POST's answer or a later listing shows it."""
     raw = snap(snapshot_id, name, status=status, created_at="2025-01-16T16:15:00Z", description=description, server_id=server_id)
     raw["message"] = "Snapshot is being created. This may take 3-10 minutes depending on server size."
@@ -135,8 +141,7 @@ def clean(raw):
 
 def describe(raw, age=None):
     """How messages name a snapshot; `age` as the message shows it ('4d 17h old') where it does."""
-    return "%s (id %s, %s, created %s%s)" % (raw["name"], raw["id"], raw["status"], raw["created_at"],
-                                             ", " + age if age else "")
+    return "%s (id %s, %s, created %s%s)" % (raw["name"], raw["id"], raw["status"], raw["created_at"], ", " + age if age else "")
 
 
 def server_body(status="running", server_id=SERVER_ID, **extra):
@@ -184,9 +189,12 @@ def add_server(mock_, status="running", http_status=200, body=None, server_id=SE
 
 def add_restore(mock_, snapshot_id=801, status=200, **kwargs):
     if status == 200 and "body" not in kwargs and "json" not in kwargs:
-        kwargs["json"] = {"status": "success", "message": "Server is being restored from snapshot. This may take 5-15 minutes.",
-                          "snapshot": {"id": snapshot_id, "name": "pre-migration", "created_at": "2025-01-15T18:30:00Z"},
-                          "server": {"id": SERVER_ID, "name": SERVER_NAME, "status": "restoring"}}
+        kwargs["json"] = {
+            "status": "success",
+            "message": "Server is being restored from snapshot. This may take 5-15 minutes.",
+            "snapshot": {"id": snapshot_id, "name": "pre-migration", "created_at": "2025-01-15T18:30:00Z"},
+            "server": {"id": SERVER_ID, "name": SERVER_NAME, "status": "restoring"},
+        }
     mock_.add(responses.POST, url("snapshots/%s/restore/" % snapshot_id), status=status, **kwargs)
 
 
@@ -197,8 +205,7 @@ def build_service(clock, check_mode=False, concurrency=1, retries=5, timeout=30,
     """A SnapshotService on a VpsClient for API, both on `clock`; warnings go to the list `warnings_`."""
     client = VpsClient(API, TOKEN, timeout=timeout, retries=retries, sleep=clock.sleep, clock=clock.monotonic, rate=rate)
     warn = warnings_.append if warnings_ is not None else None
-    return SnapshotService(client, check_mode=check_mode, warn=warn, sleep=clock.sleep, clock=clock.monotonic,
-                           now=lambda: NOW, concurrency=concurrency)
+    return SnapshotService(client, check_mode=check_mode, warn=warn, sleep=clock.sleep, clock=clock.monotonic, now=lambda: NOW, concurrency=concurrency)
 
 
 def warnings(result):

@@ -53,10 +53,19 @@ PLAYBOOK_TIMEOUT = 1800
 TIMER_FILE = "bench_timer.json"
 FAKE_CLOCK_SEEDS = 500
 
-FULL = dict(mode="full", overhead_iterations=30, poll_seconds=(10, 60, 300, 600), list_servers=2000, list_per_server=5,
-            list_page_size=100, list_repeats=5, fleet=fleet.FULL)
-QUICK = dict(mode="quick", overhead_iterations=8, poll_seconds=(10, 60), list_servers=200, list_per_server=5,
-             list_page_size=100, list_repeats=2, fleet=fleet.QUICK)
+FULL = dict(
+    mode="full",
+    overhead_iterations=30,
+    poll_seconds=(10, 60, 300, 600),
+    list_servers=2000,
+    list_per_server=5,
+    list_page_size=100,
+    list_repeats=5,
+    fleet=fleet.FULL,
+)
+QUICK = dict(
+    mode="quick", overhead_iterations=8, poll_seconds=(10, 60), list_servers=200, list_per_server=5, list_page_size=100, list_repeats=2, fleet=fleet.QUICK
+)
 
 
 class BenchError(RuntimeError):
@@ -137,8 +146,7 @@ class Runner:
     def harness(self, sim, token=None):
         """A harness Runner against `sim` sending `token` (default TOKEN), its runs in a new folder of the work directory."""
         self.count += 1
-        return harness.Runner(sim, self.workdir / ("runs-%d" % self.count), token=token or self.token,
-                              callbacks={"bench_timer": CALLBACKS})
+        return harness.Runner(sim, self.workdir / ("runs-%d" % self.count), token=token or self.token, callbacks={"bench_timer": CALLBACKS})
 
     def inventory(self, hosts, group_vars=None):
         """An INI inventory: hosts is a list of (name, {var: value})."""
@@ -165,8 +173,7 @@ class Runner:
     def run(self, plays, inventory, sim, forks=5, extra_env=None, allow_failures=False):
         """Run a playbook against `sim`; with `allow_failures` failed hosts are results to count, not a broken benchmark."""
         playbook = self.playbook(plays)
-        run = self.harness(sim).run(playbook, inventory, env=dict(self.env, **(extra_env or {})), timeout=PLAYBOOK_TIMEOUT,
-                                    forks=forks)
+        run = self.harness(sim).run(playbook, inventory, env=dict(self.env, **(extra_env or {})), timeout=PLAYBOOK_TIMEOUT, forks=forks)
         tasks = self.timed_tasks(run.run_dir)
         # rc 2: some hosts failed; anything else (or no timer output) is a broken run.
         if (run.rc != 0 and not (allow_failures and run.rc == 2)) or tasks is None:
@@ -178,8 +185,7 @@ class Runner:
 
 
 def play(name, tasks, api_url, hosts="bench"):
-    return dict(name=name, hosts=hosts, gather_facts=False,
-                module_defaults={"group/vps.cloud.vps": {"api_url": api_url}}, tasks=tasks)
+    return dict(name=name, hosts=hosts, gather_facts=False, module_defaults={"group/vps.cloud.vps": {"api_url": api_url}}, tasks=tasks)
 
 
 def uri_task(name, url):
@@ -196,6 +202,7 @@ def new_sim(**kwargs):
 
 # 1. Requests per task ---------------------------------------------------------------------
 
+
 def bench_requests(runner):
     duration, pages = 4, 10
     with new_sim(create_seconds=duration, restore_seconds=duration, page_size=20) as sim:
@@ -205,29 +212,36 @@ def bench_requests(runner):
         snap, info = "vps.cloud.vps_snapshot", "vps.cloud.vps_snapshot_info"
         cases = [
             ("present, snapshot exists", {snap: dict(server_id=existing, name="bulk-1")}, "exactly 1", lambda n: n == 1),
-            ("absent, snapshot missing", {snap: dict(server_id=existing, name="not-there", state="absent")}, "exactly 1",
-             lambda n: n == 1),
-            ("present, creates (%d s) and waits" % duration, {snap: dict(server_id=work, name="bench-new")},
-             "<= %.1f (5 + T/15)" % (5 + duration / 15.0), lambda n: n <= 5 + duration / 15.0),
-            ("restored, restore (%d s) and waits" % duration, {snap: dict(server_id=work, name="bench-new", state="restored")},
-             "<= %.1f (5 + T/15)" % (5 + duration / 15.0), lambda n: n <= 5 + duration / 15.0),
-            ("absent, deletes and waits", {snap: dict(server_id=work, name="bench-new", state="absent")}, "list, DELETE, check",
-             lambda n: n <= 3),
+            ("absent, snapshot missing", {snap: dict(server_id=existing, name="not-there", state="absent")}, "exactly 1", lambda n: n == 1),
+            (
+                "present, creates (%d s) and waits" % duration,
+                {snap: dict(server_id=work, name="bench-new")},
+                "<= %.1f (5 + T/15)" % (5 + duration / 15.0),
+                lambda n: n <= 5 + duration / 15.0,
+            ),
+            (
+                "restored, restore (%d s) and waits" % duration,
+                {snap: dict(server_id=work, name="bench-new", state="restored")},
+                "<= %.1f (5 + T/15)" % (5 + duration / 15.0),
+                lambda n: n <= 5 + duration / 15.0,
+            ),
+            ("absent, deletes and waits", {snap: dict(server_id=work, name="bench-new", state="absent")}, "list, DELETE, check", lambda n: n <= 3),
             ("info, %d pages" % pages, {info: dict(server_id=paged)}, "exactly %d (one per page)" % pages, lambda n: n == pages),
         ]
         tasks = [dict(body, name=name) for name, body, _goal, _check in cases]
-        run = runner.run([play("requests per task", tasks, sim.base_url, hosts="localhost")],
-                         runner.inventory([("localhost", {})]), sim)
+        run = runner.run([play("requests per task", tasks, sim.base_url, hosts="localhost")], runner.inventory([("localhost", {})]), sim)
         rows = []
         for name, _body, goal, check in cases:
             task = run.task(name)
             entries = api_entries(sim, task.start, task.end)
-            rows.append(dict(task=name, requests=len(entries), methods=method_summary(entries), goal=goal,
-                             met=bool(check(len(entries))), seconds=round(task.wall, 2)))
+            rows.append(
+                dict(task=name, requests=len(entries), methods=method_summary(entries), goal=goal, met=bool(check(len(entries))), seconds=round(task.wall, 2))
+            )
     return rows
 
 
 # 2. Per-task overhead -----------------------------------------------------------------------
+
 
 def bench_overhead(runner, iterations):
     with new_sim() as sim:
@@ -239,16 +253,22 @@ def bench_overhead(runner, iterations):
             pair = [dict(info, name="info %d" % index), uri_task("uri %d" % index, url)]
             tasks += pair if index % 2 == 0 else pair[::-1]  # ABBA order cancels drift
         sim.clear_log()
-        run = runner.run([play("per-task overhead", tasks, sim.base_url, hosts="localhost")], runner.inventory([("localhost", {})]),
-                         sim)
+        run = runner.run([play("per-task overhead", tasks, sim.base_url, hosts="localhost")], runner.inventory([("localhost", {})]), sim)
         requests_seen = len(api_entries(sim))
     info_times = [run.task("info %d" % i).wall for i in range(iterations)]
     uri_times = [run.task("uri %d" % i).wall for i in range(iterations)]
-    return dict(iterations=iterations, info=info_times, uri=uri_times, requests=requests_seen,
-                info_median=statistics.median(info_times), uri_median=statistics.median(uri_times),
-                info_mean=statistics.mean(info_times), uri_mean=statistics.mean(uri_times),
-                ratio=statistics.median(info_times) / statistics.median(uri_times),
-                ratio_mean=statistics.mean(info_times) / statistics.mean(uri_times))
+    return dict(
+        iterations=iterations,
+        info=info_times,
+        uri=uri_times,
+        requests=requests_seen,
+        info_median=statistics.median(info_times),
+        uri_median=statistics.median(uri_times),
+        info_mean=statistics.mean(info_times),
+        uri_mean=statistics.mean(uri_times),
+        ratio=statistics.median(info_times) / statistics.median(uri_times),
+        ratio_mean=statistics.mean(info_times) / statistics.mean(uri_times),
+    )
 
 
 def process_seconds(code, repeats=9):
@@ -264,8 +284,7 @@ def process_seconds(code, repeats=9):
 
 def import_cumulative_us(module_name):
     """Cumulative import time of one module in a fresh interpreter, from python -X importtime."""
-    completed = subprocess.run([PYTHON, "-X", "importtime", "-c", "import %s" % module_name], check=True,
-                               capture_output=True, text=True)
+    completed = subprocess.run([PYTHON, "-X", "importtime", "-c", "import %s" % module_name], check=True, capture_output=True, text=True)
     for line in completed.stderr.splitlines():
         parts = [p.strip() for p in line.split("|")]
         if len(parts) == 3 and parts[2] == module_name:
@@ -288,11 +307,11 @@ def bench_imports():
         for key, code in codes.items():
             times[key].append(process_seconds(code, repeats=3))
     seconds = dict((key, statistics.median(values)) for key, values in times.items())
-    return dict(seconds=seconds,
-                importtime_us=dict(requests=import_cumulative_us("requests"), urls=import_cumulative_us("ansible.module_utils.urls")))
+    return dict(seconds=seconds, importtime_us=dict(requests=import_cumulative_us("requests"), urls=import_cumulative_us("ansible.module_utils.urls")))
 
 
 # 3. Polling (fake clock) ----------------------------------------------------------------------
+
 
 def poll_goal(duration):
     return 5 + duration / 15.0
@@ -323,15 +342,26 @@ def bench_polling_fake(durations):
         outcomes = [simulate_wait(wait, duration, random.Random(seed).random) for seed in range(FAKE_CLOCK_SEEDS)]
         requests_made = [o[0] for o in outcomes]
         delays = [o[1] for o in outcomes]
-        rows.append(dict(seconds=duration, source="fake clock, %d seeds" % FAKE_CLOCK_SEEDS, requests=max(requests_made),
-                         requests_min=min(requests_made), requests_mean=statistics.mean(requests_made),
-                         noticed_after=max(delays), noticed_mean=statistics.mean(delays), goal=poll_goal(duration),
-                         met=max(requests_made) <= poll_goal(duration) and max(delays) <= wait.POLL_CAP))
-    return dict(rows=rows, seeds=FAKE_CLOCK_SEEDS,
-                schedule=dict(initial=wait.POLL_INITIAL, factor=wait.POLL_FACTOR, cap=wait.POLL_CAP, jitter=wait.POLL_JITTER))
+        rows.append(
+            dict(
+                seconds=duration,
+                source="fake clock, %d seeds" % FAKE_CLOCK_SEEDS,
+                requests=max(requests_made),
+                requests_min=min(requests_made),
+                requests_mean=statistics.mean(requests_made),
+                noticed_after=max(delays),
+                noticed_mean=statistics.mean(delays),
+                goal=poll_goal(duration),
+                met=max(requests_made) <= poll_goal(duration) and max(delays) <= wait.POLL_CAP,
+            )
+        )
+    return dict(
+        rows=rows, seeds=FAKE_CLOCK_SEEDS, schedule=dict(initial=wait.POLL_INITIAL, factor=wait.POLL_FACTOR, cap=wait.POLL_CAP, jitter=wait.POLL_JITTER)
+    )
 
 
 # 5. Listing ---------------------------------------------------------------------------------
+
 
 def timed_process(argv, env):
     """Run a process to its end: (wall seconds, stdout, simulator CPU seconds, process CPU seconds)."""
@@ -339,8 +369,7 @@ def timed_process(argv, env):
     started = time.time()
     completed = subprocess.run(argv, check=True, capture_output=True, text=True, env=env, timeout=PLAYBOOK_TIMEOUT)
     wall = time.time() - started
-    return (wall, completed.stdout, harness.cpu_seconds(resource.RUSAGE_SELF) - own,
-            harness.cpu_seconds(resource.RUSAGE_CHILDREN) - children)
+    return (wall, completed.stdout, harness.cpu_seconds(resource.RUSAGE_SELF) - own, harness.cpu_seconds(resource.RUSAGE_CHILDREN) - children)
 
 
 def kept_module(run_dir):
@@ -374,8 +403,7 @@ def bench_listing(runner, servers, per_server, page_size, repeats):
             sim.clear_log()
             run = runner.run(listing_play, inventory, sim)
             timed = run.task(task["name"])
-            runs["info"].append(dict(seconds=timed.wall, requests=len(api_entries(sim, timed.start, timed.end)),
-                                     command_task=run.task(as_task["name"]).wall))
+            runs["info"].append(dict(seconds=timed.wall, requests=len(api_entries(sim, timed.start, timed.end)), command_task=run.task(as_task["name"]).wall))
 
         def run_bare():
             sim.clear_log()
@@ -383,8 +411,7 @@ def bench_listing(runner, servers, per_server, page_size, repeats):
             printed = json.loads(stdout)
             if printed["snapshots"] != total:
                 raise BenchError("the bare loop read %s snapshots, not %s" % (printed["snapshots"], total))
-            runs["bare"].append(dict(seconds=wall, inside=printed["inside_seconds"], requests=len(api_entries(sim)), cpu_sim=cpu_sim,
-                                     cpu_tree=cpu_tree))
+            runs["bare"].append(dict(seconds=wall, inside=printed["inside_seconds"], requests=len(api_entries(sim)), cpu_sim=cpu_sim, cpu_tree=cpu_tree))
 
         def run_module():
             sim.clear_log()
@@ -392,12 +419,11 @@ def bench_listing(runner, servers, per_server, page_size, repeats):
             returned = len(json.loads(stdout)["snapshots"])
             if returned != total:
                 raise BenchError("the module alone returned %s snapshots, not %s" % (returned, total))
-            runs["module"].append(dict(seconds=wall, requests=len(api_entries(sim)), cpu_sim=cpu_sim, cpu_tree=cpu_tree,
-                                       result_bytes=len(stdout)))
+            runs["module"].append(dict(seconds=wall, requests=len(api_entries(sim)), cpu_sim=cpu_sim, cpu_tree=cpu_tree, result_bytes=len(stdout)))
 
         order = [run_playbook, run_bare, run_module]
         for index in range(repeats):
-            for measure in (order if index % 2 == 0 else order[::-1]):  # ABBA order cancels drift in load
+            for measure in order if index % 2 == 0 else order[::-1]:  # ABBA order cancels drift in load
                 measure()
 
     def median(kind, key="seconds"):
@@ -406,15 +432,33 @@ def bench_listing(runner, servers, per_server, page_size, repeats):
     info, bare, module = median("info"), median("bare"), median("module")
     command_task = median("info", "command_task")
     best = min(r["seconds"] for r in runs["info"]) / min(r["seconds"] for r in runs["bare"])
-    return dict(snapshots=total, servers=servers, page_size=page_size, pages=-(-total // page_size), repeats=repeats, runs=runs,
-                info_seconds=info, bare_seconds=bare, module_seconds=module, command_task_seconds=command_task,
-                ratio=info / bare, ratio_best=best, ratio_module=module / bare, ratio_as_tasks=info / command_task,
-                bare_inside=median("bare", "inside"), sim_cpu_bare=median("bare", "cpu_sim"), sim_cpu_module=median("module", "cpu_sim"),
-                module_cpu=median("module", "cpu_tree"), bare_cpu=median("bare", "cpu_tree"), result_bytes=runs["module"][0]["result_bytes"],
-                requests=runs["info"][0]["requests"])
+    return dict(
+        snapshots=total,
+        servers=servers,
+        page_size=page_size,
+        pages=-(-total // page_size),
+        repeats=repeats,
+        runs=runs,
+        info_seconds=info,
+        bare_seconds=bare,
+        module_seconds=module,
+        command_task_seconds=command_task,
+        ratio=info / bare,
+        ratio_best=best,
+        ratio_module=module / bare,
+        ratio_as_tasks=info / command_task,
+        bare_inside=median("bare", "inside"),
+        sim_cpu_bare=median("bare", "cpu_sim"),
+        sim_cpu_module=median("module", "cpu_sim"),
+        module_cpu=median("module", "cpu_tree"),
+        bare_cpu=median("bare", "cpu_tree"),
+        result_bytes=runs["module"][0]["result_bytes"],
+        requests=runs["info"][0]["requests"],
+    )
 
 
 # 4. Fleet (issue #12) --------------------------------------------------------------------------
+
 
 def bench_fleet(runner, cfg):
     """The real runs of cfg["real"], then the model over the whole grid, checked against the real runs."""
@@ -423,17 +467,31 @@ def bench_fleet(runner, cfg):
         began = time.time()
         record = fleet.real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=(path == "batch" and not limited))
         measured.append(record)
-        print("    %s N=%d forks %d %s: task %.1f s, %d requests (%d POST), %d 429s, dup %d, lost %d, failed hosts %d "
-              "(%.0f s)" % (path, size, forks, "limited" if limited else "unlimited", record["wall"], record["requests"],
-                            record["posts"], record["rate_limited"], record["duplicates"], record["lost"], record["failed_hosts"],
-                            time.time() - began), flush=True)
+        print(
+            "    %s N=%d forks %d %s: task %.1f s, %d requests (%d POST), %d 429s, dup %d, lost %d, failed hosts %d "
+            "(%.0f s)"
+            % (
+                path,
+                size,
+                forks,
+                "limited" if limited else "unlimited",
+                record["wall"],
+                record["requests"],
+                record["posts"],
+                record["rate_limited"],
+                record["duplicates"],
+                record["lost"],
+                record["failed_hosts"],
+                time.time() - began,
+            ),
+            flush=True,
+        )
     cost = fleet.request_seconds(runner, cfg, max(cfg["sizes"]))
     print("    model: %.1f ms per request (median, loopback simulator)" % (1000 * cost), flush=True)
     modelled = fleet.run_models(cfg, measured, cost, log=lambda line: print(line, flush=True))
     for record in measured:
         key = (record["path"], record["size"], record["limited"], record["T"])
-        twin = [m for m in modelled if (m["path"], m["size"], m["limited"], m["T"]) == key
-                and (record["path"] == "batch" or m["forks"] == record["forks"])]
+        twin = [m for m in modelled if (m["path"], m["size"], m["limited"], m["T"]) == key and (record["path"] == "batch" or m["forks"] == record["forks"])]
         if twin:
             record["model_wall"] = twin[0]["wall"]
             record["model_ratio"] = twin[0]["wall"] / record["wall"]
@@ -441,16 +499,28 @@ def bench_fleet(runner, cfg):
             record["model_rate_limited"] = twin[0]["rate_limited"]
     big = fleet.big_account(runner, play, api_entries, cfg, measured, cost, log=lambda line: print(line, flush=True))
     baseline = fleet.baseline_check(cfg, measured, cost)
-    print("    model of the issue's baseline (N=20 forks 5, 20 s): %.1f s, %d requests (then: %.1f s, %d)" % (
-        baseline["model"]["wall"], baseline["model"]["requests"], baseline["wall"], baseline["requests"]), flush=True)
+    print(
+        "    model of the issue's baseline (N=20 forks 5, 20 s): %.1f s, %d requests (then: %.1f s, %d)"
+        % (baseline["model"]["wall"], baseline["model"]["requests"], baseline["wall"], baseline["requests"]),
+        flush=True,
+    )
     settings = dict((key, value) for key, value in cfg.items() if key != "real")
     settings["rate_limit_patience"] = RATE_LIMIT_PATIENCE
-    return dict(settings=settings, real=[list(cell) for cell in cfg["real"]], measured=measured, modelled=modelled, big=big,
-                baseline=baseline,
-                request_seconds=cost, goals=fleet.goals(cfg, measured, modelled), identity=fleet.identity(measured, modelled))
+    return dict(
+        settings=settings,
+        real=[list(cell) for cell in cfg["real"]],
+        measured=measured,
+        modelled=modelled,
+        big=big,
+        baseline=baseline,
+        request_seconds=cost,
+        goals=fleet.goals(cfg, measured, modelled),
+        identity=fleet.identity(measured, modelled),
+    )
 
 
 # Main ---------------------------------------------------------------------------------------
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -460,9 +530,12 @@ def main(argv=None):
     parser.add_argument("--chart", help="write the chart (docs/performance.png) here")
     parser.add_argument("--command", default="bash tools/benchmark/run.sh", help="the command quoted in the report")
     parser.add_argument("--workdir", help="where playbooks and inventories go (default: a new temporary directory)")
-    parser.add_argument("--only", choices=["fleet", "others", "slices"],
-                        help="run only the fleet section, or only the others (development), or only the job slices (issue #22): "
-                        "slices adds its results to the existing JSON (key 'slices') and re-renders the page from it")
+    parser.add_argument(
+        "--only",
+        choices=["fleet", "others", "slices"],
+        help="run only the fleet section, or only the others (development), or only the job slices (issue #22): "
+        "slices adds its results to the existing JSON (key 'slices') and re-renders the page from it",
+    )
     parser.add_argument("--slice-sizes", type=int, nargs="+", help="with --only slices: these N only (default: all of the mode's)")
     args = parser.parse_args(argv)
     if COLLECTION_ROOT.parts[-3:] != ("ansible_collections", "vps", "cloud"):
@@ -474,8 +547,14 @@ def main(argv=None):
     Path(workdir).mkdir(parents=True, exist_ok=True)
     runner = Runner(workdir)
     started = time.time()
-    results = dict(mode=sizes["mode"], sizes=dict((k, v) for k, v in sizes.items() if k != "fleet"), cpus=os.cpu_count(),
-                   python=sys.version.split()[0], load_before=os.getloadavg(), started=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    results = dict(
+        mode=sizes["mode"],
+        sizes=dict((k, v) for k, v in sizes.items() if k != "fleet"),
+        cpus=os.cpu_count(),
+        python=sys.version.split()[0],
+        load_before=os.getloadavg(),
+        started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
 
     def step(title, func, *func_args):
         print("... %s" % title, flush=True)
@@ -486,16 +565,22 @@ def main(argv=None):
 
     if args.only != "fleet":
         results["requests"] = step("requests per task", bench_requests, runner)
-        results["overhead"] = step("per-task overhead (%d iterations)" % sizes["overhead_iterations"], bench_overhead, runner,
-                                   sizes["overhead_iterations"])
+        results["overhead"] = step("per-task overhead (%d iterations)" % sizes["overhead_iterations"], bench_overhead, runner, sizes["overhead_iterations"])
         results["imports"] = step("import costs", bench_imports)
         results["polling"] = step("polling, fake clock", bench_polling_fake, sizes["poll_seconds"])
-        results["listing"] = step("listing %d snapshots" % (sizes["list_servers"] * sizes["list_per_server"]), bench_listing,
-                                  runner, sizes["list_servers"], sizes["list_per_server"], sizes["list_page_size"],
-                                  sizes["list_repeats"])
+        results["listing"] = step(
+            "listing %d snapshots" % (sizes["list_servers"] * sizes["list_per_server"]),
+            bench_listing,
+            runner,
+            sizes["list_servers"],
+            sizes["list_per_server"],
+            sizes["list_page_size"],
+            sizes["list_repeats"],
+        )
     if args.only != "others":
-        results["fleet"] = step("fleet: per-host tasks vs one batch (%d real runs, then the model)" % len(sizes["fleet"]["real"]),
-                                bench_fleet, runner, sizes["fleet"])
+        results["fleet"] = step(
+            "fleet: per-host tasks vs one batch (%d real runs, then the model)" % len(sizes["fleet"]["real"]), bench_fleet, runner, sizes["fleet"]
+        )
     results["load_after"] = os.getloadavg()
     results["total_seconds"] = time.time() - started
     results["command"] = args.command
@@ -527,13 +612,19 @@ def main_slices(args, cfg):
     # N = 500 in one process took over 30 minutes on the shared 2 CPUs: the slices' own timeout, if longer.
     cfg = dict(cfg, timeout=max(PLAYBOOK_TIMEOUT, cfg.get("playbook_timeout", 0)))
     started, load_before = time.time(), os.getloadavg()
-    print("... job slices: %d concurrent pre_upgrade runs vs one batch, N = %s" % (cfg["slices"], args.slice_sizes or list(cfg["sizes"])),
-          flush=True)
+    print("... job slices: %d concurrent pre_upgrade runs vs one batch, N = %s" % (cfg["slices"], args.slice_sizes or list(cfg["sizes"])), flush=True)
     measured = slices.bench_slices(runner, api_entries, cfg, sizes=args.slice_sizes, log=lambda line: print(line, flush=True))
-    measured.update(cpus=os.cpu_count(), load_before=load_before, started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
-                    total_seconds=time.time() - started, command=args.command, python=sys.version.split()[0])
+    measured.update(
+        cpus=os.cpu_count(),
+        load_before=load_before,
+        started=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+        total_seconds=time.time() - started,
+        command=args.command,
+        python=sys.version.split()[0],
+    )
     measured["load_after"] = os.getloadavg()
     from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer  # pylint: disable=import-outside-toplevel
+
     measured["pacer"] = dict((key, getattr(Pacer, key, None)) for key in ("WINDOW", "MIN_RATE", "INITIAL_RATE", "CALM", "MIN_GROWTH"))
     for case in measured["cases"]:
         case["pacer"] = measured["pacer"]

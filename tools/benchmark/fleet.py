@@ -29,20 +29,42 @@ FIRST_OTHER = 100001  # servers of the account outside the inventory (the big-ac
 SEED = 12  # the issue's number: every run draws the same durations per server
 
 FULL = dict(
-    T=60, spread=(0.9, 1.0), existing=1, page_size=20, rps=5, bucket=10, concurrency=8,
-    sizes=(20, 100, 500), forks=(5, 50), model_T=(60, 300, 600),
+    T=60,
+    spread=(0.9, 1.0),
+    existing=1,
+    page_size=20,
+    rps=5,
+    bucket=10,
+    concurrency=8,
+    sizes=(20, 100, 500),
+    forks=(5, 50),
+    model_T=(60, 300, 600),
     # (path, N, forks, rate limited) run for real; everything else of the grid is modelled.
     # The batch at every N with both forks; under the rate limit with forks 50, and forks 5 too at N = 500.
     real=[("batch", n, f, False) for n in (20, 100, 500) for f in (5, 50)]
     + [("batch", 20, 50, True), ("batch", 100, 50, True), ("batch", 500, 50, True), ("batch", 500, 5, True)]
-    + [("per-host", 20, 5, False), ("per-host", 20, 50, False), ("per-host", 100, 50, False), ("per-host", 500, 50, False),
-       ("per-host", 20, 50, True), ("per-host", 100, 50, True)],
+    + [
+        ("per-host", 20, 5, False),
+        ("per-host", 20, 50, False),
+        ("per-host", 100, 50, False),
+        ("per-host", 500, 50, False),
+        ("per-host", 20, 50, True),
+        ("per-host", 100, 50, True),
+    ],
     # A small batch in a big account: N servers of the inventory among `others` servers with `per_other` snapshots each.
     big=dict(size=20, forks=50, others=1980, per_other=5, real_limited=(True,)),
 )
 QUICK = dict(
-    T=8, spread=(0.9, 1.0), existing=1, page_size=20, rps=5, bucket=10, concurrency=8,
-    sizes=(10, 40), forks=(5, 50), model_T=(8, 60),
+    T=8,
+    spread=(0.9, 1.0),
+    existing=1,
+    page_size=20,
+    rps=5,
+    bucket=10,
+    concurrency=8,
+    sizes=(10, 40),
+    forks=(5, 50),
+    model_T=(8, 60),
     real=[("batch", 10, 5, False), ("batch", 10, 50, True), ("per-host", 10, 5, False), ("per-host", 10, 50, True)],
     big=dict(size=10, forks=50, others=490, per_other=5, real_limited=(False,)),
 )
@@ -56,8 +78,7 @@ def spread_seconds(cfg, duration):
 
 
 def new_fleet_sim(cfg, duration, limited, clock=None, tokens=None):
-    kwargs = dict(tokens=tokens or [], servers=[], page_size=cfg["page_size"], create_spread=spread_seconds(cfg, duration),
-                  restore_seconds=1, random_seed=SEED)
+    kwargs = dict(tokens=tokens or [], servers=[], page_size=cfg["page_size"], create_spread=spread_seconds(cfg, duration), restore_seconds=1, random_seed=SEED)
     if limited:
         kwargs.update(rate_limit_rps=cfg["rps"], rate_limit_bucket=cfg["bucket"])
     if clock is not None:
@@ -72,6 +93,7 @@ def listing_pages(cfg, size, others=None):
 
 
 # Judging a run from the simulator's state -------------------------------------------------------
+
 
 def judge_state(snapshots, servers, existing_ids):
     """Duplicates, lost snapshots, other snapshots deleted, and a digest of the end state (ids left out)."""
@@ -91,8 +113,7 @@ def judge_state(snapshots, servers, existing_ids):
     left = set(s["id"] for s in snapshots)
     other_deleted = len(set(existing_ids) - left)
     signature = [(server, sorted((s["name"], s["status"]) for s in by_server[server])) for server in sorted(by_server)]
-    return dict(duplicates=duplicates, lost=lost, unfinished=unfinished, other_deleted=other_deleted,
-                state_digest=digest(signature), snapshots=len(snapshots))
+    return dict(duplicates=duplicates, lost=lost, unfinished=unfinished, other_deleted=other_deleted, state_digest=digest(signature), snapshots=len(snapshots))
 
 
 def digest(value):
@@ -106,15 +127,14 @@ def results_digest(per_host_results):
 
 # Real runs ----------------------------------------------------------------------------------------
 
+
 def batch_task():
     servers = "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'vps_server_id'))) }}"
-    return {"name": "batch", "vps.cloud.vps_snapshot_batch": dict(servers=servers, name=NAME),
-            "run_once": True, "delegate_to": "localhost"}
+    return {"name": "batch", "vps.cloud.vps_snapshot_batch": dict(servers=servers, name=NAME), "run_once": True, "delegate_to": "localhost"}
 
 
 def per_host_task():
-    return {"name": "per-host", "vps.cloud.vps_snapshot": dict(server_id="{{ vps_server_id }}", name=NAME),
-            "delegate_to": "localhost"}
+    return {"name": "per-host", "vps.cloud.vps_snapshot": dict(server_id="{{ vps_server_id }}", name=NAME), "delegate_to": "localhost"}
 
 
 def request_server(entry):
@@ -125,10 +145,13 @@ def request_server(entry):
 
 
 def count_entries(entries):
-    return dict(requests=len(entries), posts=sum(1 for e in entries if e["method"] == "POST"),
-                gets=sum(1 for e in entries if e["method"] == "GET"),
-                deletes=sum(1 for e in entries if e["method"] == "DELETE"),
-                rate_limited=sum(1 for e in entries if "rate_limited" in (e.get("fault") or "")))
+    return dict(
+        requests=len(entries),
+        posts=sum(1 for e in entries if e["method"] == "POST"),
+        gets=sum(1 for e in entries if e["method"] == "GET"),
+        deletes=sum(1 for e in entries if e["method"] == "DELETE"),
+        rate_limited=sum(1 for e in entries if "rate_limited" in (e.get("fault") or "")),
+    )
 
 
 def real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=False, others=None):
@@ -145,8 +168,18 @@ def real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=F
         run = runner.run([play("fleet", [task], sim.base_url)], inventory, sim, forks=forks, allow_failures=True)
         entries = api_entries(sim)
         timed = run.task(task["name"])
-        record = dict(path=path, size=size, forks=forks, limited=limited, T=cfg["T"], source="measured",
-                      wall=timed.wall, playbook_wall=run.wall, cpu_tree=run.cpu_tree, **count_entries(entries))
+        record = dict(
+            path=path,
+            size=size,
+            forks=forks,
+            limited=limited,
+            T=cfg["T"],
+            source="measured",
+            wall=timed.wall,
+            playbook_wall=run.wall,
+            cpu_tree=run.cpu_tree,
+            **count_entries(entries),
+        )
         record.update(judge_state(sim.snapshots(), servers, existing_ids))
         record["pages"] = listing_pages(cfg, size, others)
         record["others"] = others
@@ -155,8 +188,7 @@ def real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=F
         if path == "batch":
             (host,) = list(timed.hosts)
             result = timed.hosts[host].get("result") or {}
-            returned = dict((r["host"], (r["server_id"], r["snapshot"]["name"], r["snapshot"]["status"], r["changed"]))
-                            for r in result.get("results", []))
+            returned = dict((r["host"], (r["server_id"], r["snapshot"]["name"], r["snapshot"]["status"], r["changed"])) for r in result.get("results", []))
             record["failed_hosts"] = sum(1 for r in result.get("results", []) if r["failed"]) + (0 if result.get("results") else size)
             record["module_requests"] = result.get("requests")
             times = [e["time"] for e in entries]
@@ -181,8 +213,7 @@ def real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=F
             record["host_span_mean"] = statistics.mean(spans) if spans else None
         record["results_digest"] = results_digest(returned)
         record["changed_hosts"] = sum(1 for value in returned.values() if value[3])
-        record["failures"] = sorted(set((info.get("result") or {}).get("msg", "")[:200] for info in timed.hosts.values()
-                                        if info.get("outcome") != "ok"))[:3]
+        record["failures"] = sorted(set((info.get("result") or {}).get("msg", "")[:200] for info in timed.hosts.values() if info.get("outcome") != "ok"))[:3]
         if path == "batch" and record["failures"] == [] and record["failed_hosts"]:
             record["failures"] = [(timed.hosts[list(timed.hosts)[0]].get("result") or {}).get("msg", "")[:300]]
         if rerun:
@@ -197,6 +228,7 @@ def real_run(runner, play, api_entries, cfg, path, size, forks, limited, rerun=F
 
 
 # The model ----------------------------------------------------------------------------------------
+
 
 def request_seconds(runner, cfg, size):
     """Median real time of one request to the loopback simulator: a listing page of the account, and a POST."""
@@ -232,9 +264,20 @@ def model_run(cfg, path, size, forks, limited, duration, cost, overhead, others=
         out = model.run_batch(sim, clock, servers, NAME, cost, overhead, concurrency=cfg["concurrency"])
     else:
         out = model.run_per_host(sim, clock, servers, NAME, cost, overhead, forks)
-    record = dict(path=path, size=size, forks=forks, limited=limited, T=duration, source="modelled", wall=out["wall"],
-                  failed_hosts=len(out["failed"]) if path == "per-host" else len(out["failed"]),
-                  overhead=list(overhead), request_seconds=cost, real_seconds=time.time() - began, **model.count_log(sim))
+    record = dict(
+        path=path,
+        size=size,
+        forks=forks,
+        limited=limited,
+        T=duration,
+        source="modelled",
+        wall=out["wall"],
+        failed_hosts=len(out["failed"]) if path == "per-host" else len(out["failed"]),
+        overhead=list(overhead),
+        request_seconds=cost,
+        real_seconds=time.time() - began,
+        **model.count_log(sim),
+    )
     record.update(judge_state(sim.snapshots(), servers, existing_ids))
     record["pages"] = listing_pages(cfg, size, others)
     record["others"] = others
@@ -250,6 +293,7 @@ def rounds_formula(cfg, size, forks, duration, overhead):
     The poll delay is when wait.py's schedule (no jitter) first polls at or after T, minus T.
     """
     from ansible_collections.vps.cloud.plugins.module_utils import wait  # pylint: disable=import-outside-toplevel
+
     elapsed, intervals = 0.0, wait.poll_intervals(rand=lambda: 0.0)
     while elapsed < duration:
         elapsed += next(intervals)
@@ -285,9 +329,20 @@ def run_models(cfg, measured, cost, log=print):
                         record = model_run(cfg, path, size, forks, limited, duration, cost, overhead)
                         record["overhead_from"] = origin
                         rows.append(record)
-                        log("    model %s N=%d forks %s %s T=%d: %.0f s, %d requests, %d 429s (%.1f s real)" % (
-                            path, size, forks, "limited" if limited else "unlimited", duration, record["wall"],
-                            record["requests"], record["rate_limited"], record["real_seconds"]))
+                        log(
+                            "    model %s N=%d forks %s %s T=%d: %.0f s, %d requests, %d 429s (%.1f s real)"
+                            % (
+                                path,
+                                size,
+                                forks,
+                                "limited" if limited else "unlimited",
+                                duration,
+                                record["wall"],
+                                record["requests"],
+                                record["rate_limited"],
+                                record["real_seconds"],
+                            )
+                        )
     return rows
 
 
@@ -299,9 +354,20 @@ def big_account(runner, play, api_entries, cfg, measured, cost, log=print):
         began = time.time()
         record = real_run(runner, play, api_entries, cfg, "batch", big["size"], big["forks"], limited, others=big)
         real.append(record)
-        log("    big account, batch N=%d %s: task %.1f s, %d requests (%d POST), %d 429s, dup %d, lost %d (%.0f s)" % (
-            big["size"], "limited" if limited else "unlimited", record["wall"], record["requests"], record["posts"],
-            record["rate_limited"], record["duplicates"], record["lost"], time.time() - began))
+        log(
+            "    big account, batch N=%d %s: task %.1f s, %d requests (%d POST), %d 429s, dup %d, lost %d (%.0f s)"
+            % (
+                big["size"],
+                "limited" if limited else "unlimited",
+                record["wall"],
+                record["requests"],
+                record["posts"],
+                record["rate_limited"],
+                record["duplicates"],
+                record["lost"],
+                time.time() - began,
+            )
+        )
     for limited in (False, True):
         for path in ("batch", "per-host"):
             overhead, origin = overhead_for(measured, path, big["size"], big["forks"], limited)
@@ -314,9 +380,10 @@ def big_account(runner, play, api_entries, cfg, measured, cost, log=print):
                 twin[0]["model_ratio"] = record["wall"] / twin[0]["wall"]
                 twin[0]["model_requests"] = record["requests"]
                 twin[0]["model_rate_limited"] = record["rate_limited"]
-            log("    model big account %s N=%d %s: %.0f s, %d requests, %d 429s" % (
-                path, big["size"], "limited" if limited else "unlimited", record["wall"], record["requests"],
-                record["rate_limited"]))
+            log(
+                "    model big account %s N=%d %s: %.0f s, %d requests, %d 429s"
+                % (path, big["size"], "limited" if limited else "unlimited", record["wall"], record["requests"], record["rate_limited"])
+            )
     return dict(settings=big, measured=real, modelled=modelled)
 
 
@@ -330,6 +397,7 @@ def baseline_check(cfg, measured, cost):
 
 
 # Goals ----------------------------------------------------------------------------------------------
+
 
 def wall_bound(cfg, size, duration, limited):
     return 1.3 * (duration + 15.0) + (size / float(cfg["rps"]) if limited else 0.0)
@@ -345,13 +413,26 @@ def goals(cfg, measured, modelled):
     for row in measured + [m for m in modelled if m["T"] != cfg["T"]]:
         if row["path"] != "batch":
             continue
-        out.append(dict(kind="batch", size=row["size"], forks=row["forks"], limited=row["limited"], T=row["T"], source=row["source"],
-                        wall=row["wall"], wall_bound=wall_bound(cfg, row["size"], row["T"], row["limited"]),
-                        wall_ratio=row["wall"] / wall_bound(cfg, row["size"], row["T"], row["limited"]),
-                        requests=row["requests"], request_bound=request_bound(cfg, row["size"], row["T"]),
-                        request_ratio=row["requests"] / request_bound(cfg, row["size"], row["T"]),
-                        duplicates=row["duplicates"], lost=row["lost"], other_deleted=row["other_deleted"],
-                        failed_hosts=row["failed_hosts"]))
+        out.append(
+            dict(
+                kind="batch",
+                size=row["size"],
+                forks=row["forks"],
+                limited=row["limited"],
+                T=row["T"],
+                source=row["source"],
+                wall=row["wall"],
+                wall_bound=wall_bound(cfg, row["size"], row["T"], row["limited"]),
+                wall_ratio=row["wall"] / wall_bound(cfg, row["size"], row["T"], row["limited"]),
+                requests=row["requests"],
+                request_bound=request_bound(cfg, row["size"], row["T"]),
+                request_ratio=row["requests"] / request_bound(cfg, row["size"], row["T"]),
+                duplicates=row["duplicates"],
+                lost=row["lost"],
+                other_deleted=row["other_deleted"],
+                failed_hosts=row["failed_hosts"],
+            )
+        )
     return out
 
 
@@ -368,9 +449,18 @@ def identity(measured, modelled):
                 continue
             pairs = [(b, h) for b in batch for h in hosts]
             same_state = all(b["state_digest"] == h["state_digest"] for b, h in pairs)
-            same_results = (all(b["results_digest"] == h["results_digest"] for b, h in pairs)
-                            if all("results_digest" in r for r in batch + hosts) else None)
-            out.append(dict(source=source, size=size, limited=limited, T=duration, runs=len(batch) + len(hosts),
-                            same_state=same_state, same_results=same_results,
-                            per_host_failed=max(h["failed_hosts"] for h in hosts), per_host_lost=max(h["lost"] for h in hosts)))
+            same_results = all(b["results_digest"] == h["results_digest"] for b, h in pairs) if all("results_digest" in r for r in batch + hosts) else None
+            out.append(
+                dict(
+                    source=source,
+                    size=size,
+                    limited=limited,
+                    T=duration,
+                    runs=len(batch) + len(hosts),
+                    same_state=same_state,
+                    same_results=same_results,
+                    per_host_failed=max(h["failed_hosts"] for h in hosts),
+                    per_host_lost=max(h["lost"] for h in hosts),
+                )
+            )
     return out

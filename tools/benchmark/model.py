@@ -55,8 +55,9 @@ class WsgiAdapter(BaseAdapter):
         body = request.body
         if isinstance(body, str):
             body = body.encode("utf-8")
-        builder = EnvironBuilder(path=parts.path, query_string=parts.query, method=request.method, base_url=MODEL_ORIGIN,
-                                 headers=dict(request.headers), data=body or b"")
+        builder = EnvironBuilder(
+            path=parts.path, query_string=parts.query, method=request.method, base_url=MODEL_ORIGIN, headers=dict(request.headers), data=body or b""
+        )
         try:
             environ = builder.get_environ()
         finally:
@@ -163,10 +164,13 @@ def run_pool(clock, items, workers, work):
 def count_log(sim):
     """Requests (API only), POSTs, GETs and 429s of the rate limit, from the simulator's request log."""
     entries = calls(sim)
-    return dict(requests=len(entries), posts=sum(1 for e in entries if e["method"] == "POST"),
-                gets=sum(1 for e in entries if e["method"] == "GET"),
-                deletes=sum(1 for e in entries if e["method"] == "DELETE"),
-                rate_limited=sum(1 for e in entries if "rate_limited" in (e.get("fault") or "")))
+    return dict(
+        requests=len(entries),
+        posts=sum(1 for e in entries if e["method"] == "POST"),
+        gets=sum(1 for e in entries if e["method"] == "GET"),
+        deletes=sum(1 for e in entries if e["method"] == "DELETE"),
+        rate_limited=sum(1 for e in entries if "rate_limited" in (e.get("fault") or "")),
+    )
 
 
 def run_batch(sim, clock, servers, name, request_seconds, overhead, concurrency=8, rate=None, wait_timeout=3600):

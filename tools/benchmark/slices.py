@@ -36,8 +36,20 @@ NAME = "pre-upgrade-bench"
 PLAYBOOK = "vps.cloud.pre_upgrade"
 SNAPSHOT_TASK = "Snapshot the servers of this batch of hosts on the controller, and wait once for all"
 
-FULL = dict(T=60, spread=(0.9, 1.0), existing=1, page_size=20, rps=5, bucket=10, slices=4, sizes=(100, 500), forks=5,
-            quiesce="none", goal_ratio=1.3, playbook_timeout=5400)
+FULL = dict(
+    T=60,
+    spread=(0.9, 1.0),
+    existing=1,
+    page_size=20,
+    rps=5,
+    bucket=10,
+    slices=4,
+    sizes=(100, 500),
+    forks=5,
+    quiesce="none",
+    goal_ratio=1.3,
+    playbook_timeout=5400,
+)
 QUICK = dict(FULL, T=8, sizes=(20,))
 
 FATAL = re.compile(r'^fatal: \[[^\]]*\]: FAILED! => .*?"msg": "((?:[^"\\]|\\.)*)"', re.MULTILINE)
@@ -96,8 +108,18 @@ def finish(job, hosts, timeout):
         task_wall = (max(ends) - snap[0].start) if ends else None
     tail = "" if not failed else (stdout + stderr)[-1500:]
     messages = sorted(set(m.group(1)[:300] for m in FATAL.finditer(stdout)))
-    return dict(label=job["label"], hosts=len(hosts), rc=rc, started=job["started"], ended=ended, wall=ended - job["started"],
-                snapshot_task_wall=task_wall, failed_hosts=len(failed), failures=messages[:5], tail=tail)
+    return dict(
+        label=job["label"],
+        hosts=len(hosts),
+        rc=rc,
+        started=job["started"],
+        ended=ended,
+        wall=ended - job["started"],
+        snapshot_task_wall=task_wall,
+        failed_hosts=len(failed),
+        failures=messages[:5],
+        tail=tail,
+    )
 
 
 def judge(entries, servers, existing_ids, snapshots):
@@ -114,9 +136,14 @@ def judge(entries, servers, existing_ids, snapshots):
         counts["posts"] += entry["method"] == "POST"
         counts["rate_limited"] += "rate_limited" in (entry.get("fault") or "")
     left = set(s["id"] for s in snapshots)
-    return dict(duplicates=sum(max(0, n - 1) for n in accepted.values()), lost=sum(1 for n in accepted.values() if n == 0),
-                other_deleted=len(set(existing_ids) - left), left_named=sum(1 for s in snapshots if s["name"] == NAME),
-                by_client=by_client, **fleet.count_entries(entries))
+    return dict(
+        duplicates=sum(max(0, n - 1) for n in accepted.values()),
+        lost=sum(1 for n in accepted.values() if n == 0),
+        other_deleted=len(set(existing_ids) - left),
+        left_named=sum(1 for s in snapshots if s["name"] == NAME),
+        by_client=by_client,
+        **fleet.count_entries(entries),
+    )
 
 
 def run_case(runner, api_entries, cfg, size, count, log=print):
@@ -132,13 +159,22 @@ def run_case(runner, api_entries, cfg, size, count, log=print):
         parts = deal(hosts, count)
         inventories = [runner.inventory([(h, dict(vps_server_id=server_of[h])) for h in part]) for part in parts]
         sim.clear_log()
-        jobs = [launch(runner, sim, inventory, cfg["forks"], token, labels[token], cfg)
-                for inventory, token in zip(inventories, tokens)]
+        jobs = [launch(runner, sim, inventory, cfg["forks"], token, labels[token], cfg) for inventory, token in zip(inventories, tokens)]
         runs = [finish(job, part, cfg["timeout"]) for job, part in zip(jobs, parts)]
         entries = api_entries(sim)
-        record = dict(size=size, slices=count, forks=cfg["forks"], T=cfg["T"], rps=cfg["rps"], bucket=cfg["bucket"],
-                      quiesce=cfg["quiesce"], runs=runs, wall=max(r["ended"] for r in runs) - min(r["started"] for r in runs),
-                      failed_hosts=sum(r["failed_hosts"] for r in runs), command=" ".join(["ansible-playbook"] + jobs[0]["command"][1:]))
+        record = dict(
+            size=size,
+            slices=count,
+            forks=cfg["forks"],
+            T=cfg["T"],
+            rps=cfg["rps"],
+            bucket=cfg["bucket"],
+            quiesce=cfg["quiesce"],
+            runs=runs,
+            wall=max(r["ended"] for r in runs) - min(r["started"] for r in runs),
+            failed_hosts=sum(r["failed_hosts"] for r in runs),
+            command=" ".join(["ansible-playbook"] + jobs[0]["command"][1:]),
+        )
         record.update(judge(entries, servers, existing_ids, sim.snapshots()))
         for run in runs:
             run.update(record["by_client"].get(run["label"], dict(requests=0, rate_limited=0, posts=0)))
@@ -153,10 +189,21 @@ def run_case(runner, api_entries, cfg, size, count, log=print):
                 slot = int((entry["time"] - start) // 10)
                 buckets[slot] = buckets.get(slot, 0) + 1
         record["rate_limited_per_10s"] = [buckets.get(i, 0) for i in range(max(buckets) + 1)] if buckets else []
-    log("    %s N=%d: wall %.1f s, %d requests (%d POST), %d 429s [%s], dup %d, lost %d, failed hosts %d" % (
-        "%d slices" % count if count > 1 else "single batch", size, record["wall"], record["requests"], record["posts"],
-        record["rate_limited"], ", ".join("%s %d" % (r["label"], r["rate_limited"]) for r in runs), record["duplicates"],
-        record["lost"], record["failed_hosts"]))
+    log(
+        "    %s N=%d: wall %.1f s, %d requests (%d POST), %d 429s [%s], dup %d, lost %d, failed hosts %d"
+        % (
+            "%d slices" % count if count > 1 else "single batch",
+            size,
+            record["wall"],
+            record["requests"],
+            record["posts"],
+            record["rate_limited"],
+            ", ".join("%s %d" % (r["label"], r["rate_limited"]) for r in runs),
+            record["duplicates"],
+            record["lost"],
+            record["failed_hosts"],
+        )
+    )
     return record
 
 
@@ -179,16 +226,30 @@ def bench_slices(runner, api_entries, cfg, sizes=None, log=print):
         single = run_case(runner, api_entries, cfg, size, 1, log=log)
         sliced = run_case(runner, api_entries, cfg, size, cfg["slices"], log=log)
         ratio = sliced["wall"] / single["wall"]
-        goals = dict(failed_hosts=sliced["failed_hosts"] == 0 and single["failed_hosts"] == 0,
-                     duplicates=sliced["duplicates"] == 0 and single["duplicates"] == 0,
-                     wall=ratio <= cfg["goal_ratio"])
-        out.append(dict(size=size, single=single, sliced=sliced, ratio=ratio, goals=goals, seconds=time.time() - began,
-                        started=started, load_before=load_before, load_after=os.getloadavg()))
+        goals = dict(
+            failed_hosts=sliced["failed_hosts"] == 0 and single["failed_hosts"] == 0,
+            duplicates=sliced["duplicates"] == 0 and single["duplicates"] == 0,
+            wall=ratio <= cfg["goal_ratio"],
+        )
+        out.append(
+            dict(
+                size=size,
+                single=single,
+                sliced=sliced,
+                ratio=ratio,
+                goals=goals,
+                seconds=time.time() - began,
+                started=started,
+                load_before=load_before,
+                load_after=os.getloadavg(),
+            )
+        )
         log("    N=%d: slices / single batch = %.2f (goal <= %.1f), %.0f s" % (size, ratio, cfg["goal_ratio"], time.time() - began))
     return dict(settings=dict((k, v) for k, v in cfg.items() if k != "timeout"), cases=out)
 
 
 # The pacers alone, on a virtual clock ----------------------------------------------------------------------------------
+
 
 class _Later(Exception):
     def __init__(self, seconds):
@@ -253,6 +314,7 @@ def share_the_limit(pacer_class, clients, requests, rps=5.0, bucket=10, threads=
 
 def pacer_model(pacer_class, total=500, counts=(1, 2, 4, 8)):
     """429s and wall of `total` requests shared by 1, 2, 4, 8 clients: the Pacer as it is, and with a fixed growth (before #22)."""
+
     class FixedGrowth(pacer_class):  # pylint: disable=too-few-public-methods
         MIN_GROWTH = 1.0
 

@@ -40,9 +40,25 @@ COLLECTION = os.path.join("ansible_collections", "vps", "cloud")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # mutmut's exit codes for a mutant, as in mutmut.stats.status_by_exit_code (3.8).
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
-EXIT_STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 2: "interrupted", None: "not checked",
-               33: "no tests", 34: "skipped", 35: "suspicious", 36: "timeout", 37: "caught by type check",
-               -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout", -11: "segfault", -9: "segfault"}
+EXIT_STATUS = {
+    1: "killed",
+    3: "killed",
+    0: "survived",
+    5: "no tests",
+    2: "interrupted",
+    None: "not checked",
+    33: "no tests",
+    34: "skipped",
+    35: "suspicious",
+    36: "timeout",
+    37: "caught by type check",
+    -24: "timeout",
+    24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    -11: "segfault",
+    -9: "segfault",
+}
 
 
 def status_of(exit_code):
@@ -86,8 +102,7 @@ def canonical_change(mutant_name, path):
         functions = (diff_apply.read_original_function(module, mutant_name), diff_apply.read_mutant_function(module, mutant_name))
     original, mutant = (ast.unparse(ast.parse(textwrap.dedent(cst.Module([f]).code))).splitlines() for f in functions)
     lines = list(ndiff(original, mutant))
-    return ([line[2:].strip() for line in lines if line.startswith("- ")],
-            [line[2:].strip() for line in lines if line.startswith("+ ")])
+    return ([line[2:].strip() for line in lines if line.startswith("- ")], [line[2:].strip() for line in lines if line.startswith("+ ")])
 
 
 def mutant_key(function, mutant_name, path):
@@ -140,6 +155,7 @@ def line_of(lines, spans, function, diff):
 
 def mutmut_diff(mutant_name, path):
     from mutmut.mutation.diff_apply import get_diff_for_mutant  # pylint: disable=import-outside-toplevel
+
     return get_diff_for_mutant(mutant_name, path=path)
 
 
@@ -153,8 +169,7 @@ def load_results(work, files):
             continue
         with open(meta, encoding="utf-8") as handle:
             data = json.load(handle)
-        results[relative] = sorted(((name, status_of(code)) for name, code in data.get("exit_code_by_key", {}).items()),
-                                   key=lambda item: _natural(item[0]))
+        results[relative] = sorted(((name, status_of(code)) for name, code in data.get("exit_code_by_key", {}).items()), key=lambda item: _natural(item[0]))
     return results
 
 
@@ -240,16 +255,16 @@ def main(argv=None):
             survivors.append((relative, line_of(lines, spans, function, diff), function, key, status, name, diff))
         for (path, key), (function, dummy, number) in sorted(equivalents.items()):
             if path == relative and (path, key) not in seen_keys:
-                stale.append("%s:%d: %s %s %s is no surviving mutant any more (killed, or the code changed): remove it"
-                             % (shown_file, number, path, function, key))
+                stale.append(
+                    "%s:%d: %s %s %s is no surviving mutant any more (killed, or the code changed): remove it" % (shown_file, number, path, function, key)
+                )
         rows.append((relative, len(mutants), killed, survived, equivalent))
 
     width = max([len(row[0]) for row in rows] + [len("total")])
     print("%-*s %8s %7s %9s %11s %7s" % (width, "file", "mutants", "killed", "survived", "equivalent", "score"))
     totals = [0, 0, 0, 0]
     for relative, total, killed, survived, equivalent in rows:
-        print("%-*s %8s %7s %9s %11s %6.1f%%" % (width, relative, total, killed, survived, equivalent,
-                                                 percent(killed, total - equivalent)))
+        print("%-*s %8s %7s %9s %11s %6.1f%%" % (width, relative, total, killed, survived, equivalent, percent(killed, total - equivalent)))
         totals = [a + b for a, b in zip(totals, (total, killed, survived, equivalent))]
     score = percent(totals[1], totals[0] - totals[3])
     print("%-*s %8s %7s %9s %11s %6.1f%%" % (width, "total", totals[0], totals[1], totals[2], totals[3], score))
@@ -268,8 +283,7 @@ def main(argv=None):
                 print("    - " + text)
             for text in added:
                 print("    + " + text)
-        print("\nTo list one as equivalent, add to %s a line: <file> <function> <key> <why no test can tell it apart>"
-              % shown_file)
+        print("\nTo list one as equivalent, add to %s a line: <file> <function> <key> <why no test can tell it apart>" % shown_file)
     for line in problems + stale:
         print("warning: " + line, file=sys.stderr)
 

@@ -133,13 +133,11 @@ def create_app(sim):
         # The provider's own rate limit (a setting) comes first: a throttled request takes no token.
         if (wait := sim.limiter.take()) is not None:
             g.faults.append("rate_limited")
-            early = _json({"detail": f"Request was throttled. Expected available in {wait} seconds."}, 429,
-                          {"Retry-After": str(wait)})
+            early = _json({"detail": f"Request was throttled. Expected available in {wait} seconds."}, 429, {"Retry-After": str(wait)})
         elif faults.take("rate_limit_burst", method, path):
             g.faults.append("rate_limit")
             retry = faults.retry_after
-            early = _json({"detail": f"Request was throttled. Expected available in {retry:g} seconds."}, 429,
-                          {"Retry-After": str(math.ceil(retry))})
+            early = _json({"detail": f"Request was throttled. Expected available in {retry:g} seconds."}, 429, {"Retry-After": str(math.ceil(retry))})
         elif (code := faults.roll_error(method, path)) is not None:
             g.faults.append("error_rate")
             early = _json({"detail": EDGE_ERRORS[code]}, code)
@@ -180,11 +178,17 @@ def create_app(sim):
             elif faults.take("truncated", method, path):
                 g.faults.append("truncated")
                 data = resp.get_data()
-                resp.set_data(data[:len(data) // 2])
+                resp.set_data(data[: len(data) // 2])
         if path.startswith(API + "/") and g.get("applied", True) and faults.level("late_answer", method, path):
             g.faults.append("late_answer")
-        entry = {"method": method, "path": path, "query": request.args.to_dict(flat=True), "status": resp.status_code,
-                 "fault": ",".join(g.get("faults", [])) or None, "applied": g.get("applied", True)}
+        entry = {
+            "method": method,
+            "path": path,
+            "query": request.args.to_dict(flat=True),
+            "status": resp.status_code,
+            "fault": ",".join(g.get("faults", [])) or None,
+            "applied": g.get("applied", True),
+        }
         if method == "POST":
             try:
                 entry["body"] = json.loads(request.get_data(cache=True) or b"null")
@@ -232,12 +236,14 @@ def create_app(sim):
         pages = max(1, math.ceil(count / size))
         if not 1 <= page <= pages:
             return _json({"detail": "Invalid page."}, 404)
-        return _json({
-            "count": count,
-            "next": _page_url(page + 1) if page < pages else None,
-            "previous": _page_url(page - 1) if page > 1 else None,
-            "results": results,
-        })
+        return _json(
+            {
+                "count": count,
+                "next": _page_url(page + 1) if page < pages else None,
+                "previous": _page_url(page - 1) if page > 1 else None,
+                "results": results,
+            }
+        )
 
     @app.post(API + "/snapshots/")
     def create_snapshot():
@@ -261,8 +267,7 @@ def create_app(sim):
             return busy[-1]
 
         try:
-            snap = store.create_snapshot(body["server_id"], body["name"], body.get("description", ""), fail=fail,
-                                         busy=refuse_busy)
+            snap = store.create_snapshot(body["server_id"], body["name"], body.get("description", ""), fail=fail, busy=refuse_busy)
         except NotFound as exc:
             return _json({"detail": str(exc)}, 404)
         except Rejected as exc:
@@ -292,12 +297,14 @@ def create_app(sim):
                 g.faults.append("restore_refused")
                 g.applied = False
             return _json({"error": str(exc)}, 400)
-        return _json({
-            "status": "success",
-            "message": RESTORE_MESSAGE,
-            "snapshot": {"id": snap["id"], "name": snap["name"], "created_at": snap["created_at"]},
-            "server": server,
-        })
+        return _json(
+            {
+                "status": "success",
+                "message": RESTORE_MESSAGE,
+                "snapshot": {"id": snap["id"], "name": snap["name"], "created_at": snap["created_at"]},
+                "server": server,
+            }
+        )
 
     @app.delete(API + "/snapshots/<int:snapshot_id>/")
     def delete_snapshot(snapshot_id):
@@ -351,8 +358,7 @@ def register_control(app, sim):
     @app.post(CONTROL + "/reset")
     def control_reset():
         body = body_or_empty()
-        sim.reset(state=bool(body.get("state", False)), log=bool(body.get("log", False)),
-                  settings=bool(body.get("settings", False)))
+        sim.reset(state=bool(body.get("state", False)), log=bool(body.get("log", False)), settings=bool(body.get("settings", False)))
         return _json({"ok": True})
 
     @app.get(CONTROL + "/state")
@@ -367,8 +373,9 @@ def register_control(app, sim):
             body = body_or_empty()
             if not isinstance(body.get("status"), str):
                 return _json({"detail": "status (string) is required"}, 400)
-            return _json(store.set_server_status(server_id, body["status"], name=body.get("name"),
-                                                 hold_seconds=body.get("hold_seconds"), then=body.get("then")))
+            return _json(
+                store.set_server_status(server_id, body["status"], name=body.get("name"), hold_seconds=body.get("hold_seconds"), then=body.get("then"))
+            )
         except NotFound as exc:
             return _json({"detail": str(exc)}, 404)
         except ValueError as exc:
@@ -383,8 +390,9 @@ def register_control(app, sim):
                 ids = store.add_snapshots(int(body["server_id"]), int(body.get("count", 1)), status=status)
                 return _json({"snapshot_ids": ids, "count": len(ids)}, 201)
             per_server = {k: body[k] for k in SEED_SERVER_OPTIONS if body.get(k) is not None}
-            ids = store.add_servers(int(body.get("servers", 0)), int(body.get("snapshots_per_server", 0)), status=status,
-                                    start_id=body.get("start_id"), **per_server)
+            ids = store.add_servers(
+                int(body.get("servers", 0)), int(body.get("snapshots_per_server", 0)), status=status, start_id=body.get("start_id"), **per_server
+            )
             return _json({"server_ids": ids, "count": len(ids)}, 201)
         except NotFound as exc:
             return _json({"detail": str(exc)}, 404)

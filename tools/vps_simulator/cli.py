@@ -21,15 +21,18 @@ FAULT_FLAGS = (
     ("--retry-after", "retry_after", float, "Retry-After seconds sent with 429 (default 1)"),
     ("--latency", "latency", float, "seconds added before answering"),
     ("--drop-after-post", "drop_after_post", int, "the next N POSTs are applied, then the connection is dropped"),
-    ("--drop-after-apply", "drop_after_apply", int,
-     "the next N requests that reach the service (any method; scope with --methods) are applied, then the connection is dropped"),
+    (
+        "--drop-after-apply",
+        "drop_after_apply",
+        int,
+        "the next N requests that reach the service (any method; scope with --methods) are applied, then the connection is dropped",
+    ),
     ("--late-answer", "late_answer", float, "seconds added after a request is applied, before its answer"),
     ("--fail-next", "fail_next", int, "the next N created snapshots end failed"),
     ("--truncated", "truncated", int, "the next N responses have their JSON body cut in half"),
     ("--non-json", "non_json", int, "the next N responses are 200 text/plain garbage"),
     ("--html-error", "html_error", int, "the next N responses are a 502 HTML proxy page"),
-    ("--restore-refused", "restore_refused", int,
-     "the next N restores that would start are refused 400 for a reason other than the server's state"),
+    ("--restore-refused", "restore_refused", int, "the next N restores that would start are refused 400 for a reason other than the server's state"),
     ("--create-busy", "create_busy", int, "the next N creations that would start are refused 400 'Server is busy'"),
     ("--servers-endpoint", "servers_endpoint", str, "GET /servers/{id}/ behaviour: ok, 404 or 405"),
     ("--random-seed", "random_seed", int, "seed for error_rate (and sizes/durations with serve)"),
@@ -40,29 +43,29 @@ _SPREAD = {"type": float, "nargs": 2, "metavar": ("MIN", "MAX")}
 _SWITCH = {"nargs": "?", "const": "on", "metavar": "on|off"}
 SETTING_FLAGS = (
     # (flag, dest, argparse options, help); provider settings, kept by a plain reset
-    ("--time-scale", "time_scale", {"type": float},
-     "multiplies the provider's 3-10 min create / 5-15 min restore (default 1)"),
+    ("--time-scale", "time_scale", {"type": float}, "multiplies the provider's 3-10 min create / 5-15 min restore (default 1)"),
     ("--create-seconds", "create_seconds", {"type": float}, "fixed create duration"),
     ("--restore-seconds", "restore_seconds", {"type": float}, "fixed restore duration"),
-    ("--create-spread", "create_spread", _SPREAD,
-     "create duration drawn per server in [MIN, MAX] seconds from --random-seed (beats --create-seconds)"),
+    ("--create-spread", "create_spread", _SPREAD, "create duration drawn per server in [MIN, MAX] seconds from --random-seed (beats --create-seconds)"),
     ("--restore-spread", "restore_spread", _SPREAD, "restore duration drawn per server in [MIN, MAX] seconds"),
-    ("--create-seconds-by-server", "create_seconds_by_server", {"action": "append", "metavar": "ID=SECONDS"},
-     "create duration of one server (repeatable; beats everything else)"),
-    ("--restore-seconds-by-server", "restore_seconds_by_server", {"action": "append", "metavar": "ID=SECONDS"},
-     "restore duration of one server (repeatable)"),
-    ("--after-restore", "after_restore", {"choices": AFTER_RESTORE_STATUSES},
-     "the server's status once a restore ends (default running)"),
-    ("--after-restore-by-server", "after_restore_by_server", {"action": "append", "metavar": "ID=STATUS"},
-     "after-restore status of one server (repeatable)"),
-    ("--snapshotting-during-create", "snapshotting_during_create", _SWITCH,
-     "servers read 'snapshotting' while one of their snapshots is in progress (default off)"),
-    ("--server-restore-detail", "server_restore_detail", _SWITCH,
-     "GET /servers/{id}/ of a restoring server carries restoring_from (default off)"),
-    ("--rate-limit-rps", "rate_limit_rps", {"type": float},
-     "provider rate limit: R requests per second over all /api/v1/ requests (default off)"),
-    ("--rate-limit-bucket", "rate_limit_bucket", {"type": int},
-     "burst of the rate limit: bucket size (default: one second's worth, at least 1)"),
+    (
+        "--create-seconds-by-server",
+        "create_seconds_by_server",
+        {"action": "append", "metavar": "ID=SECONDS"},
+        "create duration of one server (repeatable; beats everything else)",
+    ),
+    ("--restore-seconds-by-server", "restore_seconds_by_server", {"action": "append", "metavar": "ID=SECONDS"}, "restore duration of one server (repeatable)"),
+    ("--after-restore", "after_restore", {"choices": AFTER_RESTORE_STATUSES}, "the server's status once a restore ends (default running)"),
+    ("--after-restore-by-server", "after_restore_by_server", {"action": "append", "metavar": "ID=STATUS"}, "after-restore status of one server (repeatable)"),
+    (
+        "--snapshotting-during-create",
+        "snapshotting_during_create",
+        _SWITCH,
+        "servers read 'snapshotting' while one of their snapshots is in progress (default off)",
+    ),
+    ("--server-restore-detail", "server_restore_detail", _SWITCH, "GET /servers/{id}/ of a restoring server carries restoring_from (default off)"),
+    ("--rate-limit-rps", "rate_limit_rps", {"type": float}, "provider rate limit: R requests per second over all /api/v1/ requests (default off)"),
+    ("--rate-limit-bucket", "rate_limit_bucket", {"type": int}, "burst of the rate limit: bucket size (default: one second's worth, at least 1)"),
     ("--page-size", "page_size", {"type": int}, "list page size (default 20)"),
 )
 
@@ -73,8 +76,7 @@ def _add_setting_flags(parser):
 
 
 def _settings(args):
-    settings = {dest: getattr(args, dest) for dummy, dest, dummy2, dummy3 in SETTING_FLAGS
-                if getattr(args, dest) is not None}
+    settings = {dest: getattr(args, dest) for dummy, dest, dummy2, dummy3 in SETTING_FLAGS if getattr(args, dest) is not None}
     for name in getattr(args, "unset", None) or ():
         settings[name] = None
     return settings
@@ -123,8 +125,9 @@ def build_parser():
     _add_fault_flags(faults)
     settings = actions.add_parser("settings", help="change provider settings (no flags: show them)")
     _add_setting_flags(settings)
-    settings.add_argument("--unset", action="append", choices=SETTING_NAMES, metavar="NAME",
-                          help="back to the provider default (repeatable), e.g. --unset create_spread")
+    settings.add_argument(
+        "--unset", action="append", choices=SETTING_NAMES, metavar="NAME", help="back to the provider default (repeatable), e.g. --unset create_spread"
+    )
     reset = actions.add_parser("reset", help="clear faults")
     reset.add_argument("--state", action="store_true", help="also back to the seed servers, no snapshots")
     reset.add_argument("--log", action="store_true", help="also clear the request log")
@@ -154,9 +157,19 @@ def build_parser():
 
 def make_simulator(args):
     """The (not yet started) Simulator that `serve` runs for these parsed arguments."""
-    return Simulator(tokens=args.tokens or ["demo-token"], seed_file=args.seed, host=args.host, port=args.port,
-                     state_file=args.state_file, tls=args.tls, cert_dir=args.cert_dir, random_seed=args.random_seed,
-                     verbose=args.verbose, settings=_settings(args), faults=_fault_settings(args))
+    return Simulator(
+        tokens=args.tokens or ["demo-token"],
+        seed_file=args.seed,
+        host=args.host,
+        port=args.port,
+        state_file=args.state_file,
+        tls=args.tls,
+        cert_dir=args.cert_dir,
+        random_seed=args.random_seed,
+        verbose=args.verbose,
+        settings=_settings(args),
+        faults=_fault_settings(args),
+    )
 
 
 def serve(args):
@@ -186,10 +199,9 @@ def serve(args):
 def _ctl_request(args, method, path, body=None):
     root = args.url.rstrip("/")
     if root.endswith(API):
-        root = root[:-len(API)]
+        root = root[: -len(API)]
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(root + "/_sim" + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(root + "/_sim" + path, data=data, method=method, headers={"Content-Type": "application/json"})
     context = None
     if root.startswith("https"):
         context = ssl.create_default_context(cafile=args.ca_bundle)
@@ -224,16 +236,17 @@ def ctl(args):
             body["then"] = args.then
         result = _ctl_request(args, "POST", f"/servers/{args.server_id}", body)
     else:
-        per_server = {k: getattr(args, k) for k in ("create_seconds", "create_spread", "restore_seconds",
-                                                    "restore_spread", "after_restore") if getattr(args, k) is not None}
+        per_server = {
+            k: getattr(args, k)
+            for k in ("create_seconds", "create_spread", "restore_seconds", "restore_spread", "after_restore")
+            if getattr(args, k) is not None
+        }
         if args.server_id is not None:
             if per_server:
-                raise ValueError("--create-seconds, --create-spread, --restore-seconds, --restore-spread and "
-                                 "--after-restore go with --servers")
+                raise ValueError("--create-seconds, --create-spread, --restore-seconds, --restore-spread and --after-restore go with --servers")
             body = {"server_id": args.server_id, "count": args.count, "status": args.status}
         else:
-            body = {"servers": args.servers, "snapshots_per_server": args.snapshots_per_server, "status": args.status,
-                    **per_server}
+            body = {"servers": args.servers, "snapshots_per_server": args.snapshots_per_server, "status": args.status, **per_server}
         result = _ctl_request(args, "POST", "/seed", body)
     if result is not None:
         print(json.dumps(result, indent=2))

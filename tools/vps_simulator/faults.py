@@ -10,8 +10,7 @@ import re
 import threading
 
 # "Next N matching requests/responses" faults.
-COUNTERS = ("rate_limit_burst", "drop_after_post", "drop_after_apply", "fail_next", "truncated", "non_json", "html_error",
-            "restore_refused", "create_busy")
+COUNTERS = ("rate_limit_burst", "drop_after_post", "drop_after_apply", "fail_next", "truncated", "non_json", "html_error", "restore_refused", "create_busy")
 # Continuous faults.
 LEVELS = ("error_rate", "latency", "late_answer")
 # Plain settings (not scoped).
@@ -97,8 +96,7 @@ class Faults:
         """JSON-friendly view of the current settings."""
         with self._lock:
             out = {name: {k: v for k, v in spec.items() if k != "regex"} for name, spec in self._active.items()}
-            return {"active": out, "retry_after": self.retry_after, "servers_endpoint": self.servers_endpoint,
-                    "random_seed": self.random_seed}
+            return {"active": out, "retry_after": self.retry_after, "servers_endpoint": self.servers_endpoint, "random_seed": self.random_seed}
 
     @staticmethod
     def _matches(spec, method, path):

@@ -62,13 +62,37 @@ class _DropMiddleware:
 class Simulator:
     """The provider's Snapshots API on 127.0.0.1; see tools/vps_simulator/README.md."""
 
-    def __init__(self, tokens=("demo-token",), servers=None, host="127.0.0.1", port=0, time_scale=1.0,
-                 create_seconds=None, restore_seconds=None, page_size=20, state_file=None, tls=False,
-                 cert_dir=None, random_seed=None, seed_file=None, verbose=False, faults=None,
-                 create_spread=None, restore_spread=None, create_seconds_by_server=None, restore_seconds_by_server=None,
-                 after_restore="running", after_restore_by_server=None, snapshotting_during_create=False,
-                 server_restore_detail=False, rate_limit_rps=None, rate_limit_bucket=None, settings=None, clock=None,
-                 **fault_settings):
+    def __init__(
+        self,
+        tokens=("demo-token",),
+        servers=None,
+        host="127.0.0.1",
+        port=0,
+        time_scale=1.0,
+        create_seconds=None,
+        restore_seconds=None,
+        page_size=20,
+        state_file=None,
+        tls=False,
+        cert_dir=None,
+        random_seed=None,
+        seed_file=None,
+        verbose=False,
+        faults=None,
+        create_spread=None,
+        restore_spread=None,
+        create_seconds_by_server=None,
+        restore_seconds_by_server=None,
+        after_restore="running",
+        after_restore_by_server=None,
+        snapshotting_during_create=False,
+        server_restore_detail=False,
+        rate_limit_rps=None,
+        rate_limit_bucket=None,
+        settings=None,
+        clock=None,
+        **fault_settings,
+    ):
         if isinstance(tokens, str):
             tokens = [tokens]
         self.tokens = list(tokens)
@@ -78,14 +102,22 @@ class Simulator:
             seed_file, servers = servers, None
         if seed_file is not None:
             servers = load_seed_file(seed_file)
-        given = {"time_scale": time_scale, "create_seconds": create_seconds, "restore_seconds": restore_seconds,
-                 "create_spread": create_spread, "restore_spread": restore_spread,
-                 "create_seconds_by_server": create_seconds_by_server,
-                 "restore_seconds_by_server": restore_seconds_by_server, "after_restore": after_restore,
-                 "after_restore_by_server": after_restore_by_server,
-                 "snapshotting_during_create": snapshotting_during_create,
-                 "server_restore_detail": server_restore_detail, "page_size": page_size,
-                 "rate_limit_rps": rate_limit_rps, "rate_limit_bucket": rate_limit_bucket}
+        given = {
+            "time_scale": time_scale,
+            "create_seconds": create_seconds,
+            "restore_seconds": restore_seconds,
+            "create_spread": create_spread,
+            "restore_spread": restore_spread,
+            "create_seconds_by_server": create_seconds_by_server,
+            "restore_seconds_by_server": restore_seconds_by_server,
+            "after_restore": after_restore,
+            "after_restore_by_server": after_restore_by_server,
+            "snapshotting_during_create": snapshotting_during_create,
+            "server_restore_detail": server_restore_detail,
+            "page_size": page_size,
+            "rate_limit_rps": rate_limit_rps,
+            "rate_limit_bucket": rate_limit_bucket,
+        }
         given.update(settings or {})
         # The settings the simulator starts with: reset(settings=True) goes back to them.
         self._initial_settings = settings_mod.parse(given)
@@ -93,11 +125,9 @@ class Simulator:
         self.tls, self.cert_dir, self.verbose = bool(tls), cert_dir, verbose
         self.ca_bundle = None
         store_settings = {k: v for k, v in self._initial_settings.items() if k in settings_mod.STORE_DEFAULTS}
-        self.store = Store(servers=servers, state_file=state_file, random_seed=random_seed,
-                           clock=clock or time.time, **store_settings)
+        self.store = Store(servers=servers, state_file=state_file, random_seed=random_seed, clock=clock or time.time, **store_settings)
         self.page_size = self._initial_settings["page_size"]
-        self.limiter = TokenBucket(self._initial_settings["rate_limit_rps"], self._initial_settings["rate_limit_bucket"],
-                                   clock=clock or time.monotonic)
+        self.limiter = TokenBucket(self._initial_settings["rate_limit_rps"], self._initial_settings["rate_limit_bucket"], clock=clock or time.monotonic)
         initial_faults = dict(faults or {})
         initial_faults.update(fault_settings)
         unknown = set(initial_faults) - set(FAULT_NAMES) - set(SCOPE)
@@ -117,6 +147,7 @@ class Simulator:
     # -- lifecycle -------------------------------------------------------------
     def _ssl_context(self):
         import trustme  # pylint: disable=import-outside-toplevel  # only needed with TLS
+
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")
         if self.cert_dir is None:
@@ -132,8 +163,7 @@ class Simulator:
         if self._server is not None:
             return self
         ctx = self._ssl_context() if self.tls else None
-        self._server = make_server(self.host, self.port, self.app, threaded=True, ssl_context=ctx,
-                                   request_handler=_QuietHandler)
+        self._server = make_server(self.host, self.port, self.app, threaded=True, ssl_context=ctx, request_handler=_QuietHandler)
         self._server.verbose = self.verbose
         if self.verbose:
             logging.getLogger("werkzeug").setLevel(logging.INFO)
@@ -142,8 +172,7 @@ class Simulator:
         self.base_url = f"{'https' if ctx else 'http'}://{shown}:{self.port}{API}"
         # A short poll interval keeps stop() fast (it waits for the serving loop to notice); 10 ms
         # costs next to nothing while idle and saves ~40 ms per stop (test suites start hundreds).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="vps-simulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="vps-simulator", daemon=True)
         self._thread.start()
         return self
 
@@ -165,7 +194,7 @@ class Simulator:
     @property
     def root_url(self):
         """http(s)://host:port (the control API lives under /_sim/)."""
-        return self.base_url[:-len(API)] if self.base_url else None
+        return self.base_url[: -len(API)] if self.base_url else None
 
     # -- controls (same names as the HTTP control API) ---------------------------
     def set_faults(self, **settings):
@@ -216,8 +245,7 @@ class Simulator:
         return self.store.dump()["servers"]
 
     def state(self):
-        return {**self.store.dump(), "faults": self.faults.describe(), "settings": self.settings(),
-                "rate_limit": self.limiter.describe()}
+        return {**self.store.dump(), "faults": self.faults.describe(), "settings": self.settings(), "rate_limit": self.limiter.describe()}
 
     def holds(self):
         """Servers in a timed status (set_server_status with hold_seconds, or a restore) that is not over yet."""
@@ -235,12 +263,29 @@ class Simulator:
         """Snapshots with exact names and statuses, oldest first (see SnapshotStore.seed_snapshots)."""
         return self.store.seed_snapshots(int(server_id), specs, spacing=spacing, days_old=days_old)
 
-    def add_servers(self, count, snapshots_per_server=0, status="completed", start_id=None, create_seconds=None,
-                    create_spread=None, restore_seconds=None, restore_spread=None, after_restore=None):
-        return self.store.add_servers(int(count), int(snapshots_per_server), status=status, start_id=start_id,
-                                      create_seconds=create_seconds, create_spread=create_spread,
-                                      restore_seconds=restore_seconds, restore_spread=restore_spread,
-                                      after_restore=after_restore)
+    def add_servers(
+        self,
+        count,
+        snapshots_per_server=0,
+        status="completed",
+        start_id=None,
+        create_seconds=None,
+        create_spread=None,
+        restore_seconds=None,
+        restore_spread=None,
+        after_restore=None,
+    ):
+        return self.store.add_servers(
+            int(count),
+            int(snapshots_per_server),
+            status=status,
+            start_id=start_id,
+            create_seconds=create_seconds,
+            create_spread=create_spread,
+            restore_seconds=restore_seconds,
+            restore_spread=restore_spread,
+            after_restore=after_restore,
+        )
 
 
 # werkzeug logs "Error on request" through this logger; keep it but not the info noise.

@@ -83,6 +83,7 @@ def load_seed_file(path):
         data = json.loads(text)
     except ValueError:
         import yaml  # pylint: disable=import-outside-toplevel
+
         data = yaml.safe_load(text)
     if isinstance(data, dict):
         data = data.get("servers", [])
@@ -103,16 +104,14 @@ def new_server(server_id, name, status="running"):
 class Store:
     """Thread-safe provider state; all public methods take the lock."""
 
-    def __init__(self, servers=None, time_scale=1.0, create_seconds=None, restore_seconds=None,
-                 state_file=None, random_seed=None, clock=time.time, **settings):
+    def __init__(self, servers=None, time_scale=1.0, create_seconds=None, restore_seconds=None, state_file=None, random_seed=None, clock=time.time, **settings):
         self.lock = threading.RLock()
         self.clock = clock
         self.random_seed = random_seed
         # Provider settings (see settings.py): attributes of the same names.
         for name, value in settings_mod.STORE_DEFAULTS.items():
             setattr(self, name, value.copy() if isinstance(value, dict) else value)
-        self.configure(time_scale=time_scale, create_seconds=create_seconds, restore_seconds=restore_seconds,
-                       **settings)
+        self.configure(time_scale=time_scale, create_seconds=create_seconds, restore_seconds=restore_seconds, **settings)
         self._rng = random.Random(random_seed)
         self._seed = [normalise_server(s) for s in (DEFAULT_SERVERS if servers is None else servers)]
         self.servers = {}
@@ -188,11 +187,12 @@ class Store:
                 self._db.execute("DELETE FROM snapshots")
             self._db.executemany(
                 f"INSERT OR REPLACE INTO servers ({', '.join(SERVER_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
-                [(s["id"], s["name"], s["status"], s["until"], s["then"],
-                  json.dumps(s["restoring_from"]) if s["restoring_from"] else None) for s in servers])
-            self._db.executemany("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [(s["id"], s["server_id"], s["name"], s["description"], s["created"], s["ready"],
-                                   s["outcome"], s["size_mb"]) for s in snapshots])
+                [(s["id"], s["name"], s["status"], s["until"], s["then"], json.dumps(s["restoring_from"]) if s["restoring_from"] else None) for s in servers],
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s["id"], s["server_id"], s["name"], s["description"], s["created"], s["ready"], s["outcome"], s["size_mb"]) for s in snapshots],
+            )
             self._db.executemany("DELETE FROM snapshots WHERE id = ?", [(i,) for i in deleted])
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('next_id', ?)", (str(self.next_id),))
 
@@ -286,8 +286,16 @@ class Store:
         }
 
     def _new_snapshot(self, server_id, name, description, created, ready, outcome):
-        snap = {"id": self.next_id, "server_id": server_id, "name": name, "description": description,
-                "created": created, "ready": ready, "outcome": outcome, "size_mb": self._rng.randint(*SIZE_RANGE)}
+        snap = {
+            "id": self.next_id,
+            "server_id": server_id,
+            "name": name,
+            "description": description,
+            "created": created,
+            "ready": ready,
+            "outcome": outcome,
+            "size_mb": self._rng.randint(*SIZE_RANGE),
+        }
         self.next_id += 1
         self._index(snap)
         return snap
@@ -459,9 +467,19 @@ class Store:
             made.append(self._new_snapshot(server_id, f"{name_prefix}-{i + 1}", "", created, ready, outcome))
         return made
 
-    def add_servers(self, count, snapshots_per_server=0, status="completed", name_prefix="bench", start_id=None,
-                    create_seconds=None, create_spread=None, restore_seconds=None, restore_spread=None,
-                    after_restore=None):
+    def add_servers(
+        self,
+        count,
+        snapshots_per_server=0,
+        status="completed",
+        name_prefix="bench",
+        start_id=None,
+        create_seconds=None,
+        create_spread=None,
+        restore_seconds=None,
+        restore_spread=None,
+        after_restore=None,
+    ):
         """Add `count` running servers, each with N snapshots. Returns the new server ids.
 
         create_seconds / restore_seconds (fixed) or create_spread / restore_spread ((min, max),
@@ -470,9 +488,18 @@ class Store:
         """
         if status not in SNAPSHOT_STATUSES:
             raise ValueError(f"status must be one of {SNAPSHOT_STATUSES}")
-        per_server = settings_mod.parse({k: v for k, v in (
-            ("create_seconds", create_seconds), ("create_spread", create_spread), ("restore_seconds", restore_seconds),
-            ("restore_spread", restore_spread)) if v is not None})
+        per_server = settings_mod.parse(
+            {
+                k: v
+                for k, v in (
+                    ("create_seconds", create_seconds),
+                    ("create_spread", create_spread),
+                    ("restore_seconds", restore_seconds),
+                    ("restore_spread", restore_spread),
+                )
+                if v is not None
+            }
+        )
         if after_restore is not None:
             per_server["after_restore"] = settings_mod.parse({"after_restore": after_restore})["after_restore"]
         with self.lock:
@@ -486,8 +513,7 @@ class Store:
                     if per_server.get(f"{kind}_seconds") is not None:
                         getattr(self, f"{kind}_seconds_by_server")[sid] = per_server[f"{kind}_seconds"]
                     elif per_server.get(f"{kind}_spread") is not None:
-                        getattr(self, f"{kind}_seconds_by_server")[sid] = settings_mod.draw(
-                            per_server[f"{kind}_spread"], kind, sid, self.random_seed)
+                        getattr(self, f"{kind}_seconds_by_server")[sid] = settings_mod.draw(per_server[f"{kind}_spread"], kind, sid, self.random_seed)
                 if "after_restore" in per_server:
                     self.after_restore_by_server[sid] = per_server["after_restore"]
             new, snaps = [], []
@@ -504,10 +530,11 @@ class Store:
         """Servers whose status is timed (a hold or a restore) and not over yet."""
         with self.lock:
             now = self.clock()
-            return [{"id": s["id"], "status": s["status"], "then": s["then"], "until": iso(s["until"]),
-                     "seconds_left": round(s["until"] - now, 3)}
-                    for s in sorted(self.servers.values(), key=lambda s: s["id"])
-                    if s["until"] is not None and now < s["until"]]
+            return [
+                {"id": s["id"], "status": s["status"], "then": s["then"], "until": iso(s["until"]), "seconds_left": round(s["until"] - now, 3)}
+                for s in sorted(self.servers.values(), key=lambda s: s["id"])
+                if s["until"] is not None and now < s["until"]
+            ]
 
     def dump(self):
         """Everything, for GET /_sim/state (servers with their current, lazily computed statuses)."""

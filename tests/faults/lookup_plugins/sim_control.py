@@ -57,14 +57,18 @@ def _quiesce(root, latency, quiet=0.3, limit=60.0):
 
 
 class LookupModule(LookupBase):
-
     def run(self, terms, variables=None, **kwargs):
         root = str(kwargs["root"])
         _quiesce(root, float(kwargs.get("latency") or 0))
         _call("POST", root + "/_sim/reset", {"settings": True})
         state = _call("GET", root + "/_sim/state")
-        record = {"label": str(kwargs.get("label") or ""), "snapshots": state["snapshots"], "servers": state["servers"],
-                  "log": _call("GET", root + "/_sim/log"), "time": time.time()}
+        record = {
+            "label": str(kwargs.get("label") or ""),
+            "snapshots": state["snapshots"],
+            "servers": state["servers"],
+            "log": _call("GET", root + "/_sim/log"),
+            "time": time.time(),
+        }
         _call("DELETE", root + "/_sim/log")
         settings = json.loads(str(kwargs.get("settings") or "{}"))
         if settings:

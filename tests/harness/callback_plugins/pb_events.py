@@ -68,13 +68,15 @@ class CallbackModule(CallbackBase):
         if data.get("_ansible_no_log"):
             data = {"censored": CENSORED, "failed": data.get("failed"), "changed": data.get("changed")}
         task = _task_of(result)
-        self._write({
-            "event": status,
-            "host": _host_of(result).get_name(),
-            "task": task.get_name(),
-            "action": task.action,
-            "result": dict((k, v) for k, v in data.items() if not str(k).startswith("_ansible")),
-        })
+        self._write(
+            {
+                "event": status,
+                "host": _host_of(result).get_name(),
+                "task": task.get_name(),
+                "action": task.action,
+                "result": dict((k, v) for k, v in data.items() if not str(k).startswith("_ansible")),
+            }
+        )
 
     def v2_runner_on_ok(self, result):
         self._event("ok", result)

@@ -46,9 +46,17 @@ def summary(result):
     if isinstance(result.get("requests"), dict):
         out["requests"] = result["requests"]
     if isinstance(result.get("results"), list):
-        out["results"] = [dict(host=r.get("host"), server_id=r.get("server_id"), changed=bool(r.get("changed")),
-                               failed=bool(r.get("failed")), snapshot=_snapshot(r.get("snapshot")))
-                          for r in result["results"] if isinstance(r, dict)]
+        out["results"] = [
+            dict(
+                host=r.get("host"),
+                server_id=r.get("server_id"),
+                changed=bool(r.get("changed")),
+                failed=bool(r.get("failed")),
+                snapshot=_snapshot(r.get("snapshot")),
+            )
+            for r in result["results"]
+            if isinstance(r, dict)
+        ]
     return out
 
 

@@ -14,7 +14,19 @@ from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotR
 from ansible_collections.vps.cloud.plugins.module_utils.results import absent_result, prune_diff, prune_result
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    LIST_ALL, NOW, add_delete, add_list, add_server, build_service, clean, delete_call, describe, listing, sent, snap, url,
+    LIST_ALL,
+    NOW,
+    add_delete,
+    add_list,
+    add_server,
+    build_service,
+    clean,
+    delete_call,
+    describe,
+    listing,
+    sent,
+    snap,
+    url,
 )
 
 A = snap(801, "a", server_id=101)
@@ -23,15 +35,18 @@ B = snap(803, "b", server_id=102)
 LISTED = [A, A2, B]
 
 
-@pytest.mark.parametrize("snapshot_id, server_id, name, found", [
-    (801, None, None, A),
-    (801, 101, None, A),
-    (999, None, None, None),
-    (999, 101, None, None),
-    (None, 102, "b", B),
-    (None, 101, "b", None),
-    (None, 101, "zzz", None),
-])
+@pytest.mark.parametrize(
+    "snapshot_id, server_id, name, found",
+    [
+        (801, None, None, A),
+        (801, 101, None, A),
+        (999, None, None, None),
+        (999, 101, None, None),
+        (None, 102, "b", B),
+        (None, 101, "b", None),
+        (None, 101, "zzz", None),
+    ],
+)
 def test_find_target_by_id_or_by_server_and_name(snapshot_id, server_id, name, found):
     assert find_target(LISTED, snapshot_id, server_id, name, account=lambda: LISTED) == found
 
@@ -40,8 +55,9 @@ def test_a_snapshot_id_of_another_server_names_the_server_it_belongs_to():
     with pytest.raises(SnapshotError) as caught:
         find_target(LISTED, 803, 101)
 
-    assert caught.value.message == ("Snapshot %s belongs to server 102 (web-server-01), not to server 101. Give the server_id it "
-                                    "belongs to, or leave server_id out." % describe(B))
+    assert caught.value.message == (
+        "Snapshot %s belongs to server 102 (web-server-01), not to server 101. Give the server_id it belongs to, or leave server_id out." % describe(B)
+    )
     assert caught.value.details == {"snapshot": clean(B)}
 
 
@@ -61,8 +77,9 @@ def test_namesakes_are_never_picked():
     with pytest.raises(SnapshotError) as caught:
         find_target(LISTED, None, 101, "a")
 
-    assert caught.value.message == ("Server 101 has 2 snapshots named 'a' (ids 801, 802); refer to one of them with snapshot_id "
-                                    "rather than let the module pick.")
+    assert caught.value.message == (
+        "Server 101 has 2 snapshots named 'a' (ids 801, 802); refer to one of them with snapshot_id rather than let the module pick."
+    )
     assert caught.value.details == {"snapshots": [clean(A), clean(A2)]}
 
 
@@ -75,8 +92,7 @@ def test_targets_by_id_are_read_from_one_account_listing(rsps, vt):
     add_delete(rsps, 801)
     add_delete(rsps, 803)
 
-    entries = ensure_absent(service, [SnapshotRequest(snapshot_id=801), SnapshotRequest(server_id=102, name="b"),
-                                      SnapshotRequest(snapshot_id=999)], wait=False)
+    entries = ensure_absent(service, [SnapshotRequest(snapshot_id=801), SnapshotRequest(server_id=102, name="b"), SnapshotRequest(snapshot_id=999)], wait=False)
 
     assert [e.to_delete for e in entries] == [[A], [B], []]
     assert [e.changes.deleted for e in entries] == [[clean(A)], [clean(B)], []]
@@ -135,8 +151,10 @@ def test_the_wait_covers_every_server_in_one_listing_per_poll(rsps, vt, polls, f
         # Once server 101's deletion is gone, only server 102 is read.
         assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(803), LIST_ALL, listing(102), listing(102)]
     else:
-        assert "Timed out after 20s (wait_timeout=20) waiting for 2 deleted snapshot(s) to disappear; last seen status: still " \
-               "listed: 803." in entries[1].error.message
+        assert (
+            "Timed out after 20s (wait_timeout=20) waiting for 2 deleted snapshot(s) to disappear; last seen status: still "
+            "listed: 803." in entries[1].error.message
+        )
 
 
 @pytest.mark.parametrize("engine", ["absent", "prune"])
@@ -148,8 +166,7 @@ def test_a_server_whose_listing_failed_does_not_stop_the_next_one(rsps, vt, engi
     add_delete(rsps, 803)
 
     if engine == "absent":
-        entries = ensure_absent(service, [SnapshotRequest(server_id=101, name="a"), SnapshotRequest(server_id=102, name="b")],
-                                wait=False)
+        entries = ensure_absent(service, [SnapshotRequest(server_id=101, name="a"), SnapshotRequest(server_id=102, name="b")], wait=False)
     else:
         entries = ensure_pruned(service, [101, 102], "*", keep=0, protect_last_completed=False, wait=False)
 
@@ -185,8 +202,7 @@ def test_a_target_that_cannot_be_named_does_not_stop_the_next_one(rsps, vt):
     add_list(rsps, LISTED, server_id=None)
     add_delete(rsps, 803)
 
-    entries = ensure_absent(build_service(vt), [SnapshotRequest(server_id=101, name="a"), SnapshotRequest(snapshot_id=803)],
-                            wait=False)
+    entries = ensure_absent(build_service(vt), [SnapshotRequest(server_id=101, name="a"), SnapshotRequest(snapshot_id=803)], wait=False)
 
     assert entries[0].error.message.startswith("Server 101 has 2 snapshots named 'a'")
     assert entries[1].changes.deleted == [clean(B)]
@@ -215,8 +231,9 @@ def test_pruning_a_server_that_does_not_exist_fails_naming_it(rsps, vt):
     result = prune_result(ensure_pruned(build_service(vt), [99999], "*", keep=0)[0], False, NOW)
 
     assert result["failed"] is True
-    assert result["msg"] == ("Server 99999 does not exist: GET servers/99999/ answered HTTP 404, while other servers of the "
-                             "account can be read. Check server_id.")
+    assert result["msg"] == (
+        "Server 99999 does not exist: GET servers/99999/ answered HTTP 404, while other servers of the account can be read. Check server_id."
+    )
     assert (result["changed"], result["pruned"]) == (False, [])
 
 
@@ -255,21 +272,43 @@ def deletion(doomed=(), deleted=(), error=None, kept=(), gone=()):
     return entry
 
 
-@pytest.mark.parametrize("entry, check_mode, expected", [
-    (deletion([A], [A]), False, dict(changed=True, msg="Deleted snapshot %s." % describe(A, "4d 17h old"),
-                                     preview=["id 801  a  completed  4d 17h old"])),
-    (deletion([A]), True, dict(changed=True, msg="Check mode: would delete snapshot %s." % describe(A, "4d 17h old"),
-                               preview=["id 801  a  completed  4d 17h old"])),
-    # Gone at this task's first DELETE (404): someone else's deletion, not reported as this task's (issue 22).
-    (deletion([A], gone=[A]), False, dict(changed=False, preview=[], msg=(
-        "Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else deleted it first. "
-        "This task deleted nothing." % describe(A, "4d 17h old")))),
-    (deletion(), True, dict(changed=False, msg="No such snapshot; nothing to delete.", preview=[])),
-    (deletion([A], [A], SnapshotError("Slow.", failure={"status": 500})), False, dict(
-        changed=True, failed=True, failure={"status": 500}, preview=["id 801  a  completed  4d 17h old"],
-        msg="Slow. Before this failure the task made changes: It deleted %s." % describe(A, "4d 17h old"))),
-    (deletion([A], [], SnapshotError("Refused.")), False, dict(changed=False, failed=True, msg="Refused.", preview=[])),
-])
+@pytest.mark.parametrize(
+    "entry, check_mode, expected",
+    [
+        (deletion([A], [A]), False, dict(changed=True, msg="Deleted snapshot %s." % describe(A, "4d 17h old"), preview=["id 801  a  completed  4d 17h old"])),
+        (
+            deletion([A]),
+            True,
+            dict(changed=True, msg="Check mode: would delete snapshot %s." % describe(A, "4d 17h old"), preview=["id 801  a  completed  4d 17h old"]),
+        ),
+        # Gone at this task's first DELETE (404): someone else's deletion, not reported as this task's (issue 22).
+        (
+            deletion([A], gone=[A]),
+            False,
+            dict(
+                changed=False,
+                preview=[],
+                msg=(
+                    "Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else deleted it first. "
+                    "This task deleted nothing." % describe(A, "4d 17h old")
+                ),
+            ),
+        ),
+        (deletion(), True, dict(changed=False, msg="No such snapshot; nothing to delete.", preview=[])),
+        (
+            deletion([A], [A], SnapshotError("Slow.", failure={"status": 500})),
+            False,
+            dict(
+                changed=True,
+                failed=True,
+                failure={"status": 500},
+                preview=["id 801  a  completed  4d 17h old"],
+                msg="Slow. Before this failure the task made changes: It deleted %s." % describe(A, "4d 17h old"),
+            ),
+        ),
+        (deletion([A], [], SnapshotError("Refused.")), False, dict(changed=False, failed=True, msg="Refused.", preview=[])),
+    ],
+)
 def test_absent_result(entry, check_mode, expected):
     result = absent_result(entry, check_mode, NOW)
 
@@ -278,17 +317,28 @@ def test_absent_result(entry, check_mode, expected):
     assert result["diff"] == {"before": result["snapshot"], "after": {}}
 
 
-@pytest.mark.parametrize("entry, check_mode, expected", [
-    (deletion([A, A2], [A, A2], kept=[B, A]), False, dict(
-        changed=True, pruned=[clean(A), clean(A2)], kept=[clean(B), clean(A)],
-        msg="Server 101: deleted 2 snapshot(s): %s; %s." % (describe(A, "4d 17h old"), describe(A2, "4d 17h old")))),
-    (deletion([A]), True, dict(changed=True, pruned=[clean(A)], msg="Server 101: would delete 1 snapshot(s): %s" % describe(
-        A, "4d 17h old"))),
-    (deletion([A]), False, dict(changed=False, pruned=[], msg="Server 101: deleted 0 snapshot(s).")),
-    (deletion([A], [A], SnapshotError("Slow.", snapshot={})), False, dict(
-        changed=True, failed=True, snapshot={}, msg="Slow. Before this failure the task made changes: It deleted %s." % describe(
-            A, "4d 17h old"))),
-])
+@pytest.mark.parametrize(
+    "entry, check_mode, expected",
+    [
+        (
+            deletion([A, A2], [A, A2], kept=[B, A]),
+            False,
+            dict(
+                changed=True,
+                pruned=[clean(A), clean(A2)],
+                kept=[clean(B), clean(A)],
+                msg="Server 101: deleted 2 snapshot(s): %s; %s." % (describe(A, "4d 17h old"), describe(A2, "4d 17h old")),
+            ),
+        ),
+        (deletion([A]), True, dict(changed=True, pruned=[clean(A)], msg="Server 101: would delete 1 snapshot(s): %s" % describe(A, "4d 17h old"))),
+        (deletion([A]), False, dict(changed=False, pruned=[], msg="Server 101: deleted 0 snapshot(s).")),
+        (
+            deletion([A], [A], SnapshotError("Slow.", snapshot={})),
+            False,
+            dict(changed=True, failed=True, snapshot={}, msg="Slow. Before this failure the task made changes: It deleted %s." % describe(A, "4d 17h old")),
+        ),
+    ],
+)
 def test_prune_result(entry, check_mode, expected):
     result = prune_result(entry, check_mode, NOW)
 
@@ -300,6 +350,5 @@ def test_prune_result(entry, check_mode, expected):
 def test_prune_diff_lists_what_went_or_would_go_per_server():
     entries = [deletion([A, A2], [A]), deletion([B], [B])]
 
-    assert prune_diff(entries, False, NOW)["before"] == "server 101: %s\nserver 101: %s\n" % (
-        describe(A, "4d 17h old"), describe(B, "4d 17h old"))
+    assert prune_diff(entries, False, NOW)["before"] == "server 101: %s\nserver 101: %s\n" % (describe(A, "4d 17h old"), describe(B, "4d 17h old"))
     assert prune_diff(entries, True, NOW)["before"].count("\n") == 3

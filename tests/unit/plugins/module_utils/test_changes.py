@@ -24,8 +24,7 @@ def test_a_deletion_whose_answer_was_lost_says_so_with_the_reason_in_the_summary
     changes.deleted.append(OLD)
     changes.answers_lost[700] = (LOST, FOUND)
 
-    assert changes.summary(NOW) == "It deleted %s (the answer to its DELETE was lost: %s)." % (
-        describe(OLD, "10d 0h old"), LOST)
+    assert changes.summary(NOW) == "It deleted %s (the answer to its DELETE was lost: %s)." % (describe(OLD, "10d 0h old"), LOST)
 
 
 def test_only_the_deletion_whose_answer_was_lost_carries_the_note():
@@ -34,7 +33,10 @@ def test_only_the_deletion_whose_answer_was_lost_carries_the_note():
     changes.answers_lost[700] = (LOST, "found gone from the listing")
 
     assert changes.summary(NOW) == "It deleted %s; %s (the answer to its DELETE was lost: %s)." % (
-        describe(OLDER, "15d 0h old"), describe(OLD, "10d 0h old"), LOST)
+        describe(OLDER, "15d 0h old"),
+        describe(OLD, "10d 0h old"),
+        LOST,
+    )
 
 
 def test_a_lost_answer_is_named_without_an_age_when_there_is_no_clock():
@@ -61,4 +63,5 @@ def test_a_failure_message_keeps_the_lost_answer_of_a_deletion_made_before_it():
 
     assert with_changes_made("Could not create the snapshot.", NOW, changes) == (
         "Could not create the snapshot. Before this failure the task made changes: It deleted %s (the answer to its "
-        "DELETE was lost: %s)." % (describe(OLD, "10d 0h old"), LOST))
+        "DELETE was lost: %s)." % (describe(OLD, "10d 0h old"), LOST)
+    )

@@ -38,9 +38,11 @@ API = "https://api.vps.test/api/v1"
 TOKEN = "tok-Unit-7f3a9c"
 SNAPSHOTS = API + "/snapshots/"
 ONE = SNAPSHOTS + "801/"
-CONNECTION_REFUSED = ("HTTPSConnectionPool(host='api.vps.test', port=443): Max retries exceeded with url: /api/v1/snapshots/ "
-                      "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f00>: "
-                      "Failed to establish a new connection: [Errno 111] Connection refused'))")
+CONNECTION_REFUSED = (
+    "HTTPSConnectionPool(host='api.vps.test', port=443): Max retries exceeded with url: /api/v1/snapshots/ "
+    "(Caused by NewConnectionError('<urllib3.connection.HTTPSConnection object at 0x7f00>: "
+    "Failed to establish a new connection: [Errno 111] Connection refused'))"
+)
 REFUSED_TEXT = "Failed to establish a new connection: [Errno 111] Connection refused"
 CA_FILE = os.path.join(os.path.dirname(__file__), "fixtures", "ca.pem")
 URL_PROBLEM = "api_url must be an http:// or https:// URL such as https://admin.vps.org/api/v1, got %r"
@@ -60,10 +62,12 @@ def dropped():
 @pytest.fixture
 def make(vt):
     """make(api_url=API, token=TOKEN, **options): a VpsClient on the virtual clock."""
+
     def factory(api_url=API, token=TOKEN, **kwargs):
         kwargs.setdefault("sleep", vt.sleep)
         kwargs.setdefault("clock", vt.monotonic)
         return VpsClient(api_url, token, **kwargs)
+
     return factory
 
 
@@ -124,6 +128,7 @@ def script(rsps, vt, method, url, *answers):
 
 # Requests: headers, body, URLs ------------------------------------------------------------------------------------------
 
+
 def test_get_sends_bearer_token_accepts_json_and_names_the_collection(rsps, make):
     rsps.get(SNAPSHOTS, json={"count": 0, "results": []})
     assert make().get("snapshots/") == {"count": 0, "results": []}
@@ -156,14 +161,17 @@ def test_get_params_reach_the_query_string(rsps, make):
     assert rsps.calls[0].request.url == SNAPSHOTS + "?server_id=12345"
 
 
-@pytest.mark.parametrize("path, url", [
-    ("snapshots", SNAPSHOTS),
-    ("snapshots/", SNAPSHOTS),
-    ("/snapshots/", SNAPSHOTS),
-    ("snapshots/801/restore", API + "/snapshots/801/restore/"),
-    ("snapshots/801/restore/", API + "/snapshots/801/restore/"),
-    ("servers/12345/", API + "/servers/12345/"),
-])
+@pytest.mark.parametrize(
+    "path, url",
+    [
+        ("snapshots", SNAPSHOTS),
+        ("snapshots/", SNAPSHOTS),
+        ("/snapshots/", SNAPSHOTS),
+        ("snapshots/801/restore", API + "/snapshots/801/restore/"),
+        ("snapshots/801/restore/", API + "/snapshots/801/restore/"),
+        ("servers/12345/", API + "/servers/12345/"),
+    ],
+)
 def test_url_for_gives_trailing_slash_paths(make, path, url):
     assert make().url_for(path) == url
 
@@ -193,6 +201,7 @@ def test_token_surrounding_whitespace_is_stripped(rsps, make):
 
 # client_option_problems: the one place options are checked -------------------------------------------------------------
 
+
 def problems(api_url=API, api_token=TOKEN, timeout=30, retries=5, **tls):
     """client_option_problems for good options but the ones given."""
     return client_option_problems(api_url, api_token, timeout, retries, **tls)
@@ -202,25 +211,51 @@ def test_good_options_have_no_problem():
     assert problems() == []
 
 
-@pytest.mark.parametrize("api_url", [
-    None, "", 5, "api.vps.test/api/v1", "ftp://api.vps.test/api/v1", "https://", "https:///api/v1",
-    "https://api.vps.test/api/v1?x=1", "https://api.vps.test/api#v1", "https://api.vps.test/api v1", " " + API, API + " ",
-    "https://api vps.test/", "https://api.vps.test?x", "https://api.vps.test#f", "xhttps://api.vps.test/api/v1",
-    "https://:8443/api/v1", "http://:80/api/v1",
-])
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        None,
+        "",
+        5,
+        "api.vps.test/api/v1",
+        "ftp://api.vps.test/api/v1",
+        "https://",
+        "https:///api/v1",
+        "https://api.vps.test/api/v1?x=1",
+        "https://api.vps.test/api#v1",
+        "https://api.vps.test/api v1",
+        " " + API,
+        API + " ",
+        "https://api vps.test/",
+        "https://api.vps.test?x",
+        "https://api.vps.test#f",
+        "xhttps://api.vps.test/api/v1",
+        "https://:8443/api/v1",
+        "http://:80/api/v1",
+    ],
+)
 def test_api_url_shapes_refused(api_url):
     assert problems(api_url=api_url) == [URL_PROBLEM % (api_url,)]
 
 
-CREDENTIALS_PROBLEM = ("api_url must not carry credentials (user:password@ before the host): requests would send them as HTTP Basic "
-                       "authentication instead of the token, and the API would answer 401. Give the token in api_token, and "
-                       "api_url without them, such as https://admin.vps.org/api/v1")
+CREDENTIALS_PROBLEM = (
+    "api_url must not carry credentials (user:password@ before the host): requests would send them as HTTP Basic "
+    "authentication instead of the token, and the API would answer 401. Give the token in api_token, and "
+    "api_url without them, such as https://admin.vps.org/api/v1"
+)
 
 
-@pytest.mark.parametrize("api_url", [
-    "https://user:pass@api.vps.test/api/v1", "https://user:pw@api.vps.test:8443/api/v1", "https://user@api.vps.test/api/v1",
-    "https://:s3cr3t@api.vps.test/api/v1", "HTTP://User:Pa55@127.0.0.1:8765/api/v1", "https://us%40er:p%3Ass@api.vps.test/",
-])
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "https://user:pass@api.vps.test/api/v1",
+        "https://user:pw@api.vps.test:8443/api/v1",
+        "https://user@api.vps.test/api/v1",
+        "https://:s3cr3t@api.vps.test/api/v1",
+        "HTTP://User:Pa55@127.0.0.1:8765/api/v1",
+        "https://us%40er:p%3Ass@api.vps.test/",
+    ],
+)
 def test_api_url_with_credentials_is_refused_without_echoing_them(api_url):
     found = problems(api_url=api_url)
     assert found == [CREDENTIALS_PROBLEM]
@@ -240,10 +275,18 @@ def test_the_client_refuses_an_api_url_with_credentials(make):
     assert str(exc) == CREDENTIALS_PROBLEM and "hunter2" not in repr(exc)
 
 
-@pytest.mark.parametrize("api_url", [
-    API, "http://127.0.0.1:8765/api/v1", "HTTPS://API.VPS.TEST/API/V1", "https://api.vps.test", "https://api.vps.test/",
-    "http://[::1]:8080/api/v1", "https://api.vps.test/api/v1/users/@me",
-])
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        API,
+        "http://127.0.0.1:8765/api/v1",
+        "HTTPS://API.VPS.TEST/API/V1",
+        "https://api.vps.test",
+        "https://api.vps.test/",
+        "http://[::1]:8080/api/v1",
+        "https://api.vps.test/api/v1/users/@me",
+    ],
+)
 def test_api_url_shapes_accepted(api_url):
     assert problems(api_url=api_url) == []
 
@@ -280,29 +323,37 @@ def test_api_retries_in_range(retries):
 
 @pytest.mark.parametrize("ca_path", ["/nonexistent/ca.pem", os.path.dirname(CA_FILE)])
 def test_ca_path_that_is_not_a_file_is_named(ca_path):
-    assert problems(ca_path=ca_path) == [
-        "ca_path %s does not exist or is not a file; give the path of a PEM bundle of CA certificates" % ca_path]
+    assert problems(ca_path=ca_path) == ["ca_path %s does not exist or is not a file; give the path of a PEM bundle of CA certificates" % ca_path]
 
 
-@pytest.mark.parametrize("changes", [
-    dict(ca_path=CA_FILE), dict(ca_path=None), dict(ca_path=""),
-    dict(ca_path="/nonexistent/ca.pem", validate_certs=False),
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(ca_path=CA_FILE),
+        dict(ca_path=None),
+        dict(ca_path=""),
+        dict(ca_path="/nonexistent/ca.pem", validate_certs=False),
+    ],
+)
 def test_ca_path_accepted(changes):
     assert problems(**changes) == []
 
 
 def test_every_problem_is_listed_in_order():
     assert problems(api_url="ftp://x", api_token="", timeout=0, retries=99, ca_path="/nope") == [
-        URL_PROBLEM % "ftp://x", TOKEN_PROBLEM, "api_timeout must be between 1 and 3600 seconds, got 0",
+        URL_PROBLEM % "ftp://x",
+        TOKEN_PROBLEM,
+        "api_timeout must be between 1 and 3600 seconds, got 0",
         "api_retries must be between 0 and 20, got 99",
-        "ca_path /nope does not exist or is not a file; give the path of a PEM bundle of CA certificates"]
+        "ca_path /nope does not exist or is not a file; give the path of a PEM bundle of CA certificates",
+    ]
 
 
 def test_the_client_refuses_bad_options_with_every_problem(make):
     exc = raises(VpsConfigError, make, "ftp://x", timeout=0, retries=99)
-    assert str(exc) == "; ".join([URL_PROBLEM % "ftp://x", "api_timeout must be between 1 and 3600 seconds, got 0",
-                                  "api_retries must be between 0 and 20, got 99"])
+    assert str(exc) == "; ".join(
+        [URL_PROBLEM % "ftp://x", "api_timeout must be between 1 and 3600 seconds, got 0", "api_retries must be between 0 and 20, got 99"]
+    )
 
 
 @pytest.mark.parametrize("token", ["", "tok en", None])
@@ -318,14 +369,20 @@ def test_the_client_refuses_a_missing_ca_path_unless_certificates_are_not_checke
 
 # Pagination -------------------------------------------------------------------------------------------------------------
 
+
 def test_get_all_follows_absolute_next_across_three_pages(rsps, make):
     page2, page3 = SNAPSHOTS + "?cursor=p2", SNAPSHOTS + "?cursor=p3"
-    rsps.get(SNAPSHOTS, json={"count": 5, "next": page2, "previous": None, "results": [{"id": 1}, {"id": 2}]},
-             match=[matchers.query_param_matcher({"server_id": "12345"})])
-    rsps.get(page2, json={"count": 5, "next": page3, "previous": SNAPSHOTS, "results": [{"id": 3}, {"id": 4}]},
-             match=[matchers.query_param_matcher({"cursor": "p2"})])
-    rsps.get(page3, json={"count": 5, "next": None, "previous": page2, "results": [{"id": 5}]},
-             match=[matchers.query_param_matcher({"cursor": "p3"})])
+    rsps.get(
+        SNAPSHOTS,
+        json={"count": 5, "next": page2, "previous": None, "results": [{"id": 1}, {"id": 2}]},
+        match=[matchers.query_param_matcher({"server_id": "12345"})],
+    )
+    rsps.get(
+        page2,
+        json={"count": 5, "next": page3, "previous": SNAPSHOTS, "results": [{"id": 3}, {"id": 4}]},
+        match=[matchers.query_param_matcher({"cursor": "p2"})],
+    )
+    rsps.get(page3, json={"count": 5, "next": None, "previous": page2, "results": [{"id": 5}]}, match=[matchers.query_param_matcher({"cursor": "p3"})])
     client = make()
     items = client.get_all("snapshots/", params={"server_id": 12345})
     assert items == [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}, {"id": 5}]
@@ -405,16 +462,20 @@ def test_get_all_without_results_list_is_an_error(rsps, make, body):
     rsps.get(SNAPSHOTS, json=body)
     exc = raises(VpsApiError, make().get_all, "snapshots/")
     assert str(exc) == "the API answered a list request without a 'results' list on GET snapshots/"
-    assert exc.to_failure() == dict(status=None, message="the API answered a list request without a 'results' list",
-                                    method="GET", path="snapshots/", url=SNAPSHOTS)
+    assert exc.to_failure() == dict(
+        status=None, message="the API answered a list request without a 'results' list", method="GET", path="snapshots/", url=SNAPSHOTS
+    )
 
 
-@pytest.mark.parametrize("next_url, origin", [
-    ("https://evil.example/api/v1/snapshots/?cursor=p2", "https://evil.example"),
-    ("http://api.vps.test/api/v1/snapshots/?cursor=p2", "http://api.vps.test"),
-    ("https://api.vps.test:8443/api/v1/snapshots/?cursor=p2", "https://api.vps.test"),
-    ("https://user@api.vps.test/api/v1/snapshots/?cursor=p2", "https://api.vps.test"),
-])
+@pytest.mark.parametrize(
+    "next_url, origin",
+    [
+        ("https://evil.example/api/v1/snapshots/?cursor=p2", "https://evil.example"),
+        ("http://api.vps.test/api/v1/snapshots/?cursor=p2", "http://api.vps.test"),
+        ("https://api.vps.test:8443/api/v1/snapshots/?cursor=p2", "https://api.vps.test"),
+        ("https://user@api.vps.test/api/v1/snapshots/?cursor=p2", "https://api.vps.test"),
+    ],
+)
 def test_get_all_refuses_next_to_another_origin(rsps, make, vt, next_url, origin):
     rsps.get(SNAPSHOTS, json={"next": next_url, "results": [{"id": 1}]})
     exc = raises(VpsApiError, make().get_all, "snapshots/")
@@ -424,10 +485,13 @@ def test_get_all_refuses_next_to_another_origin(rsps, make, vt, next_url, origin
     assert vt.sleeps == []
 
 
-@pytest.mark.parametrize("loops_to", [
-    pytest.param(SNAPSHOTS, id="back to the first page"),
-    pytest.param(SNAPSHOTS + "?cursor=p2", id="a page pointing at itself"),
-])
+@pytest.mark.parametrize(
+    "loops_to",
+    [
+        pytest.param(SNAPSHOTS, id="back to the first page"),
+        pytest.param(SNAPSHOTS + "?cursor=p2", id="a page pointing at itself"),
+    ],
+)
 def test_get_all_detects_a_pagination_loop(rsps, make, loops_to):
     page2 = SNAPSHOTS + "?cursor=p2"
     rsps.get(SNAPSHOTS, json={"next": page2, "results": [{"id": 1}]})
@@ -450,16 +514,18 @@ def test_get_all_reads_a_list_again_when_a_later_page_is_gone_and_sees_every_ite
     assert len(pages) == 2
 
 
-@pytest.mark.parametrize("second_page", [
-    pytest.param({"count": 4, "next": None, "results": [{"id": 3}]}, id="the pages' counts differ"),
-    pytest.param({"count": 3, "next": None, "results": [{"id": 2}]}, id="an item shows twice"),
-])
+@pytest.mark.parametrize(
+    "second_page",
+    [
+        pytest.param({"count": 4, "next": None, "results": [{"id": 3}]}, id="the pages' counts differ"),
+        pytest.param({"count": 3, "next": None, "results": [{"id": 2}]}, id="an item shows twice"),
+    ],
+)
 def test_get_all_reads_a_list_again_when_it_moved_while_read(rsps, make, second_page):
     page2 = SNAPSHOTS + "?page=2"
     rsps.get(SNAPSHOTS, json={"count": 3, "next": page2, "results": [{"id": 1}, {"id": 2}]}, match=[matchers.query_param_matcher({})])
     rsps.get(page2, json=second_page, match=[matchers.query_param_matcher({"page": "2"})])
-    rsps.get(SNAPSHOTS, json={"count": 3, "next": None, "results": [{"id": 1}, {"id": 2}, {"id": 3}]},
-             match=[matchers.query_param_matcher({})])
+    rsps.get(SNAPSHOTS, json={"count": 3, "next": None, "results": [{"id": 1}, {"id": 2}, {"id": 3}]}, match=[matchers.query_param_matcher({})])
     assert make().get_all("snapshots/") == [{"id": 1}, {"id": 2}, {"id": 3}]
     assert len(rsps.calls) == 3
 
@@ -467,8 +533,7 @@ def test_get_all_reads_a_list_again_when_it_moved_while_read(rsps, make, second_
 def test_get_all_of_a_list_that_never_stops_moving_gives_every_item_seen_once(rsps, make):
     page2 = SNAPSHOTS + "?page=2"
     rsps.get(SNAPSHOTS, json={"count": 2, "next": page2, "results": [{"id": 1}, {"id": 2}]}, match=[matchers.query_param_matcher({})])
-    rsps.get(page2, json={"count": 2, "next": None, "results": [{"id": 2}, "not an object", {"id": [5]}]},
-             match=[matchers.query_param_matcher({"page": "2"})])
+    rsps.get(page2, json={"count": 2, "next": None, "results": [{"id": 2}, "not an object", {"id": [5]}]}, match=[matchers.query_param_matcher({"page": "2"})])
     assert make().get_all("snapshots/") == [{"id": 1}, {"id": 2}, "not an object", {"id": [5]}]
     assert len(rsps.calls) == 2 * (client_module.LISTING_REREADS + 1)
 
@@ -478,8 +543,9 @@ def test_get_all_of_a_list_whose_later_page_keeps_vanishing_fails_saying_so(rsps
     rsps.get(SNAPSHOTS, json={"count": 3, "next": page2, "results": [{"id": 1}]}, match=[matchers.query_param_matcher({})])
     rsps.get(page2, json={"detail": "Invalid page."}, status=404, match=[matchers.query_param_matcher({"page": "2"})])
     exc = raises(VpsApiError, make().get_all, "snapshots/")
-    assert exc.message == ("the list kept changing while it was read, 4 times in a row (a later page answered 404: Invalid "
-                           "page.); try again once the other changes are done")
+    assert exc.message == (
+        "the list kept changing while it was read, 4 times in a row (a later page answered 404: Invalid page.); try again once the other changes are done"
+    )
     assert (exc.status, exc.path) == (404, "snapshots/")
     assert len(rsps.calls) == 2 * (client_module.LISTING_REREADS + 1)
 
@@ -495,8 +561,11 @@ def test_get_all_stops_after_the_page_limit(rsps, make, monkeypatch):
     monkeypatch.setattr(client_module, "MAX_PAGES", 3)
     for number in range(1, 4):
         page = SNAPSHOTS + ("?cursor=p%d" % number if number > 1 else "")
-        rsps.get(page, json={"next": SNAPSHOTS + "?cursor=p%d" % (number + 1), "results": [{"id": number}]},
-                 match=[matchers.query_param_matcher({"cursor": "p%d" % number} if number > 1 else {})])
+        rsps.get(
+            page,
+            json={"next": SNAPSHOTS + "?cursor=p%d" % (number + 1), "results": [{"id": number}]},
+            match=[matchers.query_param_matcher({"cursor": "p%d" % number} if number > 1 else {})],
+        )
     exc = raises(VpsApiError, make().get_all, "snapshots/")
     assert exc.message == "the API's pagination loops back to a page already read (%s?cursor=p4)" % SNAPSHOTS
     assert len(rsps.calls) == 3
@@ -504,20 +573,22 @@ def test_get_all_stops_after_the_page_limit(rsps, make, monkeypatch):
 
 def test_get_all_reads_up_to_the_page_limit(rsps, make, monkeypatch):
     monkeypatch.setattr(client_module, "MAX_PAGES", 2)
-    rsps.get(SNAPSHOTS, json={"next": SNAPSHOTS + "?cursor=p2", "results": [{"id": 1}]},
-             match=[matchers.query_param_matcher({})])
-    rsps.get(SNAPSHOTS + "?cursor=p2", json={"next": None, "results": [{"id": 2}]},
-             match=[matchers.query_param_matcher({"cursor": "p2"})])
+    rsps.get(SNAPSHOTS, json={"next": SNAPSHOTS + "?cursor=p2", "results": [{"id": 1}]}, match=[matchers.query_param_matcher({})])
+    rsps.get(SNAPSHOTS + "?cursor=p2", json={"next": None, "results": [{"id": 2}]}, match=[matchers.query_param_matcher({"cursor": "p2"})])
     assert make().get_all("snapshots/") == [{"id": 1}, {"id": 2}]
 
 
 # Retries of reads and deletes -------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
-@pytest.mark.parametrize("method, ok_status, ok_body, expected", [
-    ("GET", 200, {"results": []}, {"results": []}),
-    ("DELETE", 204, None, True),
-])
+@pytest.mark.parametrize(
+    "method, ok_status, ok_body, expected",
+    [
+        ("GET", 200, {"results": []}, {"results": []}),
+        ("DELETE", 204, None, True),
+    ],
+)
 def test_reads_and_deletes_are_retried_on_transient_statuses(rsps, make, vt, status, method, ok_status, ok_body, expected):
     times = script(rsps, vt, method, ONE, (status, "busy"), (status, "busy"), (ok_status, ok_body))
     client = make(retries=5)
@@ -538,8 +609,7 @@ def test_retries_run_out_then_error_with_status(rsps, make, vt, status, method):
     rsps.add(method, ONE, status=status, json={"detail": "try later"})
     client = make(retries=3)
     # A DELETE that got no other answer may have been applied: ambiguous, for the caller to look.
-    exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete,
-                 "snapshots/801/")
+    exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete, "snapshots/801/")
     assert exc.status == status
     assert str(exc) == "try later (HTTP %s on %s snapshots/801/)" % (status, method)
     assert len(rsps.calls) == 4
@@ -633,10 +703,8 @@ def test_a_connection_error_then_success(rsps, make, vt, method):
 def test_a_read_timeout_is_retried_once_whatever_api_retries_says(rsps, make, vt, retries, method):
     rsps.add(method, ONE, body=read_timeout())
     client = make(retries=retries)
-    exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete,
-                 "snapshots/801/")
-    assert str(exc) == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30) on %s "
-                        "snapshots/801/" % method)
+    exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete, "snapshots/801/")
+    assert str(exc) == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30) on %s snapshots/801/" % method)
     assert len(rsps.calls) == 2
     assert len(vt.sleeps) == 1
 
@@ -680,7 +748,7 @@ def test_backoff_grows_between_retries(rsps, make, vt):
     raises(VpsApiError, make(retries=7).get, "snapshots/")
     assert len(vt.sleeps) == 7
     for attempt, delay in enumerate(vt.sleeps):
-        ceiling = min(30.0, 2.0 ** attempt)
+        ceiling = min(30.0, 2.0**attempt)
         assert ceiling / 2 <= delay <= ceiling
 
 
@@ -688,11 +756,12 @@ def test_network_error_backoff_grows_too(rsps, make, vt):
     rsps.get(SNAPSHOTS, body=dropped())
     raises(VpsApiError, make(retries=4).get, "snapshots/")
     for attempt, delay in enumerate(vt.sleeps):
-        assert 2.0 ** attempt / 2 <= delay <= 2.0 ** attempt
+        assert 2.0**attempt / 2 <= delay <= 2.0**attempt
     assert len(vt.sleeps) == 4
 
 
 # Retry-After and the pause before a retry -------------------------------------------------------------------------------
+
 
 def test_retry_after_longer_than_the_backoff_is_waited_exactly(rsps, make, vt):
     times = script(rsps, vt, "GET", SNAPSHOTS, (429, "", {"Retry-After": "7"}), (200, {"results": []}))
@@ -786,19 +855,22 @@ class _Headers:
         self.headers = headers
 
 
-@pytest.mark.parametrize("headers, seconds", [
-    ({}, None),
-    ({"Retry-After": ""}, None),
-    ({"Retry-After": "soon"}, None),
-    ({"Retry-After": " 12 "}, 12.0),
-    ({"Retry-After": "2.5"}, 2.5),
-    ({"Retry-After": "-5"}, 0.0),
-    ({"Retry-After": "120"}, 120.0),
-    ({"Retry-After": "121"}, 120.0),
-    ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
-    ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, 30.0),
-    ({"Retry-After": " Wed, 21 Oct 2015 07:30:00 GMT "}, 120.0),
-])
+@pytest.mark.parametrize(
+    "headers, seconds",
+    [
+        ({}, None),
+        ({"Retry-After": ""}, None),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": " 12 "}, 12.0),
+        ({"Retry-After": "2.5"}, 2.5),
+        ({"Retry-After": "-5"}, 0.0),
+        ({"Retry-After": "120"}, 120.0),
+        ({"Retry-After": "121"}, 120.0),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, 30.0),
+        ({"Retry-After": " Wed, 21 Oct 2015 07:30:00 GMT "}, 120.0),
+    ],
+)
 def test_retry_after_seconds_values(headers, seconds):
     now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()
     assert retry_after_seconds(_Headers(headers), now=lambda: now) == seconds
@@ -820,7 +892,7 @@ def test_backoff_delay_grows_and_is_capped():
 @FAST
 @given(attempt=st.integers(min_value=0, max_value=60), draw=st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
 def test_backoff_delay_is_jittered_within_bounds(attempt, draw):
-    ceiling = min(30.0, 2.0 ** attempt)
+    ceiling = min(30.0, 2.0**attempt)
     assert ceiling / 2 <= backoff_delay(attempt, rand=lambda: draw) <= ceiling
 
 
@@ -831,6 +903,7 @@ def test_backoff_delay_default_jitter_varies():
 
 
 # The client and its Pacer (the Pacer alone: test_pacer.py) -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("concurrency, slow_start, rate", [(1, False, None), (2, True, Pacer.INITIAL_RATE)])
 def test_the_client_slow_starts_only_requests_sent_in_parallel(make, concurrency, slow_start, rate):
@@ -864,6 +937,7 @@ def test_the_client_paces_its_requests(rsps, make, vt):
 
 # POST: re-sent only when surely not applied -----------------------------------------------------------------------------
 
+
 def test_post_is_retried_on_429(rsps, make, vt):
     times = script(rsps, vt, "POST", SNAPSHOTS, (429, "", {"Retry-After": "3"}), (201, {"id": 802}))
     assert make().post("snapshots/", {"server_id": 1, "name": "a"}) == {"id": 802}
@@ -889,11 +963,14 @@ def test_post_edge_5xx_is_ambiguous_and_not_resent(rsps, make, vt, status):
     assert vt.sleeps == []
 
 
-@pytest.mark.parametrize("error, message", [
-    (read_timeout(), "no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30)"),
-    (requests.exceptions.ConnectionError(CONNECTION_REFUSED), "connection failed talking to api.vps.test: " + REFUSED_TEXT),
-    (dropped(), "connection failed talking to api.vps.test: Connection aborted."),
-])
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (read_timeout(), "no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30)"),
+        (requests.exceptions.ConnectionError(CONNECTION_REFUSED), "connection failed talking to api.vps.test: " + REFUSED_TEXT),
+        (dropped(), "connection failed talking to api.vps.test: Connection aborted."),
+    ],
+)
 def test_post_read_timeout_or_dropped_connection_is_ambiguous_and_not_resent(rsps, make, vt, error, message):
     rsps.post(SNAPSHOTS, body=error)
     exc = raises(VpsAmbiguousError, make(retries=5).post, "snapshots/", {"server_id": 1, "name": "a"})
@@ -931,9 +1008,13 @@ def test_post_non_json_201_is_ambiguous(rsps, make):
 def test_post_redirect_is_not_followed_and_is_ambiguous(rsps, make, status):
     rsps.post(SNAPSHOTS, status=status, headers={"Location": "https://other.example/snapshots/"})
     exc = raises(VpsAmbiguousError, make().post, "snapshots/", {"server_id": 1, "name": "a"})
-    assert exc.to_failure() == dict(status=status, method="POST", path="snapshots/", url=SNAPSHOTS, message=(
-        "the API answered with a redirect to https://other.example/snapshots/; set api_url to the address the API is "
-        "served from"))
+    assert exc.to_failure() == dict(
+        status=status,
+        method="POST",
+        path="snapshots/",
+        url=SNAPSHOTS,
+        message=("the API answered with a redirect to https://other.example/snapshots/; set api_url to the address the API is served from"),
+    )
     assert len(rsps.calls) == 1
 
 
@@ -945,6 +1026,7 @@ def test_post_400_is_a_plain_error(rsps, make):
 
 
 # Redirects of reads ------------------------------------------------------------------------------------------------------
+
 
 def test_redirect_to_another_host_drops_the_token(rsps, make):
     other = "https://mirror.example/api/v1/snapshots/"
@@ -982,37 +1064,44 @@ def test_a_redirect_without_location_on_a_read_is_a_plain_error(rsps, make, stat
 
 # Error bodies ------------------------------------------------------------------------------------------------------------
 
-HTML_PAGE = ("<html><head><title>502 Bad Gateway</title><style>body { color: red }</style>"
-             "<script>var token = 1;</script></head><body><center><h1>502 Bad Gateway</h1></center>"
-             "<hr><center>nginx</center></body></html>")
+HTML_PAGE = (
+    "<html><head><title>502 Bad Gateway</title><style>body { color: red }</style>"
+    "<script>var token = 1;</script></head><body><center><h1>502 Bad Gateway</h1></center>"
+    "<hr><center>nginx</center></body></html>"
+)
 
 
-@pytest.mark.parametrize("status, kwargs, message", [
-    (401, dict(json={"detail": "Invalid token."}), "Invalid token."),
-    (400, dict(json={"error": "quota exceeded"}), "quota exceeded"),
-    (400, dict(json={"message": "Server is busy"}), "Server is busy"),
-    (400, dict(json={"name": ["Enter a valid name."], "server_id": ["This field is required."]}),
-     "name: Enter a valid name.; server_id: This field is required."),
-    (400, dict(json={"non_field_errors": ["Snapshot limit reached."]}), "Snapshot limit reached."),
-    (400, dict(json={"detail": ["first", "second"]}), "first second"),
-    (400, dict(json={"detail": "d", "error": "e", "message": "m"}), "d"),
-    (400, dict(json={"error": "e", "message": "m"}), "e"),
-    (400, dict(json={"message": "m", "non_field_errors": ["n"]}), "m"),
-    (400, dict(json={"detail": "", "error": "the error"}), "the error"),
-    (400, dict(json={"error": {"code": 17, "reason": "locked"}}), "code: 17; reason: locked"),
-    (400, dict(json=["one", {"name": ["bad"]}]), "one name: bad"),
-    (400, dict(json="plain JSON string"), "plain JSON string"),
-    (400, dict(json=42), "42"),
-    (400, dict(json={}), "Bad Request"),
-    (400, dict(json=[]), "Bad Request"),
-    (404, dict(body=""), "Not Found"),
-    (404, dict(body="   \n"), "Not Found"),
-    (502, dict(body=HTML_PAGE, content_type="text/html"), "502 Bad Gateway 502 Bad Gateway nginx"),
-    (500, dict(body="<SCRIPT type='x'>secret()</SCRIPT>Server\n  Error<STYLE>p {}</STYLE>", content_type="text/html"),
-     "Server Error"),
-    (500, dict(body="Internal failure, sorry", content_type="text/plain"), "Internal failure, sorry"),
-    (400, dict(body="{\"detail\": \"trunc"), "{\"detail\": \"trunc"),
-])
+@pytest.mark.parametrize(
+    "status, kwargs, message",
+    [
+        (401, dict(json={"detail": "Invalid token."}), "Invalid token."),
+        (400, dict(json={"error": "quota exceeded"}), "quota exceeded"),
+        (400, dict(json={"message": "Server is busy"}), "Server is busy"),
+        (
+            400,
+            dict(json={"name": ["Enter a valid name."], "server_id": ["This field is required."]}),
+            "name: Enter a valid name.; server_id: This field is required.",
+        ),
+        (400, dict(json={"non_field_errors": ["Snapshot limit reached."]}), "Snapshot limit reached."),
+        (400, dict(json={"detail": ["first", "second"]}), "first second"),
+        (400, dict(json={"detail": "d", "error": "e", "message": "m"}), "d"),
+        (400, dict(json={"error": "e", "message": "m"}), "e"),
+        (400, dict(json={"message": "m", "non_field_errors": ["n"]}), "m"),
+        (400, dict(json={"detail": "", "error": "the error"}), "the error"),
+        (400, dict(json={"error": {"code": 17, "reason": "locked"}}), "code: 17; reason: locked"),
+        (400, dict(json=["one", {"name": ["bad"]}]), "one name: bad"),
+        (400, dict(json="plain JSON string"), "plain JSON string"),
+        (400, dict(json=42), "42"),
+        (400, dict(json={}), "Bad Request"),
+        (400, dict(json=[]), "Bad Request"),
+        (404, dict(body=""), "Not Found"),
+        (404, dict(body="   \n"), "Not Found"),
+        (502, dict(body=HTML_PAGE, content_type="text/html"), "502 Bad Gateway 502 Bad Gateway nginx"),
+        (500, dict(body="<SCRIPT type='x'>secret()</SCRIPT>Server\n  Error<STYLE>p {}</STYLE>", content_type="text/html"), "Server Error"),
+        (500, dict(body="Internal failure, sorry", content_type="text/plain"), "Internal failure, sorry"),
+        (400, dict(body='{"detail": "trunc'), '{"detail": "trunc'),
+    ],
+)
 def test_error_bodies_are_surfaced(rsps, make, status, kwargs, message):
     rsps.get(SNAPSHOTS, status=status, **kwargs)
     exc = raises(VpsApiError, make(retries=0).get, "snapshots/")
@@ -1062,18 +1151,22 @@ def test_vps_api_error_to_failure():
 
 
 def test_truncated_json_on_a_read_is_retried(rsps, make, vt):
-    script(rsps, vt, "GET", SNAPSHOTS, (200, "{\"results\": [{\"id\": 8"), (200, {"results": [{"id": 801}]}))
+    script(rsps, vt, "GET", SNAPSHOTS, (200, '{"results": [{"id": 8'), (200, {"results": [{"id": 801}]}))
     assert make().get("snapshots/") == {"results": [{"id": 801}]}
     assert len(rsps.calls) == 2
     assert len(vt.sleeps) == 1
 
 
 def test_truncated_json_on_a_read_retries_run_out(rsps, make):
-    rsps.get(SNAPSHOTS, body="{\"results\": [{\"id\": 8")
+    rsps.get(SNAPSHOTS, body='{"results": [{"id": 8')
     exc = raises(VpsApiError, make(retries=2).get, "snapshots/")
-    assert exc.to_failure() == dict(status=200, method="GET", path="snapshots/", url=SNAPSHOTS,
-                                    message="the API answered HTTP 200 with a body that is not valid JSON "
-                                            "('{\"results\": [{\"id\": 8')")
+    assert exc.to_failure() == dict(
+        status=200,
+        method="GET",
+        path="snapshots/",
+        url=SNAPSHOTS,
+        message='the API answered HTTP 200 with a body that is not valid JSON (\'{"results": [{"id": 8\')',
+    )
     assert len(rsps.calls) == 3
 
 
@@ -1091,6 +1184,7 @@ def test_empty_success_body_is_none(rsps, make, status, body):
 
 
 # DELETE ------------------------------------------------------------------------------------------------------------------
+
 
 def test_delete_returns_true_when_deleted(rsps, make):
     rsps.delete(ONE, status=204)
@@ -1113,6 +1207,7 @@ def test_delete_other_errors_raise(rsps, make, status):
 
 # TLS, proxies, plain http ------------------------------------------------------------------------------------------------
 
+
 def test_an_unusable_ca_bundle_is_an_api_error_not_a_crash(rsps, make):
     rsps.get(SNAPSHOTS, body=OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /x"))
     error = raises(VpsApiError, make().get, "snapshots/")
@@ -1123,6 +1218,7 @@ def test_an_unusable_ca_bundle_is_an_api_error_not_a_crash(rsps, make):
 def test_reason_unwraps_nested_urllib3_errors():
     from urllib3 import HTTPConnectionPool
     from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+
     refused = NewConnectionError(object(), "Failed to establish a new connection: [Errno 111] Connection refused")
     wrapped = requests.exceptions.ConnectionError(MaxRetryError(None, "/api/v1/snapshots/", refused))
     assert client_module._reason(wrapped) == "Failed to establish a new connection: [Errno 111] Connection refused"
@@ -1133,13 +1229,16 @@ def test_reason_unwraps_nested_urllib3_errors():
     assert client_module._reason(ssl_error) == "[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate"
 
 
-@pytest.mark.parametrize("text, reason", [
-    (CONNECTION_REFUSED, REFUSED_TEXT),
-    ("HTTPConnectionPool(host='h', port=80): Read timed out.", "Read timed out."),
-    ("<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve 'h'", "Failed to resolve 'h'"),
-    ("  spaced \n  out  ", "spaced out"),
-    ("r" * 400, "r" * 300),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (CONNECTION_REFUSED, REFUSED_TEXT),
+        ("HTTPConnectionPool(host='h', port=80): Read timed out.", "Read timed out."),
+        ("<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve 'h'", "Failed to resolve 'h'"),
+        ("  spaced \n  out  ", "spaced out"),
+        ("r" * 400, "r" * 300),
+    ],
+)
 def test_reason_cleans_flattened_texts(text, reason):
     assert client_module._reason(requests.exceptions.ConnectionError(text)) == reason
 
@@ -1154,27 +1253,33 @@ def test_reason_survives_a_cycle_of_reasons():
     assert client_module._reason(first) in ("first", "second")
 
 
-@pytest.mark.parametrize("kwargs, verify", [
-    (dict(), True),
-    (dict(validate_certs=True), True),
-    (dict(validate_certs=False), False),
-    (dict(ca_path=CA_FILE), CA_FILE),
-    (dict(validate_certs=True, ca_path=CA_FILE), CA_FILE),
-    (dict(validate_certs=False, ca_path=CA_FILE), False),
-])
+@pytest.mark.parametrize(
+    "kwargs, verify",
+    [
+        (dict(), True),
+        (dict(validate_certs=True), True),
+        (dict(validate_certs=False), False),
+        (dict(ca_path=CA_FILE), CA_FILE),
+        (dict(validate_certs=True, ca_path=CA_FILE), CA_FILE),
+        (dict(validate_certs=False, ca_path=CA_FILE), False),
+    ],
+)
 def test_tls_options_set_session_verify(make, kwargs, verify):
     assert make(**kwargs).session.verify == verify
 
 
-@pytest.mark.parametrize("kwargs, env, verify", [
-    (dict(), False, True),
-    (dict(validate_certs=False), False, False),
-    (dict(ca_path=CA_FILE), False, CA_FILE),
-    # A CA bundle in the environment must not override the module's own options.
-    (dict(validate_certs=False), True, False),
-    (dict(ca_path=CA_FILE), True, CA_FILE),
-    (dict(), True, "/env/bundle.pem"),
-])
+@pytest.mark.parametrize(
+    "kwargs, env, verify",
+    [
+        (dict(), False, True),
+        (dict(validate_certs=False), False, False),
+        (dict(ca_path=CA_FILE), False, CA_FILE),
+        # A CA bundle in the environment must not override the module's own options.
+        (dict(validate_certs=False), True, False),
+        (dict(ca_path=CA_FILE), True, CA_FILE),
+        (dict(), True, "/env/bundle.pem"),
+    ],
+)
 def test_tls_options_reach_requests(rsps, make, no_ca_env, monkeypatch, kwargs, env, verify):
     if env:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/env/bundle.pem")
@@ -1247,48 +1352,65 @@ def test_an_injected_session_is_shared_by_every_thread(make):
     assert client.session is injected
 
 
-@pytest.mark.parametrize("api_url, warned", [
-    ("http://api.vps.test/api/v1", "api.vps.test"),
-    ("HTTP://api.vps.test/api/v1", "api.vps.test"),
-    ("http://10.0.0.5:8080/api/v1", "10.0.0.5"),
-    ("http://127.0.0.1:8080/api/v1", None),
-    ("http://127.1.2.3/api/v1", None),
-    ("http://localhost:8080/api/v1", None),
-    ("http://localhost.localdomain/api/v1", None),
-    ("http://[::1]:8080/api/v1", None),
-    ("https://api.vps.test/api/v1", None),
-])
+@pytest.mark.parametrize(
+    "api_url, warned",
+    [
+        ("http://api.vps.test/api/v1", "api.vps.test"),
+        ("HTTP://api.vps.test/api/v1", "api.vps.test"),
+        ("http://10.0.0.5:8080/api/v1", "10.0.0.5"),
+        ("http://127.0.0.1:8080/api/v1", None),
+        ("http://127.1.2.3/api/v1", None),
+        ("http://localhost:8080/api/v1", None),
+        ("http://localhost.localdomain/api/v1", None),
+        ("http://[::1]:8080/api/v1", None),
+        ("https://api.vps.test/api/v1", None),
+    ],
+)
 def test_plain_http_to_a_remote_host_warns(make, api_url, warned):
     warnings = make(api_url).warnings
     if warned:
-        assert warnings == ["api_url uses plain http:// to %s, which is not loopback: the API token travels unencrypted. "
-                            "Use https://." % warned]
+        assert warnings == ["api_url uses plain http:// to %s, which is not loopback: the API token travels unencrypted. Use https://." % warned]
     else:
         assert warnings == []
     assert not any(TOKEN in warning for warning in warnings)
 
 
-@pytest.mark.parametrize("host, loopback", [
-    ("localhost", True), ("localhost.localdomain", True), ("127.0.0.1", True), ("127.255.0.9", True), ("::1", True),
-    ("10.0.0.1", False), ("api.vps.test", False), ("", False), ("localhost.example", False),
-])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("localhost", True),
+        ("localhost.localdomain", True),
+        ("127.0.0.1", True),
+        ("127.255.0.9", True),
+        ("::1", True),
+        ("10.0.0.1", False),
+        ("api.vps.test", False),
+        ("", False),
+        ("localhost.example", False),
+    ],
+)
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
 
-@pytest.mark.parametrize("reason", [
-    "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
-    "[SSL] record layer failure (_ssl.c:1000)",
-    "[SSL: UNKNOWN_PROTOCOL] unknown protocol",
-    "[SSL: PACKET_LENGTH_TOO_LONG] packet length too long",
-    "[SSL: HTTP_REQUEST] http request",
-    "WRONG VERSION NUMBER",
-])
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
+        "[SSL] record layer failure (_ssl.c:1000)",
+        "[SSL: UNKNOWN_PROTOCOL] unknown protocol",
+        "[SSL: PACKET_LENGTH_TOO_LONG] packet length too long",
+        "[SSL: HTTP_REQUEST] http request",
+        "WRONG VERSION NUMBER",
+    ],
+)
 def test_plain_http_on_an_https_port_is_named(rsps, make, vt, reason):
     rsps.get(SNAPSHOTS, body=requests.exceptions.SSLError(reason))
     exc = raises(VpsApiError, make().get, "snapshots/")
-    assert exc.message == ("api.vps.test does not answer TLS on that port (%s): api_url says https://, but the server seems "
-                           "to speak plain HTTP there. Check the port, or use http:// for a local test endpoint" % reason)
+    assert exc.message == (
+        "api.vps.test does not answer TLS on that port (%s): api_url says https://, but the server seems "
+        "to speak plain HTTP there. Check the port, or use http:// for a local test endpoint" % reason
+    )
     assert len(rsps.calls) == 1
     assert vt.sleeps == []
 
@@ -1296,7 +1418,8 @@ def test_plain_http_on_an_https_port_is_named(rsps, make, vt, reason):
 def test_ssl_certificate_failure_points_at_ca_path_and_validate_certs(rsps, make, vt):
     error = requests.exceptions.SSLError(
         "HTTPSConnectionPool(host='api.vps.test', port=443): Max retries exceeded with url: /api/v1/snapshots/ "
-        "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')))")
+        "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed')))"
+    )
     rsps.post(SNAPSHOTS, body=error)
     exc = raises(VpsApiError, make().post, "snapshots/", {})
     assert exc.message.startswith("TLS certificate verification failed for api.vps.test: ")
@@ -1311,27 +1434,33 @@ def test_tls_messages_name_the_port(rsps, make):
     url = "https://api.vps.test:8443/api/v1/snapshots/"
     rsps.get(url, body=requests.exceptions.SSLError("certificate verify failed: self-signed certificate"))
     exc = raises(VpsApiError, make("https://api.vps.test:8443/api/v1").get, "snapshots/")
-    assert exc.message == ("TLS certificate verification failed for api.vps.test:8443: certificate verify failed: "
-                           "self-signed certificate. Give the CA bundle in ca_path, or set validate_certs=false for a test endpoint")
+    assert exc.message == (
+        "TLS certificate verification failed for api.vps.test:8443: certificate verify failed: "
+        "self-signed certificate. Give the CA bundle in ca_path, or set validate_certs=false for a test endpoint"
+    )
 
 
-PROXY_ERROR = requests.exceptions.ProxyError("Unable to connect to proxy",
-                                             OSError("Tunnel connection failed: 407 Proxy Authentication Required"))
+PROXY_ERROR = requests.exceptions.ProxyError("Unable to connect to proxy", OSError("Tunnel connection failed: 407 Proxy Authentication Required"))
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("HTTPS_PROXY", "http://alice:s3cret@proxy.corp:3128"),
-    ("https_proxy", "http://proxy.corp:3128"),
-    ("ALL_PROXY", "http://alice:s3cret@proxy.corp:3128/"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("HTTPS_PROXY", "http://alice:s3cret@proxy.corp:3128"),
+        ("https_proxy", "http://proxy.corp:3128"),
+        ("ALL_PROXY", "http://alice:s3cret@proxy.corp:3128/"),
+    ],
+)
 def test_proxy_errors_name_the_proxy_without_its_credentials(rsps, make, vt, no_proxy_env, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     rsps.get(SNAPSHOTS, body=PROXY_ERROR)
     exc = raises(VpsApiError, make().get, "snapshots/")
     shown = "http://proxy.corp:3128" + ("/" if value.endswith("/") else "")
-    assert exc.message == ("could not reach api.vps.test through the proxy %s (from the HTTPS_PROXY or ALL_PROXY environment "
-                           "variable): Tunnel connection failed: 407 Proxy Authentication Required. Fix the proxy, or add the "
-                           "API's host to NO_PROXY" % shown)
+    assert exc.message == (
+        "could not reach api.vps.test through the proxy %s (from the HTTPS_PROXY or ALL_PROXY environment "
+        "variable): Tunnel connection failed: 407 Proxy Authentication Required. Fix the proxy, or add the "
+        "API's host to NO_PROXY" % shown
+    )
     assert "s3cret" not in str(exc) and "alice" not in str(exc)
     assert (exc.status, exc.method, exc.path, exc.url) == (None, "GET", "snapshots/", SNAPSHOTS)
     assert len(rsps.calls) == 1
@@ -1352,8 +1481,9 @@ def test_proxy_error_for_plain_http_names_http_proxy(rsps, make, no_proxy_env, m
     url = "http://127.0.0.1:8765/api/v1"
     rsps.get(url + "/snapshots/", body=PROXY_ERROR)
     exc = raises(VpsApiError, make(url).get, "snapshots/")
-    assert exc.message.startswith("could not reach 127.0.0.1:8765 through the proxy http://proxy.corp:8080 (from the HTTP_PROXY "
-                                  "or ALL_PROXY environment variable): ")
+    assert exc.message.startswith(
+        "could not reach 127.0.0.1:8765 through the proxy http://proxy.corp:8080 (from the HTTP_PROXY or ALL_PROXY environment variable): "
+    )
 
 
 def test_proxy_error_without_a_proxy_in_the_environment(rsps, make, no_proxy_env):
@@ -1378,16 +1508,19 @@ def test_an_api_url_with_userinfo_is_refused_before_anything_is_sent(rsps, make,
     assert len(rsps.calls) == 0
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("https://user:pw@api.vps.test:8443/api/v1/snapshots/?page=2#top", "https://api.vps.test:8443/api/v1/snapshots/"),
-    ("http://proxy.corp:3128", "http://proxy.corp:3128"),
-    ("http://alice@proxy.corp/", "http://proxy.corp/"),
-    ("proxy.corp:3128", "http://proxy.corp:3128"),
-    ("alice:s3cret@proxy.corp:3128", "http://proxy.corp:3128"),
-    ("https://:8443/api/v1", "https://:8443/api/v1"),
-    ("http://u:p@[fe80::1]:8080/x", "http://[fe80::1]:8080/x"),
-    (SNAPSHOTS, SNAPSHOTS),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://user:pw@api.vps.test:8443/api/v1/snapshots/?page=2#top", "https://api.vps.test:8443/api/v1/snapshots/"),
+        ("http://proxy.corp:3128", "http://proxy.corp:3128"),
+        ("http://alice@proxy.corp/", "http://proxy.corp/"),
+        ("proxy.corp:3128", "http://proxy.corp:3128"),
+        ("alice:s3cret@proxy.corp:3128", "http://proxy.corp:3128"),
+        ("https://:8443/api/v1", "https://:8443/api/v1"),
+        ("http://u:p@[fe80::1]:8080/x", "http://[fe80::1]:8080/x"),
+        (SNAPSHOTS, SNAPSHOTS),
+    ],
+)
 def test_without_credentials(url, shown):
     assert without_credentials(url) == shown
 
@@ -1398,6 +1531,7 @@ def test_the_token_check_can_fail():
 
 
 # Issue 22: a Retry-After is what the provider asked for ------------------------------------------------------------------
+
 
 def test_ten_429s_each_asking_one_second_cost_about_ten_seconds(rsps, make, vt):
     """Honoured as given: the backoff does not keep doubling over what the provider asked for."""
@@ -1415,7 +1549,7 @@ def test_429s_without_retry_after_still_back_off_exponentially(rsps, make, vt):
     make().get("snapshots/")
     gaps = [later - earlier for earlier, later in zip(times, times[1:])]
     for attempt, gap in enumerate(gaps):
-        assert min(30.0, 2.0 ** attempt) / 2 <= gap
+        assert min(30.0, 2.0**attempt) / 2 <= gap
     assert gaps[-1] >= 15.0  # the sixth pause: between 15 and 30 s (the cap)
 
 
@@ -1434,10 +1568,17 @@ def test_the_retry_after_jitter_varies():
 
 # Issue 22: what happened to a DELETE is what the client says ------------------------------------------------------------
 
-@pytest.mark.parametrize("status, body, content_type", [
-    (200, "upstream: OK <garbage> \x00{not json", "text/plain"), (200, "<html><body>Deleted</body></html>", "text/html"),
-    (202, '{"detail": "deletion queued', "application/json"), (200, "", "text/plain"), (204, "", None),
-])
+
+@pytest.mark.parametrize(
+    "status, body, content_type",
+    [
+        (200, "upstream: OK <garbage> \x00{not json", "text/plain"),
+        (200, "<html><body>Deleted</body></html>", "text/html"),
+        (202, '{"detail": "deletion queued', "application/json"),
+        (200, "", "text/plain"),
+        (204, "", None),
+    ],
+)
 def test_a_2xx_answer_to_a_delete_is_a_deletion_whatever_its_body(rsps, make, vt, status, body, content_type):
     rsps.delete(ONE, status=status, body=body, content_type=content_type)
     client = make()
@@ -1448,12 +1589,15 @@ def test_a_2xx_answer_to_a_delete_is_a_deletion_whatever_its_body(rsps, make, vt
     assert vt.sleeps == []
 
 
-@pytest.mark.parametrize("first, lost", [
-    (read_timeout(), "no answer within api_timeout=30s"),
-    (dropped(), "connection failed"),
-    ((504, {"detail": "upstream timed out"}), "HTTP 504"),
-    ((502, "<html>502 Bad Gateway</html>"), "HTTP 502"),
-])
+@pytest.mark.parametrize(
+    "first, lost",
+    [
+        (read_timeout(), "no answer within api_timeout=30s"),
+        (dropped(), "connection failed"),
+        ((504, {"detail": "upstream timed out"}), "HTTP 504"),
+        ((502, "<html>502 Bad Gateway</html>"), "HTTP 502"),
+    ],
+)
 def test_a_404_after_an_unanswered_delete_is_this_tasks_deletion(rsps, make, vt, first, lost):
     script(rsps, vt, "DELETE", ONE, first, (404, {"detail": "Not found."}))
     outcome = make().delete_outcome("snapshots/801/")
@@ -1470,8 +1614,15 @@ def test_a_404_to_the_first_delete_is_gone_not_ours(rsps, make, vt):
 
 def test_a_404_after_a_refused_connection_is_gone_not_ours(rsps, make, vt):
     """A connection that was never made carried no DELETE: the snapshot was gone before this task's first one."""
-    script(rsps, vt, "DELETE", ONE, requests.exceptions.ConnectionError(CONNECTION_REFUSED),
-           requests.exceptions.ConnectTimeout("timed out"), (404, {"detail": "Not found."}))
+    script(
+        rsps,
+        vt,
+        "DELETE",
+        ONE,
+        requests.exceptions.ConnectionError(CONNECTION_REFUSED),
+        requests.exceptions.ConnectTimeout("timed out"),
+        (404, {"detail": "Not found."}),
+    )
     outcome = make().delete_outcome("snapshots/801/")
     assert (outcome.deleted, outcome.answer_lost) == (False, None)
 
@@ -1481,14 +1632,17 @@ def test_a_404_after_a_429_is_gone_not_ours(rsps, make, vt):
     assert make().delete_outcome("snapshots/801/").deleted is False
 
 
-@pytest.mark.parametrize("answers, status, lost", [
-    ([read_timeout()], None, "no answer within api_timeout=30s"),
-    ([dropped()], None, "connection failed"),
-    ([(504, {"detail": "upstream timed out"})], 504, "HTTP 504"),
-    ([(503, {"detail": "try later"})], 503, "HTTP 503"),
-    ([(500, {"detail": "boom"})], 500, "HTTP 500"),
-    ([read_timeout(), (401, {"detail": "Invalid token."})], 401, "no answer within api_timeout=30s"),
-])
+@pytest.mark.parametrize(
+    "answers, status, lost",
+    [
+        ([read_timeout()], None, "no answer within api_timeout=30s"),
+        ([dropped()], None, "connection failed"),
+        ([(504, {"detail": "upstream timed out"})], 504, "HTTP 504"),
+        ([(503, {"detail": "try later"})], 503, "HTTP 503"),
+        ([(500, {"detail": "boom"})], 500, "HTTP 500"),
+        ([read_timeout(), (401, {"detail": "Invalid token."})], 401, "no answer within api_timeout=30s"),
+    ],
+)
 def test_a_delete_that_fails_after_an_unanswered_attempt_is_ambiguous(rsps, make, vt, answers, status, lost):
     script(rsps, vt, "DELETE", ONE, *answers)
     exc = raises(VpsAmbiguousError, make(retries=2).delete_outcome, "snapshots/801/")
@@ -1496,11 +1650,14 @@ def test_a_delete_that_fails_after_an_unanswered_attempt_is_ambiguous(rsps, make
     assert lost in exc.unanswered[0]
 
 
-@pytest.mark.parametrize("answers", [
-    [(401, {"detail": "Invalid token."})],
-    [requests.exceptions.ConnectionError(CONNECTION_REFUSED)],
-    [(429, "", {"Retry-After": "1"}), (403, {"detail": "no"})],
-])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [(401, {"detail": "Invalid token."})],
+        [requests.exceptions.ConnectionError(CONNECTION_REFUSED)],
+        [(429, "", {"Retry-After": "1"}), (403, {"detail": "no"})],
+    ],
+)
 def test_a_delete_that_surely_was_not_applied_is_a_plain_error(rsps, make, vt, answers):
     script(rsps, vt, "DELETE", ONE, *answers)
     exc = raises(VpsApiError, make(retries=1).delete_outcome, "snapshots/801/")

@@ -15,12 +15,13 @@ import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils import module_boundary
 from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import (
-    result_has_a_reader, run, snapshot_service,
+    result_has_a_reader,
+    run,
+    snapshot_service,
 )
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, TaskFailed
 
-SHARED = dict(api_url="https://api.vps.test/api/v1", api_token="tok", api_timeout=30, api_retries=5, validate_certs=True,
-              ca_path=None)
+SHARED = dict(api_url="https://api.vps.test/api/v1", api_token="tok", api_timeout=30, api_retries=5, validate_certs=True, ca_path=None)
 
 
 class Exited(Exception):
@@ -90,9 +91,11 @@ def test_a_bug_of_ours_is_reported_as_ours_with_its_traceback():
 
     ended = end(module, operation)
 
-    assert ended["msg"] == ("Internal error in the vps.cloud collection (a bug in the collection, not a problem with your input or "
-                            "the provider's API): KeyError: 'missing'. Please report it with the output of -vvv, which shows where "
-                            "it happened.")
+    assert ended["msg"] == (
+        "Internal error in the vps.cloud collection (a bug in the collection, not a problem with your input or "
+        "the provider's API): KeyError: 'missing'. Please report it with the output of -vvv, which shows where "
+        "it happened."
+    )
     assert ended["exception"].startswith("Traceback (most recent call last):")
     assert ended["exception"].rstrip().endswith("KeyError: 'missing'")
 
@@ -100,8 +103,9 @@ def test_a_bug_of_ours_is_reported_as_ours_with_its_traceback():
 def test_the_service_is_built_from_the_options(tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("x")
-    module = FakeModule(check_mode=True, api_url="http://api.vps.test/v1/", api_timeout=9, api_retries=2, ca_path=str(bundle),
-                        concurrency=4, requests_per_second=2.5)
+    module = FakeModule(
+        check_mode=True, api_url="http://api.vps.test/v1/", api_timeout=9, api_retries=2, ca_path=str(bundle), concurrency=4, requests_per_second=2.5
+    )
 
     service = snapshot_service(module)
 
@@ -111,8 +115,7 @@ def test_the_service_is_built_from_the_options(tmp_path):
     assert service.check_mode is True
     assert service.concurrency == 4
     assert client.pacer.slow_start is False  # requests_per_second given: paced at that rate from the start
-    assert module.warnings == ["api_url uses plain http:// to api.vps.test, which is not loopback: the API token travels "
-                               "unencrypted. Use https://."]
+    assert module.warnings == ["api_url uses plain http:// to api.vps.test, which is not loopback: the API token travels unencrypted. Use https://."]
     service.warn("Passed on.")
     assert module.warnings[-1] == "Passed on."
 

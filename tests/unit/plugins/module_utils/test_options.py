@@ -12,52 +12,79 @@ import pytest
 
 from ansible_collections.vps.cloud.plugins.module_utils.options import batch_requests, option_problems, parse_servers
 
-SHARED = dict(api_url="https://api.vps.test/api/v1", api_token="tok", api_timeout=30, api_retries=5, validate_certs=True,
-              ca_path=None)
+SHARED = dict(api_url="https://api.vps.test/api/v1", api_token="tok", api_timeout=30, api_retries=5, validate_certs=True, ca_path=None)
 
 
-@pytest.mark.parametrize("given, kinds, problems", [
-    (dict(server_id=1, wait_timeout=1), dict(positive=("server_id", "wait_timeout")), []),
-    (dict(server_id=0, wait_timeout=True), dict(positive=("server_id", "wait_timeout", "absent")),
-     ["server_id must be a positive integer, got 0", "wait_timeout must be a positive integer, got True"]),
-    (dict(keep=0, days=-1), dict(at_least_zero=("keep", "days")), ["days must be 0 or more, got -1"]),
-    (dict(keep=False), dict(at_least_zero=("keep",)), ["keep must be 0 or more, got False"]),
-    (dict(name="a b", other=None), dict(names=("name", "other")),
-     ["name may contain only ASCII letters, digits, hyphens and underscores, got 'a b'"]),
-    (dict(name="ok_1-2"), dict(names=("name",)), []),
-    (dict(match="", other=None, good="d-*"), dict(patterns=("match", "other", "good")),
-     ["match must be a non-empty shell-style pattern such as 'daily-*'"]),
-    (dict(concurrency=1, requests_per_second=None), {}, []),
-    (dict(concurrency=64, requests_per_second=0.1), {}, []),
-    (dict(concurrency=65, requests_per_second=-1.0), {},
-     ["concurrency must be between 1 and 64, got 65", "requests_per_second must be a positive number, got -1.0"]),
-    (dict(api_timeout=0, concurrency=0, server_id=0), dict(positive=("server_id",)),
-     ["api_timeout must be between 1 and 3600 seconds, got 0", "server_id must be a positive integer, got 0",
-      "concurrency must be between 1 and 64, got 0"]),
-])
+@pytest.mark.parametrize(
+    "given, kinds, problems",
+    [
+        (dict(server_id=1, wait_timeout=1), dict(positive=("server_id", "wait_timeout")), []),
+        (
+            dict(server_id=0, wait_timeout=True),
+            dict(positive=("server_id", "wait_timeout", "absent")),
+            ["server_id must be a positive integer, got 0", "wait_timeout must be a positive integer, got True"],
+        ),
+        (dict(keep=0, days=-1), dict(at_least_zero=("keep", "days")), ["days must be 0 or more, got -1"]),
+        (dict(keep=False), dict(at_least_zero=("keep",)), ["keep must be 0 or more, got False"]),
+        (dict(name="a b", other=None), dict(names=("name", "other")), ["name may contain only ASCII letters, digits, hyphens and underscores, got 'a b'"]),
+        (dict(name="ok_1-2"), dict(names=("name",)), []),
+        (
+            dict(match="", other=None, good="d-*"),
+            dict(patterns=("match", "other", "good")),
+            ["match must be a non-empty shell-style pattern such as 'daily-*'"],
+        ),
+        (dict(concurrency=1, requests_per_second=None), {}, []),
+        (dict(concurrency=64, requests_per_second=0.1), {}, []),
+        (
+            dict(concurrency=65, requests_per_second=-1.0),
+            {},
+            ["concurrency must be between 1 and 64, got 65", "requests_per_second must be a positive number, got -1.0"],
+        ),
+        (
+            dict(api_timeout=0, concurrency=0, server_id=0),
+            dict(positive=("server_id",)),
+            [
+                "api_timeout must be between 1 and 3600 seconds, got 0",
+                "server_id must be a positive integer, got 0",
+                "concurrency must be between 1 and 64, got 0",
+            ],
+        ),
+    ],
+)
 def test_option_problems_name_each_option(given, kinds, problems):
     assert option_problems(dict(SHARED, **given), **kinds) == problems
 
 
-@pytest.mark.parametrize("servers, parsed", [
-    ({"b": 2, 10: "3", "a": 1}, [("10", 3), ("a", 1), ("b", 2)]),
-    ([5, "6", " 7 "], [(None, 5), (None, 6), (None, 7)]),
-    ([1], [(None, 1)]),
-    ({}, []),
-])
+@pytest.mark.parametrize(
+    "servers, parsed",
+    [
+        ({"b": 2, 10: "3", "a": 1}, [("10", 3), ("a", 1), ("b", 2)]),
+        ([5, "6", " 7 "], [(None, 5), (None, 6), (None, 7)]),
+        ([1], [(None, 1)]),
+        ({}, []),
+    ],
+)
 def test_servers_are_host_labels_in_order_with_integer_ids(servers, parsed):
     assert parse_servers(servers) == (parsed, [])
 
 
-@pytest.mark.parametrize("servers, problems", [
-    ([0, 1.5, "x", False, None], ["servers[0] must be a positive integer server id, got 0",
-                                  "servers[1] must be a positive integer server id, got 1.5",
-                                  "servers[2] must be a positive integer server id, got 'x'",
-                                  "servers[3] must be a positive integer server id, got False",
-                                  "servers[4] must be a positive integer server id, got None"]),
-    ({"h": -1}, ["servers[h] must be a positive integer server id, got -1"]),
-    (12, ["servers must be a mapping of host to server id, or a list of server ids, got int"]),
-])
+@pytest.mark.parametrize(
+    "servers, problems",
+    [
+        (
+            [0, 1.5, "x", False, None],
+            [
+                "servers[0] must be a positive integer server id, got 0",
+                "servers[1] must be a positive integer server id, got 1.5",
+                "servers[2] must be a positive integer server id, got 'x'",
+                "servers[3] must be a positive integer server id, got False",
+                "servers[4] must be a positive integer server id, got None",
+            ],
+        ),
+        ({"h": -1}, ["servers[h] must be a positive integer server id, got -1"]),
+        (12, ["servers must be a mapping of host to server id, or a list of server ids, got int"]),
+    ],
+)
 def test_servers_that_are_not_ids_are_named(servers, problems):
     assert parse_servers(servers) == ([], problems)
 
@@ -82,21 +109,24 @@ def test_snapshot_ids_become_requests_by_id():
     assert [(r.host, r.server_id, r.snapshot_id) for r in requests] == [(None, None, 1), (None, None, 2)]
 
 
-@pytest.mark.parametrize("state, entry, problems", [
-    ("present", {}, ["snapshots[0] needs server_id and name with state=present"]),
-    ("present", {"server_id": 1, "name": "n", "host": "h", "description": "d"}, []),
-    ("absent", {"snapshot_id": 1}, []),
-    ("absent", {"server_id": 1, "name": "n"}, []),
-    ("absent", {"name": "n"}, ["snapshots[0] needs snapshot_id, or server_id and name, with state=absent"]),
-    ("absent", {"server_id": True, "snapshot_id": 1},
-     ["snapshots[0].server_id must be a positive integer, got True"]),
-])
+@pytest.mark.parametrize(
+    "state, entry, problems",
+    [
+        ("present", {}, ["snapshots[0] needs server_id and name with state=present"]),
+        ("present", {"server_id": 1, "name": "n", "host": "h", "description": "d"}, []),
+        ("absent", {"snapshot_id": 1}, []),
+        ("absent", {"server_id": 1, "name": "n"}, []),
+        ("absent", {"name": "n"}, ["snapshots[0] needs snapshot_id, or server_id and name, with state=absent"]),
+        ("absent", {"server_id": True, "snapshot_id": 1}, ["snapshots[0].server_id must be a positive integer, got True"]),
+    ],
+)
 def test_snapshot_entries(state, entry, problems):
     requests, found = batch_requests(params(state=state, snapshots=[entry]))
 
     assert found == problems
     assert [(r.host, r.server_id, r.name, r.description, r.snapshot_id) for r in requests] == [
-        (entry.get("host"), entry.get("server_id"), entry.get("name"), entry.get("description"), entry.get("snapshot_id"))]
+        (entry.get("host"), entry.get("server_id"), entry.get("name"), entry.get("description"), entry.get("snapshot_id"))
+    ]
 
 
 def test_one_server_given_twice_with_one_name_is_one_snapshot():

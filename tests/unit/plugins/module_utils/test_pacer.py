@@ -32,13 +32,16 @@ def send_times(pacer, vt, count):
     return times
 
 
-@pytest.mark.parametrize("rate, count, expected", [
-    ("learnt", 6, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5]),
-    (0.5, 4, [0.0, 2.0, 4.0, 6.0]),
-    (1, 4, [0.0, 1.0, 2.0, 3.0]),
-    (2, 6, [0.0, 0.0, 0.5, 1.0, 1.5, 2.0]),
-    (4, 7, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75]),
-])
+@pytest.mark.parametrize(
+    "rate, count, expected",
+    [
+        ("learnt", 6, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5]),
+        (0.5, 4, [0.0, 2.0, 4.0, 6.0]),
+        (1, 4, [0.0, 1.0, 2.0, 3.0]),
+        (2, 6, [0.0, 0.0, 0.5, 1.0, 1.5, 2.0]),
+        (4, 7, [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75]),
+    ],
+)
 def test_pacer_spaces_requests_after_one_seconds_burst(vt, rate, count, expected):
     pacer = Pacer(None if rate == "learnt" else rate, clock=vt.monotonic, sleep=vt.sleep)
     assert send_times(pacer, vt, count) == pytest.approx(expected)
@@ -154,10 +157,13 @@ def test_a_first_429_halves_the_throughput_just_seen(vt):
     assert send_times(pacer, vt, 7) == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.4])
 
 
-@pytest.mark.parametrize("idle, interval", [
-    pytest.param(1.9, 0.2, id="requests 1.9 s ago count"),
-    pytest.param(2.0, 2.0, id="requests 2 s ago no longer count"),
-])
+@pytest.mark.parametrize(
+    "idle, interval",
+    [
+        pytest.param(1.9, 0.2, id="requests 1.9 s ago count"),
+        pytest.param(2.0, 2.0, id="requests 2 s ago no longer count"),
+    ],
+)
 def test_only_the_last_two_seconds_count_as_seen(vt, idle, interval):
     pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
     answered(pacer, 20)
@@ -175,14 +181,17 @@ def test_older_requests_are_forgotten_as_new_ones_come(vt):
     assert pace(pacer, vt) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("limits, interval", [
-    pytest.param(1, 1 / 5.0, id="10/s seen: 5/s"),
-    pytest.param(2, 1 / 2.5, id="halved again at the next 429"),
-    pytest.param(3, 1 / 1.25, id="and again"),
-    pytest.param(4, 1 / 0.625, id="and again"),
-    pytest.param(5, 2.0, id="never slower than one request every 2 s"),
-    pytest.param(8, 2.0, id="however many 429s"),
-])
+@pytest.mark.parametrize(
+    "limits, interval",
+    [
+        pytest.param(1, 1 / 5.0, id="10/s seen: 5/s"),
+        pytest.param(2, 1 / 2.5, id="halved again at the next 429"),
+        pytest.param(3, 1 / 1.25, id="and again"),
+        pytest.param(4, 1 / 0.625, id="and again"),
+        pytest.param(5, 2.0, id="never slower than one request every 2 s"),
+        pytest.param(8, 2.0, id="however many 429s"),
+    ],
+)
 def test_each_429_halves_the_learnt_pace(vt, limits, interval):
     """Half the lower of the pace and what got through: 10/s seen at a pace of 24/s, then the pace itself."""
     pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
@@ -239,6 +248,7 @@ def test_a_429_without_retry_after_holds_nobody(vt, rate):
 
 # Its growth among other clients ------------------------------------------------------------------------------------
 
+
 def limited_pacer(vt, answers=20):
     """A pacer past its slow start: `answers` answers within the window, then a first 429 (no Retry-After)."""
     pacer = Pacer(clock=vt.monotonic, sleep=vt.sleep)
@@ -266,12 +276,15 @@ def test_a_429_back_within_calm_halves_the_growth(vt):
     assert pacer.rate == pytest.approx(Pacer.MIN_RATE + 0.5 / Pacer.MIN_RATE)  # not the full 1 / rate
 
 
-@pytest.mark.parametrize("gap", [
-    pytest.param(0.0, id="429s of requests in flight together"),
-    pytest.param(Pacer.WINDOW - 0.1, id="within the window"),
-    pytest.param(Pacer.CALM, id="after CALM seconds"),
-    pytest.param(10 * Pacer.CALM, id="long after"),
-])
+@pytest.mark.parametrize(
+    "gap",
+    [
+        pytest.param(0.0, id="429s of requests in flight together"),
+        pytest.param(Pacer.WINDOW - 0.1, id="within the window"),
+        pytest.param(Pacer.CALM, id="after CALM seconds"),
+        pytest.param(10 * Pacer.CALM, id="long after"),
+    ],
+)
 def test_429s_in_one_window_or_far_apart_keep_the_growth(vt, gap):
     pacer = limited_pacer(vt)
     vt.now += gap

@@ -16,14 +16,29 @@ from ansible_collections.vps.cloud.plugins.module_utils.results import entry_res
 from ansible_collections.vps.cloud.plugins.module_utils.selection import CREATE, REUSE, PresentPlan
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    NOW, POST, add_delete, add_list, add_post, add_server, build_service, clean, delete_call, describe, listing, new_snapshot,
-    sent, server_call, snap,
+    NOW,
+    POST,
+    add_delete,
+    add_list,
+    add_post,
+    add_server,
+    build_service,
+    clean,
+    delete_call,
+    describe,
+    listing,
+    new_snapshot,
+    sent,
+    server_call,
+    snap,
 )
 
 OURS = new_snapshot(snapshot_id=802)
 THEIRS = new_snapshot(snapshot_id=801)
-RACE = ("Another run created snapshot 'before-update' on server 12345 at the same moment; both settle on the older one (id "
-        "801), and this task deleted its own (id 802).")
+RACE = (
+    "Another run created snapshot 'before-update' on server 12345 at the same moment; both settle on the older one (id "
+    "801), and this task deleted its own (id 802)."
+)
 
 
 def entry_with(snapshot, own=True):
@@ -37,19 +52,30 @@ def entry_with(snapshot, own=True):
 # Convergence of racing runs: a fresh listing, what the entry follows, and what is deleted -------------------------------
 
 
-@pytest.mark.parametrize("own, listed, follows, deleted, notes", [
-    (True, [new_snapshot("completed")], new_snapshot("completed"), [], []),
-    (True, [OURS, THEIRS], THEIRS, [802], [RACE]),
-    (True, [OURS, THEIRS, new_snapshot(snapshot_id=803)], THEIRS, [802], [RACE]),
-    (False, [OURS, THEIRS], THEIRS, [], []),
-    (True, [THEIRS], THEIRS, [], []),
-    (True, [OURS, new_snapshot("failed", snapshot_id=801)], OURS, [], []),
-    (True, [OURS, new_snapshot(snapshot_id=801, name="other")], OURS, [], []),
-    (True, [OURS, new_snapshot(snapshot_id=801, server_id=999)], OURS, [], []),
-], ids=["completed", "a lower id wins", "the lowest of three", "reused, not ours: nothing deleted", "ours gone, theirs listed",
-        "a failed lower id is no winner", "another name", "another server"])
-def test_racing_runs_settle_on_the_lowest_id_and_the_run_that_made_the_other_deletes_it(
-        rsps, vt, own, listed, follows, deleted, notes):
+@pytest.mark.parametrize(
+    "own, listed, follows, deleted, notes",
+    [
+        (True, [new_snapshot("completed")], new_snapshot("completed"), [], []),
+        (True, [OURS, THEIRS], THEIRS, [802], [RACE]),
+        (True, [OURS, THEIRS, new_snapshot(snapshot_id=803)], THEIRS, [802], [RACE]),
+        (False, [OURS, THEIRS], THEIRS, [], []),
+        (True, [THEIRS], THEIRS, [], []),
+        (True, [OURS, new_snapshot("failed", snapshot_id=801)], OURS, [], []),
+        (True, [OURS, new_snapshot(snapshot_id=801, name="other")], OURS, [], []),
+        (True, [OURS, new_snapshot(snapshot_id=801, server_id=999)], OURS, [], []),
+    ],
+    ids=[
+        "completed",
+        "a lower id wins",
+        "the lowest of three",
+        "reused, not ours: nothing deleted",
+        "ours gone, theirs listed",
+        "a failed lower id is no winner",
+        "another name",
+        "another server",
+    ],
+)
+def test_racing_runs_settle_on_the_lowest_id_and_the_run_that_made_the_other_deletes_it(rsps, vt, own, listed, follows, deleted, notes):
     service = build_service(vt)
     for snapshot_id in deleted:
         add_delete(rsps, snapshot_id)
@@ -65,15 +91,23 @@ def test_racing_runs_settle_on_the_lowest_id_and_the_run_that_made_the_other_del
     assert sent(rsps) == [delete_call(i) for i in deleted]
 
 
-@pytest.mark.parametrize("listed, message", [
-    ([new_snapshot("failed")], "Snapshot %s on server 12345 ended failed, so it is no restore point. Run the task again: it "
-                               "deletes that snapshot and takes it again." % describe(new_snapshot("failed"))),
-    ([new_snapshot("error"), THEIRS], "Snapshot %s on server 12345 ended error, so it is no restore point. Run the task again: "
-                                      "it deletes that snapshot and takes it again." % describe(new_snapshot("error"))),
-    ([], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
-    ([new_snapshot(snapshot_id=801, server_id=999)], "Snapshot before-update (id 802) disappeared from server 12345 while waiting "
-                                                     "for it to complete."),
-])
+@pytest.mark.parametrize(
+    "listed, message",
+    [
+        (
+            [new_snapshot("failed")],
+            "Snapshot %s on server 12345 ended failed, so it is no restore point. Run the task again: it "
+            "deletes that snapshot and takes it again." % describe(new_snapshot("failed")),
+        ),
+        (
+            [new_snapshot("error"), THEIRS],
+            "Snapshot %s on server 12345 ended error, so it is no restore point. Run the task again: "
+            "it deletes that snapshot and takes it again." % describe(new_snapshot("error")),
+        ),
+        ([], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
+        ([new_snapshot(snapshot_id=801, server_id=999)], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
+    ],
+)
 def test_a_snapshot_that_failed_or_vanished_fails_the_entry(vt, listed, message):
     entry = entry_with(OURS)
     entry.listing = listed
@@ -115,26 +149,63 @@ def planned_entry(action, snapshot=None, preview=(), deleted=(), error=None, own
     return entry
 
 
-@pytest.mark.parametrize("entry, check_mode, retention, expected", [
-    (planned_entry(REUSE, snap(801, "x")), False, None,
-     dict(changed=False, msg="Ensured snapshot %s of server 12345." % describe(snap(801, "x")))),
-    (planned_entry(REUSE, snap(801, "x")), False, 3,
-     dict(changed=False, pruned=[], msg="Ensured snapshot %s of server 12345." % describe(snap(801, "x")))),
-    (planned_entry(CREATE, new_snapshot(), own=True, deleted=[D1]), False, None,
-     dict(changed=True, pruned=[clean(D1)], msg="Took snapshot %s of server 12345; deleted %s." % (
-         describe(new_snapshot()), describe(D1, "19d 9h old")))),
-    (planned_entry(REUSE, snap(801, "x"), preview=[D1]), True, 2,
-     dict(changed=True, pruned=[clean(D1)], msg="Check mode: Snapshot %s of server 12345 exists; would delete %s." % (
-         describe(snap(801, "x")), describe(D1, "19d 9h old")))),
-    (planned_entry(REUSE, snap(801, "x")), True, 2,
-     dict(changed=False, pruned=[], msg="Check mode: Snapshot %s of server 12345 exists." % describe(snap(801, "x")))),
-    (planned_entry(CREATE, new_snapshot(), error=SnapshotError("It broke.", failure={"status": 500})), True, None,
-     dict(changed=False, failed=True, failure={"status": 500}, msg="It broke.")),
-    (planned_entry(CREATE, new_snapshot(), deleted=[D1], error=SnapshotError("It broke.")), False, None,
-     dict(changed=True, failed=True, pruned=[clean(D1)],
-          msg="It broke. Before this failure the task made changes: It deleted %s." % describe(D1, "19d 9h old"))),
-], ids=["ensured", "ensured, retention, nothing pruned", "took and pruned", "check mode: would prune", "check mode: nothing",
-        "check mode failure", "failure after a deletion"])
+@pytest.mark.parametrize(
+    "entry, check_mode, retention, expected",
+    [
+        (planned_entry(REUSE, snap(801, "x")), False, None, dict(changed=False, msg="Ensured snapshot %s of server 12345." % describe(snap(801, "x")))),
+        (planned_entry(REUSE, snap(801, "x")), False, 3, dict(changed=False, pruned=[], msg="Ensured snapshot %s of server 12345." % describe(snap(801, "x")))),
+        (
+            planned_entry(CREATE, new_snapshot(), own=True, deleted=[D1]),
+            False,
+            None,
+            dict(
+                changed=True, pruned=[clean(D1)], msg="Took snapshot %s of server 12345; deleted %s." % (describe(new_snapshot()), describe(D1, "19d 9h old"))
+            ),
+        ),
+        (
+            planned_entry(REUSE, snap(801, "x"), preview=[D1]),
+            True,
+            2,
+            dict(
+                changed=True,
+                pruned=[clean(D1)],
+                msg="Check mode: Snapshot %s of server 12345 exists; would delete %s." % (describe(snap(801, "x")), describe(D1, "19d 9h old")),
+            ),
+        ),
+        (
+            planned_entry(REUSE, snap(801, "x")),
+            True,
+            2,
+            dict(changed=False, pruned=[], msg="Check mode: Snapshot %s of server 12345 exists." % describe(snap(801, "x"))),
+        ),
+        (
+            planned_entry(CREATE, new_snapshot(), error=SnapshotError("It broke.", failure={"status": 500})),
+            True,
+            None,
+            dict(changed=False, failed=True, failure={"status": 500}, msg="It broke."),
+        ),
+        (
+            planned_entry(CREATE, new_snapshot(), deleted=[D1], error=SnapshotError("It broke.")),
+            False,
+            None,
+            dict(
+                changed=True,
+                failed=True,
+                pruned=[clean(D1)],
+                msg="It broke. Before this failure the task made changes: It deleted %s." % describe(D1, "19d 9h old"),
+            ),
+        ),
+    ],
+    ids=[
+        "ensured",
+        "ensured, retention, nothing pruned",
+        "took and pruned",
+        "check mode: would prune",
+        "check mode: nothing",
+        "check mode failure",
+        "failure after a deletion",
+    ],
+)
 def test_entry_result(entry, check_mode, retention, expected):
     result = entry_result(entry, PresentOptions(retention=retention), check_mode, NOW)
 
@@ -162,14 +233,14 @@ def test_warnings_are_returned_with_the_result():
     assert entry_result(entry, PresentOptions(), False, NOW)["warnings"] == ["Look."]
 
 
-@pytest.mark.parametrize("listed, name", [
-    ([snap(700, "x")], "web-server-01"), ([dict(snap(700, "x"), server={"id": 1})], None), ([], None)])
+@pytest.mark.parametrize("listed, name", [([snap(700, "x")], "web-server-01"), ([dict(snap(700, "x"), server={"id": 1})], None), ([], None)])
 def test_a_planned_snapshot_carries_the_server_name_the_listing_shows(listed, name):
     entry = ServerEntry(SnapshotRequest(12345, "n", "d"))
     entry.listing = listed
 
-    assert present._planned(entry) == dict(id=None, server=dict(id=12345, name=name), name="n", status="in_progress",
-                                           size_mb=None, created_at=None, description="d")
+    assert present._planned(entry) == dict(
+        id=None, server=dict(id=12345, name=name), name="n", status="in_progress", size_mb=None, created_at=None, description="d"
+    )
 
 
 def test_by_default_retention_counts_every_name_and_keeps_the_last_completed_snapshot(rsps, vt):
@@ -181,7 +252,8 @@ def test_by_default_retention_counts_every_name_and_keeps_the_last_completed_sna
     assert entry.error.message.startswith(
         "Cannot take snapshot 'before-update' of server 12345: the server has 5 snapshots, the provider's limit of 5, and "
         "retention cannot make room: only 0 match retention_match '*' and may be deleted; the server's last completed snapshot "
-        "is kept until the new one has completed (protect_last_completed); snapshots in progress are never deleted.")
+        "is kept until the new one has completed (protect_last_completed); snapshots in progress are never deleted."
+    )
 
 
 def test_by_default_a_creation_is_waited_for_1800_seconds(rsps, vt):
@@ -200,7 +272,8 @@ def test_a_wait_that_has_no_time_left_names_the_status_seen_last(vt):
 
     assert entry.error.message == (
         "Timed out after 0s (wait_timeout=60) waiting for snapshot before-update (id 802) on server 12345 to complete; last seen "
-        "status: snapshotting. %s" % present.RESUME_ADVICE)
+        "status: snapshotting. %s" % present.RESUME_ADVICE
+    )
 
 
 # Many servers ---------------------------------------------------------------------------------------------------------
@@ -211,16 +284,15 @@ def test_the_shared_wait_polls_until_every_server_is_done_and_says_which_statuse
     add_list(rsps, [], server_id=None)
     for server_id in (1, 2):
         add_post(rsps, payload=new_snapshot(snapshot_id=800 + server_id, server_id=server_id), for_server=server_id)
-    add_list(rsps, [new_snapshot("completed", snapshot_id=801, server_id=1),
-                    new_snapshot("snapshotting", snapshot_id=802, server_id=2)], server_id=None)
+    add_list(rsps, [new_snapshot("completed", snapshot_id=801, server_id=1), new_snapshot("snapshotting", snapshot_id=802, server_id=2)], server_id=None)
     add_list(rsps, [new_snapshot("snapshotting", snapshot_id=802, server_id=2)], server_id=2)
 
-    entries = ensure_present(service, [SnapshotRequest(1, "before-update"), SnapshotRequest(2, "before-update")],
-                             PresentOptions(wait_timeout=30))
+    entries = ensure_present(service, [SnapshotRequest(1, "before-update"), SnapshotRequest(2, "before-update")], PresentOptions(wait_timeout=30))
 
     assert entries[0].error is None
-    assert entries[1].error.message.startswith("Timed out after 30s (wait_timeout=30) waiting for 2 snapshots on 2 servers to "
-                                               "complete; last seen status: snapshotting.")
+    assert entries[1].error.message.startswith(
+        "Timed out after 30s (wait_timeout=30) waiting for 2 snapshots on 2 servers to complete; last seen status: snapshotting."
+    )
     assert sent(rsps)[:4] == [listing(None), POST, POST, listing(None)]
     assert set(sent(rsps)[4:]) == {listing(2)}
 
@@ -242,8 +314,7 @@ def test_each_server_may_fail_three_polls_in_a_row_before_its_wait_gives_up(rsps
 
     present._await(service, entries, vt.now + 600, 600)
 
-    assert entries[0].error.message == ("Could not list snapshots: down (HTTP 500 on GET snapshots/) (3 polls in a row failed). "
-                                        + present.RESUME_ADVICE)
+    assert entries[0].error.message == ("Could not list snapshots: down (HTTP 500 on GET snapshots/) (3 polls in a row failed). " + present.RESUME_ADVICE)
     assert entries[0].error.details["failure"]["status"] == 500
     assert entries[1].error is None
     assert entries[1].snapshot["status"] == "completed"
@@ -276,8 +347,9 @@ def test_the_shared_wait_counts_the_servers_it_waits_for_not_the_snapshots(rsps,
 
     present._await(build_service(vt), entries, vt.now + 10, 10)
 
-    assert entries[0].error.message.startswith("Timed out after 10s (wait_timeout=10) waiting for 3 snapshots on 2 servers to "
-                                               "complete; last seen status: in_progress.")
+    assert entries[0].error.message.startswith(
+        "Timed out after 10s (wait_timeout=10) waiting for 3 snapshots on 2 servers to complete; last seen status: in_progress."
+    )
 
 
 def test_many_servers_retake_a_failed_snapshot_of_the_same_name_as_one_server_does(rsps, vt):
@@ -295,8 +367,9 @@ def test_many_servers_retake_a_failed_snapshot_of_the_same_name_as_one_server_do
     first, second = (entry_result(e, options, False, NOW) for e in entries)
     assert (first["changed"], first["created"], first["pruned"]) == (True, True, [clean(broken)])
     assert first["msg"].endswith("; deleted %s." % describe(broken, "3d 19h old"))
-    assert first["warnings"] == ["Snapshot %s on server 1 ended failed, so it is no restore point: this task deletes it and "
-                                 "takes snapshot 'before-update' again." % describe(broken)]
+    assert first["warnings"] == [
+        "Snapshot %s on server 1 ended failed, so it is no restore point: this task deletes it and takes snapshot 'before-update' again." % describe(broken)
+    ]
     assert (second["changed"], "warnings" in second) == (False, False)
     assert sent(rsps) == [listing(None), server_call(1), delete_call(801), POST, listing(1)]
 
@@ -308,8 +381,10 @@ def test_a_server_in_a_failure_status_is_never_waited_for(rsps, vt):
     with pytest.raises(present.ServerFailedError) as caught:
         present.wait_until_idle(build_service(vt), 12345, 600, dict(id=12345, name="web", status="error"))
 
-    assert caught.value.message == ("Server 12345 is in status 'error', a failure status: waiting for it to be running or "
-                                    "stopped would not end it, so this task stops at once. Look at the server at the provider.")
+    assert caught.value.message == (
+        "Server 12345 is in status 'error', a failure status: waiting for it to be running or "
+        "stopped would not end it, so this task stops at once. Look at the server at the provider."
+    )
     assert caught.value.details == {"server": {"id": 12345, "name": "web", "status": "error"}}
     assert vt.sleeps == []
     assert sent(rsps) == []
@@ -324,8 +399,10 @@ def test_an_unrecognised_server_status_is_noted_once_as_soon_as_it_is_seen(rsps,
     server = present.wait_until_idle(build_service(vt), 12345, 600, None, note=notes.append)
 
     assert server["status"] == "running"
-    assert notes == ["Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a "
-                     "transitional status and waited for (up to wait_timeout=600) until the server is running or stopped."]
+    assert notes == [
+        "Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a "
+        "transitional status and waited for (up to wait_timeout=600) until the server is running or stopped."
+    ]
     assert sent(rsps) == [server_call()] * 3
 
 

@@ -21,10 +21,8 @@ def entries(*server_ids):
 
 
 def test_a_request_from_a_single_task_s_options():
-    request = SnapshotRequest.from_params(dict(server_id=101, name="n", description="d", snapshot_id=None, name_match=None,
-                                               state="present", wait=True))
-    assert (request.server_id, request.name, request.description, request.snapshot_id, request.name_match, request.host) == (
-        101, "n", "d", None, None, None)
+    request = SnapshotRequest.from_params(dict(server_id=101, name="n", description="d", snapshot_id=None, name_match=None, state="present", wait=True))
+    assert (request.server_id, request.name, request.description, request.snapshot_id, request.name_match, request.host) == (101, "n", "d", None, None, None)
     assert SnapshotRequest.from_params(dict(name_match="pre-*", server_id=7)).name_match == "pre-*"
 
 

@@ -15,13 +15,31 @@ from ansible_collections.vps.cloud.plugins.module_utils.restore import RestoreTa
 from ansible_collections.vps.cloud.plugins.module_utils.results import restore_result
 from ansible_collections.vps.cloud.plugins.module_utils.service import SnapshotError, TaskFailed
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    LIST, LIST_ALL, POST, SERVER, SERVER_ID, add_delete, add_list, add_post, add_restore, add_server, build_service, clean,
-    describe, new_snapshot, restore_call, sent, server_view, snap,
+    LIST,
+    LIST_ALL,
+    POST,
+    SERVER,
+    SERVER_ID,
+    add_delete,
+    add_list,
+    add_post,
+    add_restore,
+    add_server,
+    build_service,
+    clean,
+    describe,
+    new_snapshot,
+    restore_call,
+    sent,
+    server_view,
+    snap,
 )
 
 GOLDEN = snap(801, "golden")
-UNNAMED = ("Server 12345 was already restoring, from a snapshot the API does not name. This task started no second restore and "
-           "followed that one; if it was not from snapshot %s, restore again once it has ended." % describe(GOLDEN))
+UNNAMED = (
+    "Server 12345 was already restoring, from a snapshot the API does not name. This task started no second restore and "
+    "followed that one; if it was not from snapshot %s, restore again once it has ended." % describe(GOLDEN)
+)
 
 
 def task_on(vt, server=None, wait=True, check_mode=False, timeout=100):
@@ -31,15 +49,18 @@ def task_on(vt, server=None, wait=True, check_mode=False, timeout=100):
     return task
 
 
-@pytest.mark.parametrize("server, joins, warnings", [
-    (dict(id=SERVER_ID, status="running"), False, []),
-    (dict(id=SERVER_ID, status="stopping"), False, []),
-    (dict(id=SERVER_ID, status="restoring"), True, [UNNAMED]),
-    (dict(id=SERVER_ID, status="restoring", restoring_from="801"), True, [UNNAMED]),
-    (dict(id=SERVER_ID, status="restoring", restoring_from={"name": "golden"}), True, [UNNAMED]),
-    (dict(id=SERVER_ID, status="restoring", restoring_from={"id": 801}), True, []),
-    (dict(id=SERVER_ID, status="restoring", restoring_from={"id": 799}), False, []),
-])
+@pytest.mark.parametrize(
+    "server, joins, warnings",
+    [
+        (dict(id=SERVER_ID, status="running"), False, []),
+        (dict(id=SERVER_ID, status="stopping"), False, []),
+        (dict(id=SERVER_ID, status="restoring"), True, [UNNAMED]),
+        (dict(id=SERVER_ID, status="restoring", restoring_from="801"), True, [UNNAMED]),
+        (dict(id=SERVER_ID, status="restoring", restoring_from={"name": "golden"}), True, [UNNAMED]),
+        (dict(id=SERVER_ID, status="restoring", restoring_from={"id": 801}), True, []),
+        (dict(id=SERVER_ID, status="restoring", restoring_from={"id": 799}), False, []),
+    ],
+)
 def test_a_restore_under_way_is_joined_unless_the_api_names_another_source(vt, server, joins, warnings):
     task = task_on(vt, server)
 
@@ -68,9 +89,10 @@ def test_a_result_before_the_server_was_seen_has_an_empty_before(vt):
 
     result = restore_result(task, False, 0)
 
-    assert result["diff"] == {"before": {}, "after": {"server": {"id": None, "name": None, "status": None},
-                                                      "restored_from": {"id": 801, "name": "golden",
-                                                                        "created_at": "2025-01-15T18:30:00Z"}}}
+    assert result["diff"] == {
+        "before": {},
+        "after": {"server": {"id": None, "name": None, "status": None}, "restored_from": {"id": 801, "name": "golden", "created_at": "2025-01-15T18:30:00Z"}},
+    }
     assert result["warnings"] == ["Hm."]
 
 
@@ -80,9 +102,12 @@ def test_a_failure_before_the_snapshot_is_known_reports_only_the_failure(rsps, v
     with pytest.raises(TaskFailed) as caught:
         ensure_restored(build_service(vt), SnapshotRequest(snapshot_id=801))
 
-    assert caught.value.result == {"failed": True, "changed": False, "failure": {
-        "status": 401, "message": "No.", "method": "GET", "path": "snapshots/", "url": "https://api.vps.test/api/v1/snapshots/"},
-        "msg": "Could not list snapshots: No. (HTTP 401 on GET snapshots/)"}
+    assert caught.value.result == {
+        "failed": True,
+        "changed": False,
+        "failure": {"status": 401, "message": "No.", "method": "GET", "path": "snapshots/", "url": "https://api.vps.test/api/v1/snapshots/"},
+        "msg": "Could not list snapshots: No. (HTTP 401 on GET snapshots/)",
+    }
 
 
 @pytest.mark.parametrize("check", ["changes", "snapshot"])
@@ -103,8 +128,7 @@ def test_a_failed_safety_snapshot_reports_its_changes_and_both_snapshots(rsps, v
         assert result["snapshot"] == clean(GOLDEN)
     else:
         assert result["changed"] is True
-        assert result["msg"].endswith(" Before this failure the task made changes: It created %s." % describe(
-            new_snapshot(name="safe")))
+        assert result["msg"].endswith(" Before this failure the task made changes: It created %s." % describe(new_snapshot(name="safe")))
         assert sent(rsps) == [LIST_ALL, SERVER, LIST, POST, LIST]
 
 
@@ -129,8 +153,7 @@ def test_by_default_a_restore_waits_1800_seconds_and_its_safety_snapshot_counts_
 
 def test_by_default_a_safety_snapshot_keeps_the_last_completed_snapshot(rsps, vt):
     service = build_service(vt)
-    listing = [GOLDEN] + [snap(790 + i, "w%d" % i, status="in_progress") for i in range(3)] + [
-        snap(800, "newest", created_at="2025-01-19T00:00:00Z")]
+    listing = [GOLDEN] + [snap(790 + i, "w%d" % i, status="in_progress") for i in range(3)] + [snap(800, "newest", created_at="2025-01-19T00:00:00Z")]
     add_list(rsps, listing, server_id=None)
     add_server(rsps, "running")
     add_list(rsps, listing)
@@ -142,8 +165,7 @@ def test_by_default_a_safety_snapshot_keeps_the_last_completed_snapshot(rsps, vt
 
 
 def test_a_restore_task_by_default_keeps_the_last_completed_snapshot(rsps, vt):
-    listing = [GOLDEN] + [snap(790 + i, "w%d" % i, status="in_progress") for i in range(3)] + [
-        snap(800, "newest", created_at="2025-01-19T00:00:00Z")]
+    listing = [GOLDEN] + [snap(790 + i, "w%d" % i, status="in_progress") for i in range(3)] + [snap(800, "newest", created_at="2025-01-19T00:00:00Z")]
     add_list(rsps, listing)
     task = RestoreTask(build_service(vt), True, 100)
     task.snapshot = GOLDEN
@@ -188,12 +210,12 @@ def test_wait_until_idle_says_why_no_restore_was_started(vt):
     with pytest.raises(SnapshotError) as caught:
         task.wait_until_idle("Because.")
 
-    assert caught.value.message == ("Timed out after 0s (wait_timeout=0) waiting for server 12345 to be running or stopped; "
-                                    "last seen status: starting. No restore was started. Because.")
+    assert caught.value.message == (
+        "Timed out after 0s (wait_timeout=0) waiting for server 12345 to be running or stopped; last seen status: starting. No restore was started. Because."
+    )
 
 
-@pytest.mark.parametrize("status, state", [("running", "stable"), ("restoring", "restoring"), ("rebooting", "busy"),
-                                           ("error", "failed")])
+@pytest.mark.parametrize("status, state", [("running", "stable"), ("restoring", "restoring"), ("rebooting", "busy"), ("error", "failed")])
 def test_server_info_classifies_what_it_reads(rsps, vt, status, state):
     add_server(rsps, status, ipv4="x")
 
@@ -225,6 +247,6 @@ def test_wait_until_idle_does_not_wait_for_a_server_that_turns_to_a_failure_stat
     assert task.server["status"] == "error"
     assert task.warnings == [
         "Server 12345 was in status 'error', a failure status that no wait would end: the restore from snapshot %s was asked for "
-        "at once, since restoring is the way out of a broken server and only the provider knows whether it allows it."
-        % describe(GOLDEN)]
+        "at once, since restoring is the way out of a broken server and only the provider knows whether it allows it." % describe(GOLDEN)
+    ]
     assert len(vt.sleeps) == 1

@@ -25,8 +25,25 @@ from ansible_collections.vps.cloud.plugins.module_utils.service import (
     with_changes_made,
 )
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    API, LIST, LIST_ALL, SERVER, SERVER_ID, add_delete, add_list, add_restore, add_server, build_service, clean,
-    describe, listing, new_snapshot, restore_call, sent, server_body, snap, url,
+    API,
+    LIST,
+    LIST_ALL,
+    SERVER,
+    SERVER_ID,
+    add_delete,
+    add_list,
+    add_restore,
+    add_server,
+    build_service,
+    clean,
+    describe,
+    listing,
+    new_snapshot,
+    restore_call,
+    sent,
+    server_body,
+    snap,
+    url,
 )
 
 A = snap(801, "a", server_id=101)
@@ -46,16 +63,29 @@ NEW = clean(new_snapshot())
 FROM = clean(snap(801, "golden"))
 
 
-@pytest.mark.parametrize("created, deleted, restored, summary", [
-    ([], [], [], ""),
-    ([NEW], [], [], "It created %s." % describe(NEW)),
-    ([], [OLD, OLD], [], "It deleted %s; %s." % (describe(OLD, "10d 0h old"), describe(OLD, "10d 0h old"))),
-    ([], [], [FROM], "It started the restore of server 12345 from snapshot %s." % describe(FROM)),
-    ([NEW], [OLD], [FROM], "It created %s, and deleted %s, and started the restore of server 12345 from snapshot %s." % (
-        describe(NEW), describe(OLD, "10d 0h old"), describe(FROM))),
-    ([NEW, OLD], [], [FROM, OLD], "It created %s; %s, and started the restore of server 12345 from snapshot %s; 12345 from "
-                                  "snapshot %s." % (describe(NEW), describe(OLD), describe(FROM), describe(OLD))),
-])
+@pytest.mark.parametrize(
+    "created, deleted, restored, summary",
+    [
+        ([], [], [], ""),
+        ([NEW], [], [], "It created %s." % describe(NEW)),
+        ([], [OLD, OLD], [], "It deleted %s; %s." % (describe(OLD, "10d 0h old"), describe(OLD, "10d 0h old"))),
+        ([], [], [FROM], "It started the restore of server 12345 from snapshot %s." % describe(FROM)),
+        (
+            [NEW],
+            [OLD],
+            [FROM],
+            "It created %s, and deleted %s, and started the restore of server 12345 from snapshot %s."
+            % (describe(NEW), describe(OLD, "10d 0h old"), describe(FROM)),
+        ),
+        (
+            [NEW, OLD],
+            [],
+            [FROM, OLD],
+            "It created %s; %s, and started the restore of server 12345 from snapshot %s; 12345 from "
+            "snapshot %s." % (describe(NEW), describe(OLD), describe(FROM), describe(OLD)),
+        ),
+    ],
+)
 def test_the_journal_names_every_change_with_the_age_of_what_was_deleted(created, deleted, restored, summary):
     changes = Changes()
     changes.created, changes.deleted, changes.restored = created, deleted, restored
@@ -86,8 +116,8 @@ def test_a_failure_message_names_every_change_made_before_it_in_order():
     assert with_changes_made("Refused.", 1737374400) == "Refused."
     assert with_changes_made("Refused.", 1737374400, None, none_made) == "Refused."
     assert with_changes_made("Refused.", 1737374400, first, None, second) == (
-        "Refused. Before this failure the task made changes: It created %s. It deleted %s." % (
-            describe(NEW), describe(OLD, "10d 0h old")))
+        "Refused. Before this failure the task made changes: It created %s. It deleted %s." % (describe(NEW), describe(OLD, "10d 0h old"))
+    )
 
 
 # Reading --------------------------------------------------------------------------------------------------------------
@@ -112,16 +142,19 @@ def test_a_listing_of_one_server_does_not_tell_how_many_pages_the_account_has(rs
     assert sent(rsps) == [LIST]
 
 
-@pytest.mark.parametrize("server_ids, pages, reads", [
-    ([], None, []),
-    ([101], None, [listing(101)]),
-    ([101, 101], None, [listing(101)]),
-    ([102, 101], None, [LIST_ALL]),
-    ([101, 102], 2, [LIST_ALL]),
-    ([101, 102], 3, [listing(101), listing(102)]),
-    ([101, 102, 103], 3, [LIST_ALL]),
-], ids=["none", "one server", "one server twice", "two servers", "as many pages as servers", "more pages than servers",
-        "three servers"])
+@pytest.mark.parametrize(
+    "server_ids, pages, reads",
+    [
+        ([], None, []),
+        ([101], None, [listing(101)]),
+        ([101, 101], None, [listing(101)]),
+        ([102, 101], None, [LIST_ALL]),
+        ([101, 102], 2, [LIST_ALL]),
+        ([101, 102], 3, [listing(101), listing(102)]),
+        ([101, 102, 103], 3, [LIST_ALL]),
+    ],
+    ids=["none", "one server", "one server twice", "two servers", "as many pages as servers", "more pages than servers", "three servers"],
+)
 def test_listings_take_the_fewest_requests(rsps, service, server_ids, pages, reads):
     service.account_pages = pages
     if reads == [LIST_ALL]:
@@ -132,15 +165,18 @@ def test_listings_take_the_fewest_requests(rsps, service, server_ids, pages, rea
 
     result = service.listings(server_ids)
 
-    expected = dict((server_id, [clean_raw for clean_raw in (A, B, C) if clean_raw["server"]["id"] == server_id])
-                    for server_id in server_ids)
+    expected = dict((server_id, [clean_raw for clean_raw in (A, B, C) if clean_raw["server"]["id"] == server_id]) for server_id in server_ids)
     assert result == expected
     assert sorted(sent(rsps)) == sorted(reads)
 
 
 def test_a_first_page_showing_more_pages_than_servers_reads_each_server_on_its_own(rsps, service):
-    rsps.add(responses.GET, url("snapshots/"), match=[responses.matchers.query_string_matcher("")],
-             json={"count": 300, "next": url("snapshots/?page=2"), "results": [A, B, C]})
+    rsps.add(
+        responses.GET,
+        url("snapshots/"),
+        match=[responses.matchers.query_string_matcher("")],
+        json={"count": 300, "next": url("snapshots/?page=2"), "results": [A, B, C]},
+    )
     add_list(rsps, [A], server_id=101)
     add_list(rsps, [B], server_id=102)
 
@@ -149,14 +185,18 @@ def test_a_first_page_showing_more_pages_than_servers_reads_each_server_on_its_o
     assert sorted(sent(rsps)) == sorted([LIST_ALL, listing(101), listing(102)])
 
 
-@pytest.mark.parametrize("page, found", [
-    ({"count": 3, "next": None, "results": [A, B, C]}, {101: [A], 102: [B]}),
-    ({"count": 4, "next": None, "results": [A, B]}, {101: [A], 102: [B]}),
-    ({"count": "many", "next": None, "results": [A, B, C]}, {101: [A], 102: [B]}),
-    ({"count": True, "next": None, "results": [A, B, C]}, {101: [A], 102: [B]}),
-    ({"count": 0, "next": None, "results": []}, {101: [], 102: []}),
-    ([A, B, C], {101: [A], 102: [B]}),
-], ids=["one page", "as many pages as servers", "no count", "a boolean count", "empty", "unpaginated"])
+@pytest.mark.parametrize(
+    "page, found",
+    [
+        ({"count": 3, "next": None, "results": [A, B, C]}, {101: [A], 102: [B]}),
+        ({"count": 4, "next": None, "results": [A, B]}, {101: [A], 102: [B]}),
+        ({"count": "many", "next": None, "results": [A, B, C]}, {101: [A], 102: [B]}),
+        ({"count": True, "next": None, "results": [A, B, C]}, {101: [A], 102: [B]}),
+        ({"count": 0, "next": None, "results": []}, {101: [], 102: []}),
+        ([A, B, C], {101: [A], 102: [B]}),
+    ],
+    ids=["one page", "as many pages as servers", "no count", "a boolean count", "empty", "unpaginated"],
+)
 def test_a_first_page_that_tells_no_more_pages_than_servers_is_read_for_all(rsps, service, page, found):
     rsps.add(responses.GET, url("snapshots/"), json=page)
 
@@ -186,14 +226,17 @@ def test_a_failed_server_listing_is_that_servers_error_alone(rsps, vt):
     assert isinstance(result[102], SnapshotError)
 
 
-@pytest.mark.parametrize("items, problem", [
-    ([A, "x", "y"], "2 entries this module cannot read, such as an entry that is not an object ('x')"),
-    ([dict(A, id=True)], "1 entries this module cannot read, such as an entry without an integer id (True)"),
-    ([dict(A, name=None)], "1 entries this module cannot read, such as snapshot 801 without a name or status"),
-    ([dict(A, status=3)], "1 entries this module cannot read, such as snapshot 801 without a name or status"),
-    ([dict(A, server={"id": "101"})], "1 entries this module cannot read, such as snapshot 801 without its server's id"),
-    ([dict(A, server={"id": True})], "1 entries this module cannot read, such as snapshot 801 without its server's id"),
-])
+@pytest.mark.parametrize(
+    "items, problem",
+    [
+        ([A, "x", "y"], "2 entries this module cannot read, such as an entry that is not an object ('x')"),
+        ([dict(A, id=True)], "1 entries this module cannot read, such as an entry without an integer id (True)"),
+        ([dict(A, name=None)], "1 entries this module cannot read, such as snapshot 801 without a name or status"),
+        ([dict(A, status=3)], "1 entries this module cannot read, such as snapshot 801 without a name or status"),
+        ([dict(A, server={"id": "101"})], "1 entries this module cannot read, such as snapshot 801 without its server's id"),
+        ([dict(A, server={"id": True})], "1 entries this module cannot read, such as snapshot 801 without its server's id"),
+    ],
+)
 def test_entries_unlike_the_contract_are_refused(rsps, service, items, problem):
     add_list(rsps, items, server_id=None)
 
@@ -204,13 +247,20 @@ def test_entries_unlike_the_contract_are_refused(rsps, service, items, problem):
     assert caught.value.details == {}
 
 
-@pytest.mark.parametrize("base, hint", [
-    (API, ""),
-    ("https://api.vps.test/", ": api_url (https://api.vps.test) must be the API's base URL up to and including its version, "
-                              "such as https://admin.vps.org/api/v1"),
-    ("https://api.vps.test/v1/XX", ": api_url (https://api.vps.test/v1/XX) must be the API's base URL up to and including its "
-                                   "version, such as https://admin.vps.org/api/v1"),
-])
+@pytest.mark.parametrize(
+    "base, hint",
+    [
+        (API, ""),
+        (
+            "https://api.vps.test/",
+            ": api_url (https://api.vps.test) must be the API's base URL up to and including its version, such as https://admin.vps.org/api/v1",
+        ),
+        (
+            "https://api.vps.test/v1/XX",
+            ": api_url (https://api.vps.test/v1/XX) must be the API's base URL up to and including its version, such as https://admin.vps.org/api/v1",
+        ),
+    ],
+)
 def test_a_404_listing_names_the_url_and_the_base_url_it_expects(rsps, vt, base, hint):
     service = build_service(vt)
     service.client.base_url = base.rstrip("/")
@@ -219,8 +269,9 @@ def test_a_404_listing_names_the_url_and_the_base_url_it_expects(rsps, vt, base,
     with pytest.raises(SnapshotError) as caught:
         service.list()
 
-    assert caught.value.message == ("Could not list snapshots: Not found. (HTTP 404 on GET snapshots/). The API answered 404 "
-                                    "for %s/snapshots/%s" % (base.rstrip("/"), hint))
+    assert caught.value.message == (
+        "Could not list snapshots: Not found. (HTTP 404 on GET snapshots/). The API answered 404 for %s/snapshots/%s" % (base.rstrip("/"), hint)
+    )
     assert caught.value.details["failure"]["status"] == 404
 
 
@@ -245,10 +296,8 @@ def test_a_server_without_a_status_is_an_error(rsps, service, body, shown):
     assert caught.value.message == "Could not read server 12345: the API answered GET servers/12345/ without a status (%s)" % shown
 
 
-MISSING = ("Server 12345 does not exist: GET servers/12345/ answered HTTP 404, while other servers of the account can be read. "
-           "Check server_id.")
-NO_ENDPOINT = ("The API has no usable GET /servers/12345/ (HTTP %s), so whether server 12345 exists and is idle could not be "
-               "checked beforehand.")
+MISSING = "Server 12345 does not exist: GET servers/12345/ answered HTTP 404, while other servers of the account can be read. Check server_id."
+NO_ENDPOINT = "The API has no usable GET /servers/12345/ (HTTP %s), so whether server 12345 exists and is idle could not be checked beforehand."
 PAGE_OF = {
     "other server": {"count": 2, "next": None, "results": [snap(900, "x", server_id=777), snap(901, "y", server_id=SERVER_ID)]},
     "plain list": [snap(900, "x", server_id=778), "junk"],
@@ -258,17 +307,20 @@ PAGE_OF = {
 }
 
 
-@pytest.mark.parametrize("status, page, other, outcome", [
-    (404, "other server", 200, MISSING),
-    (404, "plain list", 200, MISSING),
-    (404, "other server", 404, NO_ENDPOINT % 404),
-    (404, "only this server", None, NO_ENDPOINT % 404),
-    (404, "empty", None, NO_ENDPOINT % 404),
-    (404, "not a list", None, NO_ENDPOINT % 404),
-    (404, 500, None, NO_ENDPOINT % 404),
-    (405, None, None, NO_ENDPOINT % 405),
-    (403, None, None, "Could not read server 12345: nope (HTTP 403 on GET servers/12345/)"),
-])
+@pytest.mark.parametrize(
+    "status, page, other, outcome",
+    [
+        (404, "other server", 200, MISSING),
+        (404, "plain list", 200, MISSING),
+        (404, "other server", 404, NO_ENDPOINT % 404),
+        (404, "only this server", None, NO_ENDPOINT % 404),
+        (404, "empty", None, NO_ENDPOINT % 404),
+        (404, "not a list", None, NO_ENDPOINT % 404),
+        (404, 500, None, NO_ENDPOINT % 404),
+        (405, None, None, NO_ENDPOINT % 405),
+        (403, None, None, "Could not read server 12345: nope (HTTP 403 on GET servers/12345/)"),
+    ],
+)
 def test_server_presence_tells_a_missing_server_from_a_missing_endpoint(rsps, vt, status, page, other, outcome):
     seen = []
     service = build_service(vt, retries=0, warnings_=seen)
@@ -298,10 +350,17 @@ def test_server_presence_returns_the_server(rsps, service):
     assert service.server_presence(SERVER_ID)["status"] == "running"
 
 
-@pytest.mark.parametrize("server, busy", [
-    (None, False), ({"status": "running"}, False), ({"status": "stopped"}, False), ({"status": None}, False),
-    ({"status": "restoring"}, True), ({"status": "snapshotting"}, True),
-])
+@pytest.mark.parametrize(
+    "server, busy",
+    [
+        (None, False),
+        ({"status": "running"}, False),
+        ({"status": "stopped"}, False),
+        ({"status": None}, False),
+        ({"status": "restoring"}, True),
+        ({"status": "snapshotting"}, True),
+    ],
+)
 def test_is_busy(service, server, busy):
     assert service.is_busy(server) is busy
 
@@ -329,16 +388,14 @@ def test_wait_until_idle_times_out_with_what_it_saw_last(rsps, service, server, 
     with pytest.raises(SnapshotError) as caught:
         service.wait_until_idle(SERVER_ID, timeout, server, advice="Do this.", what="it", limit=99)
 
-    assert caught.value.message == "Timed out after %ds (wait_timeout=99) waiting for it; last seen status: %s. Do this." % (
-        timeout, last)
+    assert caught.value.message == "Timed out after %ds (wait_timeout=99) waiting for it; last seen status: %s. Do this." % (timeout, last)
 
 
 def test_wait_until_idle_names_the_server_by_default(rsps, service):
     with pytest.raises(SnapshotError) as caught:
         service.wait_until_idle(SERVER_ID, 0, {"status": "starting"})
 
-    assert caught.value.message == ("Timed out after 0s (wait_timeout=0) waiting for server 12345 to be running or stopped; "
-                                    "last seen status: starting.")
+    assert caught.value.message == ("Timed out after 0s (wait_timeout=0) waiting for server 12345 to be running or stopped; last seen status: starting.")
 
 
 def test_a_negative_time_left_is_no_time_at_all(service, vt):
@@ -352,11 +409,15 @@ def test_a_negative_time_left_is_no_time_at_all(service, vt):
 # Messages -------------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path, shown, expected", [
-    ("snapshots/", "https://elsewhere.test/v1/snapshots/?server_id=5", "https://elsewhere.test/v1/snapshots/?server_id=5"),
-    ("servers/5/", None, API + "/servers/5/"),
-    (None, None, API + "/snapshots/"),
-], ids=["the URL the error names", "the URL of its path", "the listing's URL"])
+@pytest.mark.parametrize(
+    "path, shown, expected",
+    [
+        ("snapshots/", "https://elsewhere.test/v1/snapshots/?server_id=5", "https://elsewhere.test/v1/snapshots/?server_id=5"),
+        ("servers/5/", None, API + "/servers/5/"),
+        (None, None, API + "/snapshots/"),
+    ],
+    ids=["the URL the error names", "the URL of its path", "the listing's URL"],
+)
 def test_a_404_hint_names_the_url_that_answered(service, path, shown, expected):
     error = VpsApiError("Not found.", status=404, method="GET", path=path, url=shown)
 
@@ -375,15 +436,21 @@ def orphaned(vt):
     return service
 
 
-ORPHANED = ("Stopped before it would %s: the Ansible run that started this task is gone (interrupted, or its controller died), "
-            "so nobody would learn of it. Nothing more is changed; a rerun resumes.")
+ORPHANED = (
+    "Stopped before it would %s: the Ansible run that started this task is gone (interrupted, or its controller died), "
+    "so nobody would learn of it. Nothing more is changed; a rerun resumes."
+)
 
 
-@pytest.mark.parametrize("change, action", [
-    (lambda service, changes: service.delete(A, changes), "delete snapshot %s" % describe(A)),
-    (lambda service, changes: service.create(SERVER_ID, "pre", None, changes), "create snapshot 'pre' on server %s" % SERVER_ID),
-    (lambda service, changes: service.start_restore(A, changes), "restore server 101 from snapshot %s" % describe(A)),
-], ids=["deletes", "creates", "restores"])
+@pytest.mark.parametrize(
+    "change, action",
+    [
+        (lambda service, changes: service.delete(A, changes), "delete snapshot %s" % describe(A)),
+        (lambda service, changes: service.create(SERVER_ID, "pre", None, changes), "create snapshot 'pre' on server %s" % SERVER_ID),
+        (lambda service, changes: service.start_restore(A, changes), "restore server 101 from snapshot %s" % describe(A)),
+    ],
+    ids=["deletes", "creates", "restores"],
+)
 def test_an_orphaned_task_changes_nothing(rsps, orphaned, change, action):
     changes = Changes()
 
@@ -448,10 +515,11 @@ def test_a_refused_deletion_is_not_recorded(rsps, service):
 
 # Issue 22: what happened at the provider is what the journal records ----------------------------------------------------
 
-STILL_LISTED = ("Could not delete snapshot %s: %s. It is %s, so this task did not delete it; the API may still apply the DELETE "
-                "late: look at the server's snapshots (vps.cloud.vps_snapshot_info) before counting on it either way.")
-LOST = ("Snapshot %s on server 101 was deleted by this task, but the answer to its DELETE was lost (%s); %s, so the deletion "
-        "is reported as this task's.")
+STILL_LISTED = (
+    "Could not delete snapshot %s: %s. It is %s, so this task did not delete it; the API may still apply the DELETE "
+    "late: look at the server's snapshots (vps.cloud.vps_snapshot_info) before counting on it either way."
+)
+LOST = "Snapshot %s on server 101 was deleted by this task, but the answer to its DELETE was lost (%s); %s, so the deletion is reported as this task's."
 
 
 @pytest.fixture
@@ -472,10 +540,13 @@ def test_a_2xx_with_any_body_is_a_deletion_recorded_once(rsps, warned, body):
     assert len(rsps.calls) == 1
 
 
-@pytest.mark.parametrize("first, reason", [
-    (_requests.exceptions.ReadTimeout("Read timed out."), "no answer within api_timeout=30s talking to api.vps.test: Read timed out."),
-    (_requests.exceptions.ConnectionError("Connection aborted."), "connection failed talking to api.vps.test: Connection aborted."),
-])
+@pytest.mark.parametrize(
+    "first, reason",
+    [
+        (_requests.exceptions.ReadTimeout("Read timed out."), "no answer within api_timeout=30s talking to api.vps.test: Read timed out."),
+        (_requests.exceptions.ConnectionError("Connection aborted."), "connection failed talking to api.vps.test: Connection aborted."),
+    ],
+)
 def test_a_404_after_this_tasks_unanswered_delete_is_recorded_as_its_deletion(rsps, warned, first, reason):
     service, found = warned
     add_delete(rsps, 801, body=first)
@@ -508,8 +579,9 @@ def test_an_unanswered_delete_gone_from_the_listing_is_recorded_as_this_tasks(rs
     assert service.delete(A, changes) is True
     assert changes.deleted == [clean(A)]
     assert sent(rsps).count(("DELETE", "/snapshots/801/")) == 2
-    assert found == [LOST % (describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out.",
-                             "the server's listing no longer holds it")]
+    assert found == [
+        LOST % (describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out.", "the server's listing no longer holds it")
+    ]
 
 
 def test_an_unanswered_delete_is_looked_for_at_once(rsps, vt):
@@ -536,17 +608,20 @@ def test_a_deletion_found_after_several_unanswered_deletes_names_the_first_lost_
 
     assert service.delete(A, changes) is True
     assert sent(rsps).count(("DELETE", "/snapshots/801/")) == 2
-    assert found == [LOST % (describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out.",
-                             "the server's listing no longer holds it")]
-    assert changes.answers_lost[801] == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out.",
-                                         "the server's listing no longer holds it")
+    assert found == [
+        LOST % (describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out.", "the server's listing no longer holds it")
+    ]
+    assert changes.answers_lost[801] == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out.", "the server's listing no longer holds it")
 
 
-@pytest.mark.parametrize("listing", [
-    pytest.param(dict(items=[A, B]), id="still listed"),
-    # A listing that cannot be read proves nothing: the deletion is not claimed either.
-    pytest.param(dict(items=[], status=400, body={"detail": "Bad request."}), id="listing unreadable"),
-])
+@pytest.mark.parametrize(
+    "listing",
+    [
+        pytest.param(dict(items=[A, B]), id="still listed"),
+        # A listing that cannot be read proves nothing: the deletion is not claimed either.
+        pytest.param(dict(items=[], status=400, body={"detail": "Bad request."}), id="listing unreadable"),
+    ],
+)
 def test_an_unanswered_delete_not_seen_gone_within_the_grace_fails_and_records_nothing(rsps, warned, vt, listing):
     service, found = warned
     add_delete(rsps, 801, body=_requests.exceptions.ReadTimeout("Read timed out."))
@@ -557,8 +632,10 @@ def test_an_unanswered_delete_not_seen_gone_within_the_grace_fails_and_records_n
         service.delete(A, changes)
 
     assert caught.value.message == STILL_LISTED % (
-        describe(A), "no answer within api_timeout=30s talking to api.vps.test: Read timed out. on DELETE snapshots/801/",
-        "still listed after 60 s")
+        describe(A),
+        "no answer within api_timeout=30s talking to api.vps.test: Read timed out. on DELETE snapshots/801/",
+        "still listed after 60 s",
+    )
     assert caught.value.details["failure"]["method"] == "DELETE" and caught.value.details["failure"]["path"] == "snapshots/801/"
     assert not changes and found == []
     assert vt.elapsed() >= 60
@@ -573,8 +650,7 @@ def test_a_delete_refused_by_the_gateway_every_time_is_looked_for_once(rsps, war
     with pytest.raises(SnapshotError) as caught:
         service.delete(A, changes)
 
-    assert caught.value.message.startswith("Could not delete snapshot %s: Bad Gateway (HTTP 502 on DELETE snapshots/801/)"
-                                           % describe(A))
+    assert caught.value.message.startswith("Could not delete snapshot %s: Bad Gateway (HTTP 502 on DELETE snapshots/801/)" % describe(A))
     assert caught.value.message.endswith(STILL_LISTED.split("%s", 2)[2] % "still listed")
     assert caught.value.details["failure"]["status"] == 502
     assert sent(rsps).count(("GET", "/snapshots/?server_id=101")) == 1
@@ -630,15 +706,20 @@ def test_a_restore_accepted_without_a_usable_answer_is_an_empty_answer(rsps, ser
     assert service.start_restore(snap(801, "golden"), Changes()) == answer
 
 
-@pytest.mark.parametrize("answer, message", [
-    (dict(status=300, headers={"Location": "https://elsewhere.test/"}),
-     "Could not confirm whether the restore of server 12345 from snapshot %s started: the API answered with a redirect to "
-     "https://elsewhere.test/; set api_url to the address the API is served from (HTTP 300 on POST snapshots/801/restore/). The "
-     "server does not show 'restoring'. Look at the server before restoring again (vps.cloud.vps_server_info), so that it is "
-     "not restored twice."),
-    (dict(status=502, json={"detail": "gw"}), "Could not start the restore of server 12345 from snapshot %s: gw (HTTP 502 on "
-                                              "POST snapshots/801/restore/)"),
-], ids=["a redirect is no acceptance", "refused at the edge"])
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (
+            dict(status=300, headers={"Location": "https://elsewhere.test/"}),
+            "Could not confirm whether the restore of server 12345 from snapshot %s started: the API answered with a redirect to "
+            "https://elsewhere.test/; set api_url to the address the API is served from (HTTP 300 on POST snapshots/801/restore/). The "
+            "server does not show 'restoring'. Look at the server before restoring again (vps.cloud.vps_server_info), so that it is "
+            "not restored twice.",
+        ),
+        (dict(status=502, json={"detail": "gw"}), "Could not start the restore of server 12345 from snapshot %s: gw (HTTP 502 on POST snapshots/801/restore/)"),
+    ],
+    ids=["a redirect is no acceptance", "refused at the edge"],
+)
 def test_an_unconfirmed_restore_fails_with_the_failure(rsps, vt, answer, message):
     service = build_service(vt, retries=0, timeout=1)
     rsps.add(responses.POST, url("snapshots/801/restore/"), **answer)
@@ -664,9 +745,15 @@ def test_an_unconfirmed_creation_without_an_id_says_so(rsps, vt):
     assert caught.value.message == (
         "Could not confirm whether snapshot 'x' was created on server 12345: the API answered the creation without the new "
         "snapshot's id on POST snapshots/. It is not listed even after waiting; rerun the task: it finds the snapshot if the API "
-        "created it late, and creates it otherwise.")
-    assert caught.value.details["failure"] == {"status": None, "message": "the API answered the creation without the new "
-                                               "snapshot's id", "method": "POST", "path": "snapshots/", "url": None}
+        "created it late, and creates it otherwise."
+    )
+    assert caught.value.details["failure"] == {
+        "status": None,
+        "message": "the API answered the creation without the new snapshot's id",
+        "method": "POST",
+        "path": "snapshots/",
+        "url": None,
+    }
 
 
 def test_a_restore_ambiguous_then_seen_restoring_is_not_sent_again(rsps, service):
@@ -698,8 +785,7 @@ def test_parallel_keeps_the_order_returns_exceptions_in_place_and_bounds_the_thr
 
     outcomes = service.parallel(items, work)
 
-    assert [o if not isinstance(o, ValueError) else "error" for o in outcomes] == [
-        "error" if item == 2 else item * 10 for item in items]
+    assert [o if not isinstance(o, ValueError) else "error" for o in outcomes] == ["error" if item == 2 else item * 10 for item in items]
     assert len(seen) == threads
     assert (threading.current_thread().name in seen) is (threads == 1)
 
@@ -721,6 +807,7 @@ def test_a_concurrency_below_one_works_one_item_at_a_time(vt):
 
 
 # send_once: a POST never applied twice ----------------------------------------------------------------------------------
+
 
 class Post:
     """A fake send() raising the given errors in turn, then answering; and a look() answering in turn."""
@@ -747,8 +834,7 @@ def gateway(status=502):
 
 
 def no_answer():
-    return VpsAmbiguousError("no answer within api_timeout=30s talking to api.vps.test: Read timed out.", method="POST",
-                             path="snapshots/")
+    return VpsAmbiguousError("no answer within api_timeout=30s talking to api.vps.test: Read timed out.", method="POST", path="snapshots/")
 
 
 def run_send_once(post, vt, retries=5, grace=10):
@@ -772,7 +858,7 @@ def test_send_once_resends_after_a_gateway_refusal_at_most_api_retries_times(vt,
     # A look after each refusal, after a backoff growing from about 1 s.
     assert len(vt.sleeps) == retries + 1
     for attempt, delay in enumerate(vt.sleeps):
-        assert 2.0 ** attempt / 2 <= delay <= 2.0 ** attempt
+        assert 2.0**attempt / 2 <= delay <= 2.0**attempt
 
 
 def test_send_once_resends_after_a_gateway_refusal_then_answers(vt):
@@ -787,11 +873,14 @@ def test_send_once_after_a_gateway_refusal_returns_what_the_look_found(vt):
     assert (post.sends, post.looks) == (1, 1)
 
 
-@pytest.mark.parametrize("error", [
-    no_answer(),
-    VpsAmbiguousError("upstream timed out", status=504, method="POST", path="snapshots/"),
-    VpsAmbiguousError("the API answered HTTP 201 with a body that is not valid JSON ('Created')", status=201),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        no_answer(),
+        VpsAmbiguousError("upstream timed out", status=504, method="POST", path="snapshots/"),
+        VpsAmbiguousError("the API answered HTTP 201 with a body that is not valid JSON ('Created')", status=201),
+    ],
+)
 def test_send_once_never_resends_after_another_ambiguous_failure(vt, error):
     post = Post([error])
     with pytest.raises(VpsAmbiguousError) as info:

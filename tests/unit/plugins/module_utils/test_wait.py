@@ -46,6 +46,7 @@ class FakeTime(VirtualClock):
         def check():
             self.events.append("check")
             return results.pop(0) if len(results) > 1 else results[0]
+
         return check
 
 
@@ -95,11 +96,11 @@ def test_timeout_message_names_what_the_time_the_last_status_and_the_advice():
     check = fake.checker([(False, None, "in_progress")])
     what = "snapshot before-update (id 802) on server 12345 to complete"
     with pytest.raises(VpsWaitTimeout) as info:
-        wait_for(check, 30, what, status="queued", clock=fake.clock, sleep=fake.sleep, intervals=iter([10.0] * 10),
-                 advice=ADVICE)
+        wait_for(check, 30, what, status="queued", clock=fake.clock, sleep=fake.sleep, intervals=iter([10.0] * 10), advice=ADVICE)
     assert str(info.value) == (
         "Timed out after 30s (wait_timeout=30) waiting for snapshot before-update (id 802) on server 12345 to complete; "
-        "last seen status: in_progress. " + ADVICE)
+        "last seen status: in_progress. " + ADVICE
+    )
     # Checks at 10, 20 and at the deadline itself.
     assert fake.sleeps == [10.0, 10.0, 10.0]
     assert fake.events.count("check") == 3
@@ -118,8 +119,7 @@ def test_timeout_message_names_the_users_wait_timeout_when_given():
     """When `timeout` is only what is left of the user's wait_timeout, the message names the user's value."""
     fake = FakeTime()
     with pytest.raises(VpsWaitTimeout) as info:
-        wait_for(fake.checker([(False, None, "restoring")]), 30, "x", clock=fake.clock, sleep=fake.sleep,
-                 intervals=iter([30.0]), limit=600)
+        wait_for(fake.checker([(False, None, "restoring")]), 30, "x", clock=fake.clock, sleep=fake.sleep, intervals=iter([30.0]), limit=600)
     assert str(info.value) == "Timed out after 30s (wait_timeout=600) waiting for x; last seen status: restoring."
 
 
@@ -179,12 +179,15 @@ def test_default_intervals_with_no_jitter_are_the_ceilings():
     assert list(itertools.islice(poll_intervals(rand=lambda: 0.0), len(CEILINGS))) == CEILINGS
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    (dict(initial=1.0, factor=3.0, cap=10.0, jitter=0.0), [1.0, 3.0, 9.0, 10.0, 10.0]),
-    (dict(initial=5.0, factor=2.0, cap=5.0), [5.0, 5.0, 5.0, 5.0, 5.0]),
-    (dict(initial=7.0, factor=2.0, cap=5.0), [5.0, 5.0, 5.0, 5.0, 5.0]),
-    (dict(initial=1.0, factor=2.0, cap=6.0, jitter=0.5), [0.5, 1.0, 2.0, 6.0, 6.0]),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(initial=1.0, factor=3.0, cap=10.0, jitter=0.0), [1.0, 3.0, 9.0, 10.0, 10.0]),
+        (dict(initial=5.0, factor=2.0, cap=5.0), [5.0, 5.0, 5.0, 5.0, 5.0]),
+        (dict(initial=7.0, factor=2.0, cap=5.0), [5.0, 5.0, 5.0, 5.0, 5.0]),
+        (dict(initial=1.0, factor=2.0, cap=6.0, jitter=0.5), [0.5, 1.0, 2.0, 6.0, 6.0]),
+    ],
+)
 def test_poll_intervals_options(kwargs, expected):
     assert list(itertools.islice(poll_intervals(rand=lambda: 1.0, **kwargs), 5)) == expected
 
@@ -225,8 +228,7 @@ def test_total_sleep_never_exceeds_the_timeout(timeout, draws, check_first):
     fake = FakeTime()
     check = fake.checker([(False, None, "in_progress")])
     with pytest.raises(VpsWaitTimeout):
-        wait_for(check, timeout, "x", check_first=check_first, clock=fake.clock, sleep=fake.sleep,
-                 intervals=poll_intervals(rand=rands(draws)))
+        wait_for(check, timeout, "x", check_first=check_first, clock=fake.clock, sleep=fake.sleep, intervals=poll_intervals(rand=rands(draws)))
     assert sum(fake.sleeps) <= timeout + 1e-9
     assert fake.now - fake.start <= timeout + 1e-9
     # ... and it does use the whole timeout, with a last check at the deadline.

@@ -21,8 +21,9 @@ def vtime(monkeypatch):
     forbids the real sleep)."""
     clock = VirtualTime()
     monkeypatch.setattr(module_boundary, "VpsClient", functools.partial(client.VpsClient, sleep=clock.sleep, clock=clock.monotonic))
-    monkeypatch.setattr(module_boundary, "SnapshotService", functools.partial(
-        service.SnapshotService, sleep=clock.sleep, clock=clock.monotonic, now=clock.time))
+    monkeypatch.setattr(
+        module_boundary, "SnapshotService", functools.partial(service.SnapshotService, sleep=clock.sleep, clock=clock.monotonic, now=clock.time)
+    )
     return clock
 
 

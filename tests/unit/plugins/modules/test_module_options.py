@@ -15,10 +15,19 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vps.cloud.plugins.module_utils import module_boundary, service
 from ansible_collections.vps.cloud.plugins.modules import (
-    vps_server_info, vps_snapshot, vps_snapshot_batch, vps_snapshot_info, vps_snapshot_prune,
+    vps_server_info,
+    vps_snapshot,
+    vps_snapshot_batch,
+    vps_snapshot_info,
+    vps_snapshot_prune,
 )
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    OMIT, SERVER_ID, TOKEN, server_body, snap, warnings,
+    OMIT,
+    SERVER_ID,
+    TOKEN,
+    server_body,
+    snap,
+    warnings,
 )
 
 EXISTING = snap(801, "pre-migration")
@@ -28,14 +37,11 @@ MASKED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 # Each module, with arguments that make it send exactly one GET: (module, args, path of that GET, its answer).
 ONE_READ = {
     "vps_snapshot": (vps_snapshot, dict(server_id=SERVER_ID, name="pre-migration"), "snapshots/?server_id=12345", PAGE),
-    "vps_snapshot absent": (vps_snapshot, dict(state="absent", server_id=SERVER_ID, name="nope"), "snapshots/?server_id=12345",
-                            PAGE),
+    "vps_snapshot absent": (vps_snapshot, dict(state="absent", server_id=SERVER_ID, name="nope"), "snapshots/?server_id=12345", PAGE),
     "vps_snapshot_info": (vps_snapshot_info, {}, "snapshots/", PAGE),
     "vps_server_info": (vps_server_info, dict(server_id=SERVER_ID), "servers/12345/", server_body()),
-    "vps_snapshot_batch": (vps_snapshot_batch, dict(servers=[SERVER_ID], name="pre-migration"), "snapshots/?server_id=12345",
-                           PAGE),
-    "vps_snapshot_batch absent": (vps_snapshot_batch, dict(state="absent", servers=[SERVER_ID], name="nope"),
-                                  "snapshots/?server_id=12345", PAGE),
+    "vps_snapshot_batch": (vps_snapshot_batch, dict(servers=[SERVER_ID], name="pre-migration"), "snapshots/?server_id=12345", PAGE),
+    "vps_snapshot_batch absent": (vps_snapshot_batch, dict(state="absent", servers=[SERVER_ID], name="nope"), "snapshots/?server_id=12345", PAGE),
     "vps_snapshot_prune": (vps_snapshot_prune, dict(servers=[SERVER_ID], keep=5), "snapshots/?server_id=12345", PAGE),
 }
 MODULES = sorted(ONE_READ)
@@ -116,8 +122,7 @@ def test_plain_http_to_a_remote_host_warns(rsps, run, which):
     result = run_one(run, which, api_url="http://api.vps.test/api/v1")
 
     assert result["rc"] == 0
-    assert warnings(result) == ["api_url uses plain http:// to api.vps.test, which is not loopback: the API token travels "
-                                "unencrypted. Use https://."]
+    assert warnings(result) == ["api_url uses plain http:// to api.vps.test, which is not loopback: the API token travels unencrypted. Use https://."]
 
 
 @pytest.mark.parametrize("which", MODULES)
@@ -163,10 +168,8 @@ BAD_SHARED = [
     (dict(api_timeout=3601), "api_timeout must be between 1 and 3600 seconds, got 3601"),
     (dict(api_retries=-1), "api_retries must be between 0 and 20, got -1"),
     (dict(api_retries=21), "api_retries must be between 0 and 20, got 21"),
-    (dict(ca_path="/nonexistent/ca.pem"),
-     "ca_path /nonexistent/ca.pem does not exist or is not a file; give the path of a PEM bundle of CA certificates"),
-    (dict(api_timeout=0, api_retries=21), "api_timeout must be between 1 and 3600 seconds, got 0; api_retries must be between 0 "
-                                          "and 20, got 21"),
+    (dict(ca_path="/nonexistent/ca.pem"), "ca_path /nonexistent/ca.pem does not exist or is not a file; give the path of a PEM bundle of CA certificates"),
+    (dict(api_timeout=0, api_retries=21), "api_timeout must be between 1 and 3600 seconds, got 0; api_retries must be between 0 and 20, got 21"),
 ]
 
 
@@ -220,19 +223,23 @@ def test_a_bug_of_the_collection_is_reported_as_ours_with_the_traceback(rsps, ru
     assert result["msg"] == (
         "Internal error in the vps.cloud collection (a bug in the collection, not a problem with your input or the provider's "
         "API): TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'. Please report it with the output of -vvv, "
-        "which shows where it happened.")
+        "which shows where it happened."
+    )
     assert result["exception"].startswith("Traceback (most recent call last):")
     assert "in broken" in result["exception"]
     assert len(rsps.calls) == 0
 
 
-@pytest.mark.parametrize("which, option, value", [
-    ("vps_snapshot", "concurrency", 4),
-    ("vps_snapshot_info", "requests_per_second", 2.0),
-    ("vps_server_info", "retention", 2),
-    ("vps_snapshot_prune", "retention_match", "daily-*"),
-    ("vps_snapshot_info", "resume_match", "daily-*"),
-])
+@pytest.mark.parametrize(
+    "which, option, value",
+    [
+        ("vps_snapshot", "concurrency", 4),
+        ("vps_snapshot_info", "requests_per_second", 2.0),
+        ("vps_server_info", "retention", 2),
+        ("vps_snapshot_prune", "retention_match", "daily-*"),
+        ("vps_snapshot_info", "resume_match", "daily-*"),
+    ],
+)
 def test_a_module_refuses_the_options_of_groups_it_does_not_have(run, which, option, value):
     result = run_one(run, which, **{option: value})
 
@@ -240,10 +247,13 @@ def test_a_module_refuses_the_options_of_groups_it_does_not_have(run, which, opt
     assert "Unsupported parameters" in result["msg"] and option in result["msg"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (dict(server_id=SERVER_ID, name="pre-migration", snapshot_id=801), "parameters are mutually exclusive: snapshot_id|name|name_match"),
-    (dict(server_id=SERVER_ID, snapshot_id=801), "state is present but all of the following are missing: name"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(server_id=SERVER_ID, name="pre-migration", snapshot_id=801), "parameters are mutually exclusive: snapshot_id|name|name_match"),
+        (dict(server_id=SERVER_ID, snapshot_id=801), "state is present but all of the following are missing: name"),
+    ],
+)
 def test_snapshot_id_with_state_present_is_refused_before_any_request(run, args, message):
     result = run(vps_snapshot, args)
 
@@ -266,13 +276,17 @@ def test_state_absent_refuses_the_options_of_state_present_in_both_modules(rsps,
     assert len(rsps.calls) == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (dict(state="absent", snapshot_ids=[801], wait_for="first"), "wait_for=first is only used with state=present"),
-    (dict(snapshots=[{"server_id": SERVER_ID, "name": "a"}], name="b"),
-     "name is only used with servers; each entry of snapshots gives its own"),
-    (dict(snapshots=[{"server_id": SERVER_ID, "name": "a"}], description="d"),
-     "description is only used with servers; each entry of snapshots gives its own"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(state="absent", snapshot_ids=[801], wait_for="first"), "wait_for=first is only used with state=present"),
+        (dict(snapshots=[{"server_id": SERVER_ID, "name": "a"}], name="b"), "name is only used with servers; each entry of snapshots gives its own"),
+        (
+            dict(snapshots=[{"server_id": SERVER_ID, "name": "a"}], description="d"),
+            "description is only used with servers; each entry of snapshots gives its own",
+        ),
+    ],
+)
 def test_the_batch_refuses_the_options_its_entries_make_useless(rsps, run, args, message):
     result = run(vps_snapshot_batch, args)
 

@@ -12,12 +12,34 @@ import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    CONTRACT_FIELDS, LIST, LIST_ALL, NEW_NAME, OMIT, POST, SERVER, SERVER_ID, SERVER_NAME, TOKEN, add_delete, add_list,
-    add_post, add_server, clean, delete_call, describe, new_snapshot, request_json, sent, server_call, snap, warnings,
+    CONTRACT_FIELDS,
+    LIST,
+    LIST_ALL,
+    NEW_NAME,
+    OMIT,
+    POST,
+    SERVER,
+    SERVER_ID,
+    SERVER_NAME,
+    TOKEN,
+    add_delete,
+    add_list,
+    add_post,
+    add_server,
+    clean,
+    delete_call,
+    describe,
+    new_snapshot,
+    request_json,
+    sent,
+    server_call,
+    snap,
+    warnings,
 )
 
-RESUME = ("The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot and never "
-          "takes another), or raise wait_timeout.")
+RESUME = (
+    "The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot and never takes another), or raise wait_timeout."
+)
 CHANGES = " Before this failure the task made changes: It "
 
 # Snapshots of server 12345, oldest to newest, and their age at NOW. MANUAL never matches "daily-*".
@@ -27,11 +49,9 @@ D2 = snap(702, "daily-20250102", created_at="2025-01-02T03:00:00Z")
 D3 = snap(703, "daily-20250103", created_at="2025-01-03T03:00:00Z")
 D4 = snap(704, "daily-20250104", created_at="2025-01-04T03:00:00Z")
 EXISTING = snap(801, "pre-migration", created_at="2025-01-15T18:30:00Z", description="Before major migration")
-AGE = {690: "50d 12h old", 701: "19d 9h old", 702: "18d 9h old", 703: "17d 9h old", 704: "16d 9h old", 801: "4d 17h old",
-       802: "3d 19h old"}
+AGE = {690: "50d 12h old", 701: "19d 9h old", 702: "18d 9h old", 703: "17d 9h old", 704: "16d 9h old", 801: "4d 17h old", 802: "3d 19h old"}
 DAILY = "daily-20250105"
-WITHOUT_ENDPOINT = ("The API has no usable GET /servers/12345/ (HTTP %s), so whether server 12345 exists and is idle could not "
-                    "be checked beforehand.")
+WITHOUT_ENDPOINT = "The API has no usable GET /servers/12345/ (HTTP %s), so whether server 12345 exists and is idle could not be checked beforehand."
 
 
 def present(**args):
@@ -43,8 +63,12 @@ def aged(*raws):
 
 
 def pruned_diff(*raws):
-    return {"before_header": "snapshots pruned by retention", "after_header": "snapshots pruned by retention",
-            "before": "".join("%s\n" % describe(raw, AGE[raw["id"]]) for raw in raws), "after": ""}
+    return {
+        "before_header": "snapshots pruned by retention",
+        "after_header": "snapshots pruned by retention",
+        "before": "".join("%s\n" % describe(raw, AGE[raw["id"]]) for raw in raws),
+        "after": "",
+    }
 
 
 def assert_contract(snapshot):
@@ -103,8 +127,11 @@ def test_existing_in_progress_without_wait_returns_at_once(rsps, run):
 
 
 def retaken_note(broken, name="pre-migration"):
-    return ("Snapshot %s on server 12345 ended %s, so it is no restore point: this task deletes it and takes snapshot %r again."
-            % (describe(broken), broken["status"], name))
+    return "Snapshot %s on server 12345 ended %s, so it is no restore point: this task deletes it and takes snapshot %r again." % (
+        describe(broken),
+        broken["status"],
+        name,
+    )
 
 
 @pytest.mark.parametrize("status", ["failed", "error"])
@@ -123,7 +150,9 @@ def test_existing_failed_is_retaken_its_deletion_reported(rsps, run, status):
     assert result["snapshot"]["id"] == 803 and result["snapshot"]["status"] == "completed"
     assert result["pruned"] == [clean(broken)]
     assert result["msg"] == "Took snapshot %s of server 12345; deleted %s." % (
-        describe(new_snapshot("completed", name="pre-migration", snapshot_id=803)), aged(broken))
+        describe(new_snapshot("completed", name="pre-migration", snapshot_id=803)),
+        aged(broken),
+    )
     assert warnings(result) == [retaken_note(broken)]
     assert result["diff"][1]["before"] == "%s\n" % aged(broken)
     # The server is read before anything is deleted; the failed snapshot goes before the POST.
@@ -155,8 +184,9 @@ def test_a_retake_that_fails_after_deleting_the_failed_snapshot_reports_the_dele
 
     assert (result["failed"], result["changed"]) == (True, True)
     assert result["pruned"] == [clean(broken)]
-    assert result["msg"] == ("Could not create snapshot 'pre-migration' on server 12345: Quota exceeded. (HTTP 403 on POST "
-                             "snapshots/)" + CHANGES + "deleted %s." % aged(broken))
+    assert result["msg"] == (
+        "Could not create snapshot 'pre-migration' on server 12345: Quota exceeded. (HTTP 403 on POST snapshots/)" + CHANGES + "deleted %s." % aged(broken)
+    )
 
 
 def test_a_failed_namesake_does_not_hide_a_completed_one(rsps, run):
@@ -171,14 +201,23 @@ def test_a_failed_namesake_does_not_hide_a_completed_one(rsps, run):
     assert sent(rsps) == [LIST]
 
 
-@pytest.mark.parametrize("existing, description, expected", [
-    (EXISTING, "Something else", ["Snapshot 'pre-migration' already exists with description 'Before major migration'; the API "
-                                  "cannot change a description, so it is left as it is."]),
-    (EXISTING, "Before major migration", []),
-    (dict(EXISTING, description=None), "", []),
-    (dict(EXISTING, description=None), "x", ["Snapshot 'pre-migration' already exists with description ''; the API cannot "
-                                             "change a description, so it is left as it is."]),
-])
+@pytest.mark.parametrize(
+    "existing, description, expected",
+    [
+        (
+            EXISTING,
+            "Something else",
+            ["Snapshot 'pre-migration' already exists with description 'Before major migration'; the API cannot change a description, so it is left as it is."],
+        ),
+        (EXISTING, "Before major migration", []),
+        (dict(EXISTING, description=None), "", []),
+        (
+            dict(EXISTING, description=None),
+            "x",
+            ["Snapshot 'pre-migration' already exists with description ''; the API cannot change a description, so it is left as it is."],
+        ),
+    ],
+)
 def test_a_different_description_warns_and_keeps_the_snapshot(rsps, run, existing, description, expected):
     add_list(rsps, [existing])
 
@@ -200,8 +239,7 @@ def test_namesakes_from_racing_runs_settle_on_the_oldest_with_a_warning(rsps, ru
     assert result["rc"] == 0
     assert result["changed"] is False
     assert result["snapshot"] == clean(first)
-    assert warnings(result) == ["server 12345 has 2 snapshots named 'pre-migration' (ids 801, 805); the oldest, id 801, is the "
-                                "one this task ensures"]
+    assert warnings(result) == ["server 12345 has 2 snapshots named 'pre-migration' (ids 801, 805); the oldest, id 801, is the one this task ensures"]
     assert sent(rsps) == [LIST]
 
 
@@ -248,12 +286,19 @@ def test_without_description_posts_none_and_returns_the_answer_cleaned(rsps, run
     assert sent(rsps) == [LIST, POST]
 
 
-@pytest.mark.parametrize("later, message", [
-    ([new_snapshot("failed")], "Snapshot before-update (id 802, failed, created 2025-01-16T16:15:00Z) on server 12345 ended "
-                               "failed, so it is no restore point. Run the task again: it deletes that snapshot and takes it "
-                               "again."),
-    ([], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
-], ids=["ends failed", "disappears"])
+@pytest.mark.parametrize(
+    "later, message",
+    [
+        (
+            [new_snapshot("failed")],
+            "Snapshot before-update (id 802, failed, created 2025-01-16T16:15:00Z) on server 12345 ended "
+            "failed, so it is no restore point. Run the task again: it deletes that snapshot and takes it "
+            "again.",
+        ),
+        ([], "Snapshot before-update (id 802) disappeared from server 12345 while waiting for it to complete."),
+    ],
+    ids=["ends failed", "disappears"],
+)
 def test_a_created_snapshot_that_does_not_complete_fails_naming_the_creation(rsps, run, later, message):
     add_list(rsps, [])
     add_post(rsps)
@@ -281,7 +326,8 @@ def test_the_wait_times_out_with_a_resumable_message(rsps, run, vtime, args, wai
     assert result["changed"] is True
     assert result["msg"] == (
         "Timed out after %ds (wait_timeout=%d) waiting for snapshot before-update (id 802) on server 12345 to complete; last "
-        "seen status: in_progress. %s%screated %s." % (waited, waited, RESUME, CHANGES, describe(new_snapshot())))
+        "seen status: in_progress. %s%screated %s." % (waited, waited, RESUME, CHANGES, describe(new_snapshot()))
+    )
     assert result["snapshot"] == clean(new_snapshot())
     assert vtime.now - start == waited
     assert sent(rsps)[:3] == [LIST, POST, LIST]
@@ -308,8 +354,8 @@ def test_at_the_limit_without_retention_fails_before_any_post(rsps, run):
     assert result["changed"] is False
     assert result["msg"] == (
         "Cannot take snapshot 'before-update' of server 12345: the server already has 5 snapshots, the provider's limit of 5 "
-        "per server, and without retention nothing is deleted to make room. Its snapshots: %s."
-        % "; ".join(describe(s) for s in (D4, D3, D2, D1, MANUAL)))
+        "per server, and without retention nothing is deleted to make room. Its snapshots: %s." % "; ".join(describe(s) for s in (D4, D3, D2, D1, MANUAL))
+    )
     assert result["snapshots"] == [clean(s) for s in (D4, D3, D2, D1, MANUAL)]
     assert sent(rsps) == [LIST]
 
@@ -327,16 +373,34 @@ def test_below_the_limit_creates_without_looking_at_the_server(rsps, run):
 AGAIN = " It had been refused before: HTTP 400 (%s) %s, so this task sent it again once; this was the last try."
 
 
-@pytest.mark.parametrize("status, body, words, server, before", [
-    (400, {"non_field_errors": ["Snapshot limit reached for this server."]}, "Snapshot limit reached for this server.",
-     dict(status="running"), AGAIN % ("Snapshot limit reached for this server.", "although the server then read running")),
-    (400, {"name": ["Enter a valid name."]}, "name: Enter a valid name.", dict(status="stopped"),
-     AGAIN % ("name: Enter a valid name.", "although the server then read stopped")),
-    (400, {"detail": "Bad request."}, "Bad request.", dict(http_status=404, body={"detail": "Not found."}),
-     " It had been refused before: HTTP 400 (Bad request.), and the server's state could not be read, so this task sent it "
-     "again once; this was the last try."),
-    (401, {"detail": "Invalid token."}, "Invalid token.", None, ""),
-])
+@pytest.mark.parametrize(
+    "status, body, words, server, before",
+    [
+        (
+            400,
+            {"non_field_errors": ["Snapshot limit reached for this server."]},
+            "Snapshot limit reached for this server.",
+            dict(status="running"),
+            AGAIN % ("Snapshot limit reached for this server.", "although the server then read running"),
+        ),
+        (
+            400,
+            {"name": ["Enter a valid name."]},
+            "name: Enter a valid name.",
+            dict(status="stopped"),
+            AGAIN % ("name: Enter a valid name.", "although the server then read stopped"),
+        ),
+        (
+            400,
+            {"detail": "Bad request."},
+            "Bad request.",
+            dict(http_status=404, body={"detail": "Not found."}),
+            " It had been refused before: HTTP 400 (Bad request.), and the server's state could not be read, so this task sent it "
+            "again once; this was the last try.",
+        ),
+        (401, {"detail": "Invalid token."}, "Invalid token.", None, ""),
+    ],
+)
 def test_a_refused_creation_fails_with_the_provider_words(rsps, run, status, body, words, server, before):
     add_list(rsps, [D1])
     add_post(rsps, payload=body, status=status)
@@ -349,10 +413,8 @@ def test_a_refused_creation_fails_with_the_provider_words(rsps, run, status, bod
     assert result["changed"] is False
     # A 400 from a server seen idle (or unreadable) may have come while it was busy: one more try after a fresh look, and
     # the message says both refusals.
-    assert result["msg"] == "Could not create snapshot 'before-update' on server 12345: %s (HTTP %s on POST snapshots/)%s" % (
-        words, status, before)
-    assert result["failure"] == {"status": status, "message": words, "method": "POST", "path": "snapshots/",
-                                 "url": "https://api.vps.test/api/v1/snapshots/"}
+    assert result["msg"] == "Could not create snapshot 'before-update' on server 12345: %s (HTTP %s on POST snapshots/)%s" % (words, status, before)
+    assert result["failure"] == {"status": status, "message": words, "method": "POST", "path": "snapshots/", "url": "https://api.vps.test/api/v1/snapshots/"}
     assert sent(rsps) == [LIST, POST] + ([SERVER, LIST, POST, SERVER, LIST] if server else [])
 
 
@@ -368,8 +430,10 @@ def test_a_refusal_sent_again_and_accepted_is_in_the_warnings_in_the_providers_w
     result = run(vps_snapshot, present())
 
     assert (result["rc"], result["changed"], result["created"]) == (0, True, True)
-    assert warnings(result) == ["The provider refused snapshot 'before-update' on server 12345 before it accepted it: HTTP 400 "
-                                "(%s) although the server then read running, so this task sent it again once." % words]
+    assert warnings(result) == [
+        "The provider refused snapshot 'before-update' on server 12345 before it accepted it: HTTP 400 "
+        "(%s) although the server then read running, so this task sent it again once." % words
+    ]
     assert sent(rsps) == [LIST, POST, SERVER, LIST, POST, LIST]
 
 
@@ -384,7 +448,8 @@ def test_after_a_busy_wait_a_refusal_seen_idle_is_still_tried_once_more(rsps, ru
     assert result["msg"] == (
         "Could not create snapshot 'before-update' on server 12345: Busy. (HTTP 400 on POST snapshots/) It had been refused "
         "before: HTTP 400 (Busy.) while the server was snapshotting, so this task waited until it was idle and sent it again; "
-        "then HTTP 400 (Busy.) although the server then read running, so this task sent it again once; this was the last try.")
+        "then HTTP 400 (Busy.) although the server then read running, so this task sent it again once; this was the last try."
+    )
     assert sent(rsps) == [LIST, POST, SERVER, SERVER, LIST, POST, SERVER, LIST, POST, SERVER, LIST]
 
 
@@ -396,8 +461,7 @@ def test_a_refusal_once_another_run_took_the_last_slot_is_not_tried_again(rsps, 
 
     result = run(vps_snapshot, present())
 
-    assert result["msg"] == ("Could not create snapshot 'before-update' on server 12345: Snapshot limit reached. (HTTP 400 on "
-                             "POST snapshots/)")
+    assert result["msg"] == ("Could not create snapshot 'before-update' on server 12345: Snapshot limit reached. (HTTP 400 on POST snapshots/)")
     assert sent(rsps) == [LIST, POST, SERVER, LIST]
 
 
@@ -413,8 +477,10 @@ def test_a_refusal_after_another_run_took_the_same_snapshot_settles_on_it(rsps, 
 
     assert (result["rc"], result["changed"], result["created"]) == (0, False, False)
     assert result["snapshot"] == clean(new_snapshot("completed", snapshot_id=803))
-    assert warnings(result) == ["The provider refused the creation (Snapshot limit reached.), but another run had just created "
-                                "snapshot 'before-update' on server 12345 (id 803): this task settles on it."]
+    assert warnings(result) == [
+        "The provider refused the creation (Snapshot limit reached.), but another run had just created "
+        "snapshot 'before-update' on server 12345 (id 803): this task settles on it."
+    ]
     assert sent(rsps) == [LIST, POST, SERVER, LIST, LIST]
 
 
@@ -425,8 +491,7 @@ def test_a_creation_answered_404_says_the_server_does_not_exist(rsps, run):
     result = run(vps_snapshot, present())
 
     assert result["failed"] is True
-    assert result["msg"] == ("Server 12345 does not exist: the API answered the creation of snapshot 'before-update' with "
-                             "HTTP 404 (Server not found.).")
+    assert result["msg"] == ("Server 12345 does not exist: the API answered the creation of snapshot 'before-update' with HTTP 404 (Server not found.).")
     assert result["failure"]["status"] == 404
     assert sent(rsps) == [LIST, POST]
 
@@ -448,9 +513,11 @@ def test_a_refusal_while_busy_is_waited_out_and_the_snapshot_taken_once(rsps, ru
     assert result["rc"] == 0
     assert result["changed"] is True
     assert result["snapshot"] == clean(new_snapshot("completed"))
-    assert warnings(result) == ["The provider refused snapshot 'before-update' on server 12345 before it accepted it: HTTP 400 "
-                                "(Server is busy.) while the server was snapshotting, so this task waited until it was idle and "
-                                "sent it again."]
+    assert warnings(result) == [
+        "The provider refused snapshot 'before-update' on server 12345 before it accepted it: HTTP 400 "
+        "(Server is busy.) while the server was snapshotting, so this task waited until it was idle and "
+        "sent it again."
+    ]
     assert sent(rsps) == [LIST, POST, SERVER, SERVER, LIST, POST, LIST]
     # It read the server, saw it busy, and waited before reading it again.
     assert len(vtime.sleeps) == 2
@@ -481,11 +548,12 @@ def test_a_refusal_while_busy_that_outlasts_wait_timeout_fails_having_created_no
 
     result = run(vps_snapshot, present(wait_timeout=5))
 
-    waited = ("Timed out after 5s (wait_timeout=5) waiting for server 12345 to be running or stopped; last seen status: "
-              "snapshotting.")
+    waited = "Timed out after 5s (wait_timeout=5) waiting for server 12345 to be running or stopped; last seen status: snapshotting."
     assert (result["failed"], result["changed"], result["failure"]["status"]) == (True, False, 400)
-    assert result["msg"] == ("Server 12345 refused snapshot 'before-update' while snapshotting (Server is busy.), and was still "
-                             "busy when wait_timeout ran out: %s Nothing was created." % waited)
+    assert result["msg"] == (
+        "Server 12345 refused snapshot 'before-update' while snapshotting (Server is busy.), and was still "
+        "busy when wait_timeout ran out: %s Nothing was created." % waited
+    )
     assert [call for call in sent(rsps) if call[0] == "POST"] == [POST]
 
 
@@ -512,8 +580,7 @@ def test_deletions_never_happen_on_a_server_busy_beyond_wait_timeout(rsps, run):
     result = run(vps_snapshot, present(name=DAILY, retention=4, wait_timeout=5))
 
     assert (result["failed"], result["changed"]) == (True, False)
-    assert result["msg"] == ("Timed out after 5s (wait_timeout=5) waiting for server 12345 to be running or stopped; last seen "
-                             "status: starting.")
+    assert result["msg"] == ("Timed out after 5s (wait_timeout=5) waiting for server 12345 to be running or stopped; last seen status: starting.")
     assert all(method == "GET" for method, dummy in sent(rsps))
 
 
@@ -531,8 +598,10 @@ def test_a_busy_server_whose_snapshot_another_run_took_meanwhile_loses_nothing(r
     assert sent(rsps) == [LIST, SERVER, SERVER, LIST]
 
 
-FAILED_SERVER = ("Server 12345 is in status 'error', a failure status: waiting for it to be running or stopped would not end "
-                 "it, so this task stops at once. Look at the server at the provider.")
+FAILED_SERVER = (
+    "Server 12345 is in status 'error', a failure status: waiting for it to be running or stopped would not end "
+    "it, so this task stops at once. Look at the server at the provider."
+)
 
 
 @pytest.mark.parametrize("status", ["error", "failed", "restore_failed"])
@@ -557,8 +626,9 @@ def test_a_creation_refused_by_a_server_in_a_failure_status_fails_at_once_in_the
     result = run(vps_snapshot, present())
 
     assert (result["failed"], result["changed"]) == (True, False)
-    assert result["msg"] == ("The provider refused snapshot 'before-update' on server 12345 with HTTP 400 (Server is busy "
-                             "(status: error).). %s Nothing was created." % FAILED_SERVER)
+    assert result["msg"] == (
+        "The provider refused snapshot 'before-update' on server 12345 with HTTP 400 (Server is busy (status: error).). %s Nothing was created." % FAILED_SERVER
+    )
     assert result["failure"]["status"] == 400
     assert sent(rsps) == [LIST, POST, SERVER]
     assert vtime.sleeps == []
@@ -577,8 +647,10 @@ def test_a_server_turning_to_a_failure_status_while_waited_for_fails_at_once(rsp
     assert len(vtime.sleeps) == 1
 
 
-UNRECOGNISED = ("Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a transitional "
-                "status and waited for (up to wait_timeout=%s) until the server is running or stopped.")
+UNRECOGNISED = (
+    "Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a transitional "
+    "status and waited for (up to wait_timeout=%s) until the server is running or stopped."
+)
 
 
 def test_an_unrecognised_server_status_is_waited_for_with_a_warning(rsps, run):
@@ -630,8 +702,9 @@ def test_a_404_server_whose_account_answers_does_not_exist_and_loses_nothing(rsp
 
     result = run(vps_snapshot, present(name=DAILY, retention=4, retention_match="daily-*"))
 
-    assert result["msg"] == ("Server 12345 does not exist: GET servers/12345/ answered HTTP 404, while other servers of the "
-                             "account can be read. Check server_id.")
+    assert result["msg"] == (
+        "Server 12345 does not exist: GET servers/12345/ answered HTTP 404, while other servers of the account can be read. Check server_id."
+    )
     assert sent(rsps) == [LIST, SERVER, LIST_ALL, server_call(777)]
 
 
@@ -640,19 +713,18 @@ LIMIT_REACHED = dict(payload={"detail": "Snapshot limit reached."}, status=400)
 # Without a usable GET /servers/{id}/, a POST at the limit asks the provider whether the server exists before any deletion.
 # name: (the answers to the POSTs, what is returned or the message, the requests after reading the server)
 UNREADABLE = {
-    "refused at the limit: the server exists": (
-        [LIMIT_REACHED, dict(payload=new_snapshot(name=DAILY))], [clean(D1)],
-        [POST, delete_call(701), POST, LIST]),
-    "accepted: a slot was just freed": (
-        [dict(payload=new_snapshot(name=DAILY))], [],
-        [POST, LIST]),
+    "refused at the limit: the server exists": ([LIMIT_REACHED, dict(payload=new_snapshot(name=DAILY))], [clean(D1)], [POST, delete_call(701), POST, LIST]),
+    "accepted: a slot was just freed": ([dict(payload=new_snapshot(name=DAILY))], [], [POST, LIST]),
     "404: the server does not exist": (
         [dict(payload={"detail": "Not found."}, status=404)],
-        "Server 12345 does not exist: the API answered the creation of snapshot 'daily-20250105' with HTTP 404 (Not found.). "
-        "Nothing was deleted.", [POST]),
+        "Server 12345 does not exist: the API answered the creation of snapshot 'daily-20250105' with HTTP 404 (Not found.). Nothing was deleted.",
+        [POST],
+    ),
     "another refusal": (
         [dict(payload={"detail": "No."}, status=403)],
-        "Could not create snapshot 'daily-20250105' on server 12345: No. (HTTP 403 on POST snapshots/)", [POST]),
+        "Could not create snapshot 'daily-20250105' on server 12345: No. (HTTP 403 on POST snapshots/)",
+        [POST],
+    ),
 }
 
 
@@ -668,18 +740,22 @@ def test_a_server_that_cannot_be_read_is_asked_through_a_post_before_anything_is
     if outcome and isinstance(outcome, list):
         add_delete(rsps, 701)
     if isinstance(outcome, list):
-        add_list(rsps, [raw for raw in (MANUAL, D1, D2, D3, D4) if clean(raw) not in outcome]
-                 + [new_snapshot("completed", name=DAILY)])
+        add_list(rsps, [raw for raw in (MANUAL, D1, D2, D3, D4) if clean(raw) not in outcome] + [new_snapshot("completed", name=DAILY)])
 
     result = run(vps_snapshot, present(name=DAILY, retention=5, retention_match="daily-*", description="d"))
 
     if isinstance(outcome, list):
         assert (result["rc"], result["changed"], result["created"]) == (0, True, True)
         assert result["pruned"] == outcome
-        assert warnings(result) == [WITHOUT_ENDPOINT % 404] + ([
-            "Server 12345 could not be read, so snapshot 'daily-20250105' was first requested without making room, to learn "
-            "whether the server exists: the provider refused it with HTTP 400 (Snapshot limit reached.), so the server exists, "
-            "and room is made before it is requested again."] if outcome else [])
+        assert warnings(result) == [WITHOUT_ENDPOINT % 404] + (
+            [
+                "Server 12345 could not be read, so snapshot 'daily-20250105' was first requested without making room, to learn "
+                "whether the server exists: the provider refused it with HTTP 400 (Snapshot limit reached.), so the server exists, "
+                "and room is made before it is requested again."
+            ]
+            if outcome
+            else []
+        )
     else:
         assert (result["failed"], result["changed"]) == (True, False)
         assert result["msg"] == outcome
@@ -709,8 +785,15 @@ def test_check_mode_reads_the_server_and_plans_the_snapshot(rsps, run):
 
     result = run(vps_snapshot, present(description="Snapshot before system update"), check_mode=True, diff=True)
 
-    planned = {"id": None, "server": {"id": SERVER_ID, "name": SERVER_NAME}, "name": NEW_NAME, "status": "in_progress",
-               "size_mb": None, "created_at": None, "description": "Snapshot before system update"}
+    planned = {
+        "id": None,
+        "server": {"id": SERVER_ID, "name": SERVER_NAME},
+        "name": NEW_NAME,
+        "status": "in_progress",
+        "size_mb": None,
+        "created_at": None,
+        "description": "Snapshot before system update",
+    }
     assert result["rc"] == 0
     assert result["changed"] is True
     assert result["snapshot"] == planned
@@ -741,18 +824,23 @@ def test_check_mode_fails_like_the_run_for_a_server_that_does_not_exist(rsps, ru
 
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == ("Server 12345 does not exist: GET servers/12345/ answered HTTP 404, while other servers of the "
-                             "account can be read. Check server_id.")
+    assert result["msg"] == (
+        "Server 12345 does not exist: GET servers/12345/ answered HTTP 404, while other servers of the account can be read. Check server_id."
+    )
     assert result["failure"]["status"] == 404
     assert sent(rsps) == [LIST, SERVER, LIST_ALL, server_call(777)]
 
 
-@pytest.mark.parametrize("http_status, known, account, other", [
-    (404, [], [snap(900, "other", server_id=777)], 404),
-    (404, [], [snap(901, "mine")], None),
-    (404, [], None, None),
-    (405, [D1], False, None),
-], ids=["no endpoint for any server", "no other server", "account listing fails", "405"])
+@pytest.mark.parametrize(
+    "http_status, known, account, other",
+    [
+        (404, [], [snap(900, "other", server_id=777)], 404),
+        (404, [], [snap(901, "mine")], None),
+        (404, [], None, None),
+        (405, [D1], False, None),
+    ],
+    ids=["no endpoint for any server", "no other server", "account listing fails", "405"],
+)
 def test_check_mode_without_a_server_endpoint_warns_and_goes_on(rsps, run, http_status, known, account, other):
     add_list(rsps, known)
     add_server(rsps, http_status=http_status, body={"detail": "nope"})
@@ -781,12 +869,15 @@ def test_check_mode_without_a_server_endpoint_warns_and_goes_on(rsps, run, http_
 BUSY_700 = snap(700, "daily-20241231", status="in_progress", created_at="2024-12-31T03:00:00Z")
 
 
-@pytest.mark.parametrize("listed, retention, before, after", [
-    ([MANUAL, D1, D2, D3, D4], 2, [D1], [D2, D3]),
-    ([MANUAL, BUSY_700, D2, D3, D4], 1, [D2], [D3, D4]),
-], ids=["oldest first", "never one in progress nor the new one"])
-def test_retention_deletes_only_what_the_limit_forces_before_the_post_and_the_rest_after(
-        rsps, run, listed, retention, before, after):
+@pytest.mark.parametrize(
+    "listed, retention, before, after",
+    [
+        ([MANUAL, D1, D2, D3, D4], 2, [D1], [D2, D3]),
+        ([MANUAL, BUSY_700, D2, D3, D4], 1, [D2], [D3, D4]),
+    ],
+    ids=["oldest first", "never one in progress nor the new one"],
+)
+def test_retention_deletes_only_what_the_limit_forces_before_the_post_and_the_rest_after(rsps, run, listed, retention, before, after):
     add_list(rsps, listed)
     add_server(rsps, "running")
     add_delete(rsps, before[0]["id"])
@@ -915,8 +1006,7 @@ def test_retention_on_an_existing_snapshot_protects_the_last_completed_unless_al
     for raw in [] if check_mode else doomed:
         add_delete(rsps, raw["id"])
 
-    result = run(vps_snapshot, present(name="daily-20250101", retention=1, protect_last_completed=protect),
-                 check_mode=check_mode)
+    result = run(vps_snapshot, present(name="daily-20250101", retention=1, protect_last_completed=protect), check_mode=check_mode)
 
     assert result["snapshot"] == clean(D1)
     assert result["pruned"] == [clean(raw) for raw in doomed]
@@ -932,7 +1022,8 @@ def test_retention_that_cannot_make_room_fails_without_deleting(rsps, run):
     assert result["msg"] == (
         "Cannot take snapshot 'daily-20250105' of server 12345: the server has 5 snapshots, the provider's limit of 5, and "
         "retention cannot make room: only 0 match retention_match 'daily-*' and may be deleted; snapshots in progress are "
-        "never deleted. Its snapshots: %s." % "; ".join(describe(s) for s in list(reversed(busy)) + [MANUAL]))
+        "never deleted. Its snapshots: %s." % "; ".join(describe(s) for s in list(reversed(busy)) + [MANUAL])
+    )
     assert sent(rsps) == [LIST]
 
 
@@ -949,8 +1040,10 @@ def test_the_last_completed_snapshot_is_not_deleted_to_make_room_unless_allowed(
 
     if protect:
         assert result["failed"] is True
-        assert ("only 0 match retention_match '*' and may be deleted; the server's last completed snapshot is kept until the "
-                "new one has completed (protect_last_completed); snapshots in progress are never deleted.") in result["msg"]
+        assert (
+            "only 0 match retention_match '*' and may be deleted; the server's last completed snapshot is kept until the "
+            "new one has completed (protect_last_completed); snapshots in progress are never deleted."
+        ) in result["msg"]
         assert sent(rsps) == [LIST]
     else:
         assert result["pruned"] == [clean(MANUAL)]
@@ -970,8 +1063,9 @@ def test_retention_keeps_the_last_completed_snapshot_whatever_its_name(rsps, run
     assert sent(rsps) == [LIST, POST, LIST, delete_call(701)]
 
 
-@pytest.mark.parametrize("check_mode, doomed, changed", [(False, [D1, D2], True), (True, [D1, D2], True), (False, [], False)],
-                         ids=["run", "check mode", "within count"])
+@pytest.mark.parametrize(
+    "check_mode, doomed, changed", [(False, [D1, D2], True), (True, [D1, D2], True), (False, [], False)], ids=["run", "check mode", "within count"]
+)
 def test_retention_on_an_existing_snapshot(rsps, run, check_mode, doomed, changed):
     add_list(rsps, [D1, D2, D3, D4] if doomed else [D3, D4])
     if not check_mode:
@@ -1021,8 +1115,9 @@ def test_a_failure_after_room_was_made_reports_the_deletion(rsps, run):
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["pruned"] == [clean(D1)]
-    assert result["msg"] == ("Could not create snapshot 'daily-20250105' on server 12345: Quota exceeded. (HTTP 400 on POST "
-                             "snapshots/)" + CHANGES + "deleted %s." % aged(D1))
+    assert result["msg"] == (
+        "Could not create snapshot 'daily-20250105' on server 12345: Quota exceeded. (HTTP 400 on POST snapshots/)" + CHANGES + "deleted %s." % aged(D1)
+    )
     assert sent(rsps) == [LIST, SERVER, delete_call(701), POST, SERVER, LIST]
 
 
@@ -1039,8 +1134,10 @@ def test_a_failed_deletion_after_completion_reports_the_creation_and_the_deletio
     assert result["changed"] is True
     assert result["pruned"] == [clean(D1)]
     assert result["snapshot"] == clean(new_snapshot("completed", name=DAILY))
-    assert result["msg"] == ("Could not delete snapshot %s: Snapshot is in use. (HTTP 409 on DELETE snapshots/702/)%screated %s, "
-                             "and deleted %s." % (describe(D2), CHANGES, describe(new_snapshot(name=DAILY)), aged(D1)))
+    assert result["msg"] == (
+        "Could not delete snapshot %s: Snapshot is in use. (HTTP 409 on DELETE snapshots/702/)%screated %s, "
+        "and deleted %s." % (describe(D2), CHANGES, describe(new_snapshot(name=DAILY)), aged(D1))
+    )
     assert result["failure"]["status"] == 409
 
 
@@ -1062,10 +1159,11 @@ def test_a_racing_run_with_a_lower_id_wins_and_ours_is_deleted(rsps, run):
     assert result["snapshot"] == clean(new_snapshot("completed", snapshot_id=801))
     assert result["pruned"] == [clean(new_snapshot())]
     assert result["created"] is False
-    assert result["msg"] == "Ensured snapshot %s of server 12345; deleted %s." % (
-        describe(new_snapshot("completed", snapshot_id=801)), aged(new_snapshot()))
-    assert warnings(result) == ["Another run created snapshot 'before-update' on server 12345 at the same moment; both settle on "
-                                "the older one (id 801), and this task deleted its own (id 802)."]
+    assert result["msg"] == "Ensured snapshot %s of server 12345; deleted %s." % (describe(new_snapshot("completed", snapshot_id=801)), aged(new_snapshot()))
+    assert warnings(result) == [
+        "Another run created snapshot 'before-update' on server 12345 at the same moment; both settle on "
+        "the older one (id 801), and this task deleted its own (id 802)."
+    ]
     assert sent(rsps) == [LIST, POST, LIST, delete_call(802), LIST]
 
 
@@ -1096,7 +1194,8 @@ def test_resume_match_waits_for_an_interrupted_run_instead_of_taking_another(rsp
         assert result["snapshot"] == clean(left)
         assert warnings(result) == [
             "snapshot %s matches resume_match 'before-*' and is still in progress (an interrupted run's?): it is reused instead of "
-            "taking 'before-update'" % describe(left)]
+            "taking 'before-update'" % describe(left)
+        ]
     else:
         assert result["changed"] is True
     assert sent(rsps) == [LIST] + ([] if reused else [POST])
@@ -1161,8 +1260,9 @@ def test_posts_refused_at_the_edge_are_sent_again_at_most_api_retries_times(rsps
 
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == ("Could not create snapshot 'before-update' on server 12345: Bad gateway (HTTP 502 on POST "
-                             "snapshots/). It does not exist on the server; rerun the task.")
+    assert result["msg"] == (
+        "Could not create snapshot 'before-update' on server 12345: Bad gateway (HTTP 502 on POST snapshots/). It does not exist on the server; rerun the task."
+    )
     assert result["failure"]["status"] == 502
     attempts = 1 + (5 if retries is None else retries)
     assert sent(rsps) == [LIST] + [POST, LIST] * attempts
@@ -1196,8 +1296,9 @@ def test_a_post_without_an_answer_is_never_sent_again(rsps, run, kind):
     assert result["failed"] is True
     assert result["changed"] is False
     assert result["msg"].startswith("Could not confirm whether snapshot 'before-update' was created on server 12345: ")
-    assert result["msg"].endswith("It is not listed even after waiting; rerun the task: it finds the snapshot if the API created "
-                                  "it late, and creates it otherwise.")
+    assert result["msg"].endswith(
+        "It is not listed even after waiting; rerun the task: it finds the snapshot if the API created it late, and creates it otherwise."
+    )
     # Looked at once right away, then on the poll schedule up to the 60 s grace.
     assert sent(rsps) == [LIST, POST] + [LIST] * 8
 
@@ -1231,11 +1332,13 @@ def test_a_post_without_an_answer_found_late_is_not_sent_again(rsps, run):
 # The listing --------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, body, tail", [
-    (401, {"detail": "Invalid token."}, "Invalid token. (HTTP 401 on GET snapshots/)"),
-    (404, {"detail": "Not found."}, "Not found. (HTTP 404 on GET snapshots/). The API answered 404 for "
-                                    "https://api.vps.test/api/v1/snapshots/"),
-])
+@pytest.mark.parametrize(
+    "status, body, tail",
+    [
+        (401, {"detail": "Invalid token."}, "Invalid token. (HTTP 401 on GET snapshots/)"),
+        (404, {"detail": "Not found."}, "Not found. (HTTP 404 on GET snapshots/). The API answered 404 for https://api.vps.test/api/v1/snapshots/"),
+    ],
+)
 def test_a_listing_that_fails_fails_the_task_before_anything_changes(rsps, run, status, body, tail):
     add_list(rsps, [], status=status, body=body)
 
@@ -1274,8 +1377,10 @@ def test_three_failed_listings_in_a_row_fail_the_wait_naming_the_creation(rsps, 
     result = run(vps_snapshot, present(api_retries=0))
 
     assert (result["failed"], result["changed"]) == (True, True)
-    assert result["msg"] == ("Could not list snapshots: down (HTTP 500 on GET snapshots/) (3 polls in a row failed). %s Before "
-                             "this failure the task made changes: It created %s." % (RESUME, describe(new_snapshot())))
+    assert result["msg"] == (
+        "Could not list snapshots: down (HTTP 500 on GET snapshots/) (3 polls in a row failed). %s Before "
+        "this failure the task made changes: It created %s." % (RESUME, describe(new_snapshot()))
+    )
     assert result["failure"]["status"] == 500
     assert result["snapshot"] == clean(new_snapshot())
     assert sent(rsps) == [LIST, POST, LIST, LIST, LIST]
@@ -1301,35 +1406,30 @@ BAD_INPUT = [
     (present(retention=6), "retention must be between 1 and 5 (the provider's limit per server), got 6"),
     (present(retention=2, retention_match=""), "retention_match must be a non-empty shell-style pattern such as 'daily-*'"),
     (present(resume_match=""), "resume_match must be a non-empty shell-style pattern such as 'daily-*'"),
-    ({"state": "restored", "server_id": SERVER_ID, "name_match": ""},
-     "name_match must be a non-empty shell-style pattern such as 'daily-*'"),
+    ({"state": "restored", "server_id": SERVER_ID, "name_match": ""}, "name_match must be a non-empty shell-style pattern such as 'daily-*'"),
     ({"state": "absent", "snapshot_id": 801, "retention": 2}, "retention is only used with state=present"),
     ({"state": "absent", "snapshot_id": 801, "resume_match": "x"}, "resume_match is only used with state=present"),
     ({"state": "restored", "snapshot_id": 801, "description": "x"}, "description is only used with state=present"),
     (present(safety_snapshot={"name": "x"}), "safety_snapshot is only used with state=restored"),
     ({"state": "restored", "snapshot_id": 801, "safety_snapshot": {"name": "a b"}}, "safety_snapshot.name " + NAME_CHARACTERS % "a b"),
-    ({"state": "restored", "snapshot_id": 801, "safety_snapshot": {"name": "s", "retention": 0}},
-     "safety_snapshot.retention must be between 1 and 5, got 0"),
-    ({"state": "restored", "snapshot_id": 801, "safety_snapshot": {"name": "s", "retention": 6}},
-     "safety_snapshot.retention must be between 1 and 5, got 6"),
+    ({"state": "restored", "snapshot_id": 801, "safety_snapshot": {"name": "s", "retention": 0}}, "safety_snapshot.retention must be between 1 and 5, got 0"),
+    ({"state": "restored", "snapshot_id": 801, "safety_snapshot": {"name": "s", "retention": 6}}, "safety_snapshot.retention must be between 1 and 5, got 6"),
     (present(snapshot_id=801), "parameters are mutually exclusive: snapshot_id|name|name_match"),
     (present(name_match="x"), "parameters are mutually exclusive: snapshot_id|name|name_match"),
-    ({"state": "absent", "server_id": 0, "snapshot_id": 801, "retention": 3, "description": "d"},
-     "server_id must be a positive integer, got 0; description is only used with state=present; retention is only used with "
-     "state=present"),
+    (
+        {"state": "absent", "server_id": 0, "snapshot_id": 801, "retention": 3, "description": "d"},
+        "server_id must be a positive integer, got 0; description is only used with state=present; retention is only used with state=present",
+    ),
     # AnsibleModule's own rules.
     ({"server_id": SERVER_ID}, "state is present but all of the following are missing: name"),
     ({"state": "present"}, "state is present but all of the following are missing: server_id, name"),
     ({"state": "absent", "server_id": SERVER_ID}, "state is absent but any of the following are missing: snapshot_id, name"),
-    ({"state": "restored", "server_id": SERVER_ID}, "state is restored but any of the following are missing: snapshot_id, name, "
-                                                    "name_match"),
+    ({"state": "restored", "server_id": SERVER_ID}, "state is restored but any of the following are missing: snapshot_id, name, name_match"),
     ({"state": "restored", "name": "x"}, "missing parameter(s) required by 'name': server_id"),
-    ({"state": "absent", "snapshot_id": 801, "name": "x", "server_id": SERVER_ID},
-     "parameters are mutually exclusive: snapshot_id|name|name_match"),
+    ({"state": "absent", "snapshot_id": 801, "name": "x", "server_id": SERVER_ID}, "parameters are mutually exclusive: snapshot_id|name|name_match"),
     (present(state="gone"), "value of state must be one of: present, absent, restored, got: gone"),
     ({"state": "restored", "name_match": "x"}, "missing parameter(s) required by 'name_match': server_id"),
-    ({"state": "restored", "snapshot_id": 801, "safety_snapshot": {"retention": 1}},
-     "missing required arguments: name found in safety_snapshot"),
+    ({"state": "restored", "snapshot_id": 801, "safety_snapshot": {"retention": 1}}, "missing required arguments: name found in safety_snapshot"),
     (present(api_token=OMIT), "missing required arguments: api_token"),
 ]
 
@@ -1344,8 +1444,15 @@ def test_bad_input_fails_naming_the_option_before_any_request(rsps, run, monkeyp
     assert sent(rsps) == []
 
 
-@pytest.mark.parametrize("args", [present(name="a" * 255), present(retention=1), present(retention=5, retention_match="d*"),
-                                  {"state": "restored", "snapshot_id": 801, "safety_snapshot": {"name": "s", "retention": 5}}])
+@pytest.mark.parametrize(
+    "args",
+    [
+        present(name="a" * 255),
+        present(retention=1),
+        present(retention=5, retention_match="d*"),
+        {"state": "restored", "snapshot_id": 801, "safety_snapshot": {"name": "s", "retention": 5}},
+    ],
+)
 def test_the_edges_of_each_range_are_accepted(rsps, run, args):
     add_list(rsps, [], status=401, body={"detail": "stop here"}, server_id=None if "snapshot_id" in args else SERVER_ID)
 

@@ -12,7 +12,19 @@ import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    CONTRACT_FIELDS, LIST, LIST_ALL, SERVER_ID, add_delete, add_list, clean, delete_call, describe, listing, sent, snap, warnings,
+    CONTRACT_FIELDS,
+    LIST,
+    LIST_ALL,
+    SERVER_ID,
+    add_delete,
+    add_list,
+    clean,
+    delete_call,
+    describe,
+    listing,
+    sent,
+    snap,
+    warnings,
 )
 
 EXISTING = snap(801, "pre-migration", created_at="2025-01-15T18:30:00Z", description="Before major migration")
@@ -56,8 +68,9 @@ def test_the_wait_polls_until_the_snapshot_has_left_the_listing(rsps, run, vtime
     assert len(vtime.sleeps) == 2
 
 
-@pytest.mark.parametrize("args", [dict(snapshot_id=801, server_id=SERVER_ID), dict(server_id=SERVER_ID, name="pre-migration")],
-                         ids=["id narrowed by server", "name"])
+@pytest.mark.parametrize(
+    "args", [dict(snapshot_id=801, server_id=SERVER_ID), dict(server_id=SERVER_ID, name="pre-migration")], ids=["id narrowed by server", "name"]
+)
 def test_without_wait_deletes_after_one_listing(rsps, run, args):
     add_list(rsps, [EXISTING, OTHER])
     add_delete(rsps, 801)
@@ -69,10 +82,13 @@ def test_without_wait_deletes_after_one_listing(rsps, run, args):
     assert sent(rsps) == [LIST, delete_call(801)]
 
 
-@pytest.mark.parametrize("args, server_id", [
-    (dict(snapshot_id=999), None),
-    (dict(server_id=SERVER_ID, name="nope"), SERVER_ID),
-])
+@pytest.mark.parametrize(
+    "args, server_id",
+    [
+        (dict(snapshot_id=999), None),
+        (dict(server_id=SERVER_ID, name="nope"), SERVER_ID),
+    ],
+)
 def test_a_missing_snapshot_is_unchanged_after_one_request(rsps, run, args, server_id):
     add_list(rsps, [EXISTING], server_id=server_id)
 
@@ -97,8 +113,9 @@ def test_a_snapshot_id_of_another_server_is_an_error_naming_its_server(rsps, run
 
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == ("Snapshot %s belongs to server 777 (web-server-01), not to server 12345. Give the server_id it "
-                             "belongs to, or leave server_id out." % describe(theirs))
+    assert result["msg"] == (
+        "Snapshot %s belongs to server 777 (web-server-01), not to server 12345. Give the server_id it belongs to, or leave server_id out." % describe(theirs)
+    )
     assert result["snapshot"] == clean(theirs)
     assert sent(rsps) == [LIST, LIST_ALL]
 
@@ -124,10 +141,16 @@ def test_a_refused_deletion_fails_with_the_provider_words(rsps, run):
 
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == ("Could not delete snapshot pre-migration (id 801, completed, created 2025-01-15T18:30:00Z): "
-                             "Snapshot is in use. (HTTP 409 on DELETE snapshots/801/)")
-    assert result["failure"] == {"status": 409, "message": "Snapshot is in use.", "method": "DELETE", "path": "snapshots/801/",
-                                 "url": "https://api.vps.test/api/v1/snapshots/801/"}
+    assert result["msg"] == (
+        "Could not delete snapshot pre-migration (id 801, completed, created 2025-01-15T18:30:00Z): Snapshot is in use. (HTTP 409 on DELETE snapshots/801/)"
+    )
+    assert result["failure"] == {
+        "status": 409,
+        "message": "Snapshot is in use.",
+        "method": "DELETE",
+        "path": "snapshots/801/",
+        "url": "https://api.vps.test/api/v1/snapshots/801/",
+    }
     assert sent(rsps) == [LIST_ALL, delete_call(801)]
 
 
@@ -156,7 +179,8 @@ def test_the_wait_times_out_saying_a_rerun_is_safe_and_reporting_the_deletion(rs
     assert result["msg"] == (
         "Timed out after 1s (wait_timeout=1) waiting for 1 deleted snapshot(s) to disappear; last seen status: still listed: "
         "801. The deletion goes on at the provider; rerunning the task is safe. Before this failure the task made changes: It "
-        "deleted %s." % AGED)
+        "deleted %s." % AGED
+    )
     assert vtime.now - start == 1
     assert sent(rsps) == [LIST_ALL, delete_call(801), LIST, LIST]
 
@@ -180,8 +204,7 @@ def test_namesakes_are_refused_rather_than_picked(rsps, run):
 
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == ("Server 12345 has 2 snapshots named 'twin' (ids 801, 802); refer to one of them with snapshot_id "
-                             "rather than let the module pick.")
+    assert result["msg"] == ("Server 12345 has 2 snapshots named 'twin' (ids 801, 802); refer to one of them with snapshot_id rather than let the module pick.")
     assert result["snapshots"] == [clean(snap(801, "twin")), clean(snap(802, "twin", created_at="2025-01-16T00:00:00Z"))]
     assert sent(rsps) == [LIST]
 
@@ -206,8 +229,7 @@ def test_a_listing_failing_while_waiting_still_reports_the_deletion(rsps, run):
 
     assert result["failed"] is True
     assert result["changed"] is True
-    assert result["msg"] == ("Could not list snapshots: down (HTTP 500 on GET snapshots/) Before this failure the task made "
-                             "changes: It deleted %s." % AGED)
+    assert result["msg"] == ("Could not list snapshots: down (HTTP 500 on GET snapshots/) Before this failure the task made changes: It deleted %s." % AGED)
     assert result["preview"] == PREVIEW
     assert sent(rsps) == [LIST_ALL, delete_call(801), LIST]
 
@@ -239,12 +261,12 @@ def test_a_404_after_this_tasks_unanswered_delete_is_reported_as_its_deletion(rs
 
     assert (result["rc"], result["changed"]) == (0, True)
     lost = "no answer within api_timeout=30s talking to api.vps.test: Read timed out."
-    assert result["msg"] == "Deleted snapshot %s. The answer to its DELETE was lost (%s); sent again, it was answered 404." % (
-        AGED, lost)
+    assert result["msg"] == "Deleted snapshot %s. The answer to its DELETE was lost (%s); sent again, it was answered 404." % (AGED, lost)
     assert result["preview"] == PREVIEW
-    assert warnings(result) == ["Snapshot %s on server %s was deleted by this task, but the answer to its DELETE was lost (%s); "
-                                "sent again, it was answered 404, so the deletion is reported as this task's."
-                                % (describe(EXISTING), SERVER_ID, lost)]
+    assert warnings(result) == [
+        "Snapshot %s on server %s was deleted by this task, but the answer to its DELETE was lost (%s); "
+        "sent again, it was answered 404, so the deletion is reported as this task's." % (describe(EXISTING), SERVER_ID, lost)
+    ]
 
 
 def test_an_unanswered_delete_whose_snapshot_left_the_listing_is_reported_as_its_deletion(rsps, run):
@@ -266,5 +288,6 @@ def test_a_snapshot_gone_before_the_first_delete_says_so_not_deleted(rsps, run):
     result = run(vps_snapshot, absent(snapshot_id=801))
 
     assert result["changed"] is False
-    assert result["msg"] == ("Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else "
-                             "deleted it first. This task deleted nothing." % AGED)
+    assert result["msg"] == (
+        "Snapshot %s was already gone: the API answered this task's first DELETE with 404, so someone else deleted it first. This task deleted nothing." % AGED
+    )

@@ -15,8 +15,23 @@ import responses
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot_batch
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    LIST_ALL, POST, add_delete, add_list, add_post, add_server, clean, delete_call, describe, listing, new_snapshot,
-    request_json, sent, server_call, snap, url, warnings,
+    LIST_ALL,
+    POST,
+    add_delete,
+    add_list,
+    add_post,
+    add_server,
+    clean,
+    delete_call,
+    describe,
+    listing,
+    new_snapshot,
+    request_json,
+    sent,
+    server_call,
+    snap,
+    url,
+    warnings,
 )
 
 NAME = "pre-upgrade"
@@ -52,20 +67,24 @@ def test_a_mapping_of_hosts_gets_one_listing_one_post_each_and_one_shared_wait(r
     assert result["msg"] == "Snapshots: 2 taken."
     assert [(r["host"], r["server_id"], r["changed"], r["snapshot"], r["msg"]) for r in result["results"]] == [
         ("web-1", 101, True, clean(made(101, "completed")), took(101)),
-        ("web-2", 102, True, clean(made(102, "completed")), took(102))]
+        ("web-2", 102, True, clean(made(102, "completed")), took(102)),
+    ]
     assert result["by_host"] == {"web-1": result["results"][0], "web-2": result["results"][1]}
     assert result["failed_servers"] == []
     assert result["requests"] == {"sent": 5, "rate_limited": 0}
-    assert result["diff"] == {"before": {"101": {}, "102": {}},
-                              "after": {"101": clean(made(101, "completed")), "102": clean(made(102, "completed"))}}
+    assert result["diff"] == {"before": {"101": {}, "102": {}}, "after": {"101": clean(made(101, "completed")), "102": clean(made(102, "completed"))}}
     assert sent(rsps) == [LIST_ALL, POST, POST, LIST_ALL, LIST_ALL]
     assert [request_json(rsps, i) for i in (1, 2)] == [{"server_id": 101, "name": NAME}, {"server_id": 102, "name": NAME}]
 
 
-@pytest.mark.parametrize("servers, reads", [
-    ([101], [listing(101), POST, listing(101)]),
-    (["101", 102], [LIST_ALL, POST, POST, LIST_ALL]),
-], ids=["one server: its own listing", "several: one account-wide listing"])
+@pytest.mark.parametrize(
+    "servers, reads",
+    [
+        ([101], [listing(101), POST, listing(101)]),
+        (["101", 102], [LIST_ALL, POST, POST, LIST_ALL]),
+    ],
+    ids=["one server: its own listing", "several: one account-wide listing"],
+)
 def test_the_listing_strategy_and_a_list_of_server_ids(rsps, run, servers, reads):
     ids = [int(server_id) for server_id in servers]
     add_list(rsps, [], server_id=ids[0] if len(ids) == 1 else None)
@@ -86,13 +105,23 @@ def test_each_server_with_its_own_name_and_description(rsps, run):
     add_post(rsps, payload=made(101, name="before-kernel"), for_server=101)
     add_post(rsps, payload=made(103, name="before-postgres"), for_server=103)
 
-    result = run(vps_snapshot_batch, dict(concurrency=1, wait=False, snapshots=[
-        {"server_id": 101, "name": "before-kernel", "host": "web-1", "description": "kernel 6.12"},
-        {"server_id": 103, "name": "before-postgres"}]))
+    result = run(
+        vps_snapshot_batch,
+        dict(
+            concurrency=1,
+            wait=False,
+            snapshots=[
+                {"server_id": 101, "name": "before-kernel", "host": "web-1", "description": "kernel 6.12"},
+                {"server_id": 103, "name": "before-postgres"},
+            ],
+        ),
+    )
 
     assert result["rc"] == 0
     assert [request_json(rsps, i) for i in (1, 2)] == [
-        {"server_id": 101, "name": "before-kernel", "description": "kernel 6.12"}, {"server_id": 103, "name": "before-postgres"}]
+        {"server_id": 101, "name": "before-kernel", "description": "kernel 6.12"},
+        {"server_id": 103, "name": "before-postgres"},
+    ]
     assert list(result["by_host"]) == ["web-1"]
     assert sent(rsps) == [LIST_ALL, POST, POST]
 
@@ -103,16 +132,26 @@ def test_each_entry_notes_how_its_host_is_quiesced_in_the_description(rsps, run,
     for server_id in (101, 102, 103):
         add_post(rsps, payload=made(server_id), for_server=server_id)
 
-    result = run(vps_snapshot_batch, dict(concurrency=1, wait=False, quiesce_release=release, snapshots=[
-        {"server_id": 101, "name": NAME, "description": "Before the upgrade", "quiesce": "freeze"},
-        {"server_id": 102, "name": NAME, "quiesce": "sync"},
-        {"server_id": 103, "name": NAME}]))
+    result = run(
+        vps_snapshot_batch,
+        dict(
+            concurrency=1,
+            wait=False,
+            quiesce_release=release,
+            snapshots=[
+                {"server_id": 101, "name": NAME, "description": "Before the upgrade", "quiesce": "freeze"},
+                {"server_id": 102, "name": NAME, "quiesce": "sync"},
+                {"server_id": 103, "name": NAME},
+            ],
+        ),
+    )
 
     assert result["rc"] == 0
     assert [request_json(rsps, i) for i in (1, 2, 3)] == [
         {"server_id": 101, "name": NAME, "description": "Before the upgrade [vps.cloud quiesce: freeze held until %s]" % release},
         {"server_id": 102, "name": NAME, "description": "[vps.cloud quiesce: sync]"},
-        {"server_id": 103, "name": NAME}]
+        {"server_id": 103, "name": NAME},
+    ]
 
 
 def test_without_quiesce_release_the_note_says_held_until_completed(rsps, run):
@@ -214,8 +253,9 @@ def test_two_hosts_on_one_server_share_one_snapshot(rsps, run):
     assert result["msg"] == "Snapshots: 1 taken; 2 entries for 1 server."
     assert [r["snapshot"] for r in result["results"]] == [clean(made(101, "completed"))] * 2
     assert [(r["host"], r["changed"], r["created"]) for r in result["results"]] == [("db-1", True, True), ("db-2", False, False)]
-    assert result["by_host"]["db-2"]["msg"] == ("The same snapshot as the entry for db-1 (one snapshot per server in a batch): "
-                                                "%s." % describe(made(101, "completed")))
+    assert result["by_host"]["db-2"]["msg"] == (
+        "The same snapshot as the entry for db-1 (one snapshot per server in a batch): %s." % describe(made(101, "completed"))
+    )
     assert warnings(result) == []
     assert sent(rsps) == [listing(101), POST, listing(101)]
 
@@ -262,15 +302,19 @@ def test_the_shared_wait_times_out_naming_each_server_still_pending(rsps, run, v
 
     result = run(vps_snapshot_batch, batch(wait_timeout=10))
 
-    head = ("Timed out after 10s (wait_timeout=10) waiting for 2 snapshots on 2 servers to complete; last seen status: "
-            "in_progress, snapshotting. The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot "
-            "and never takes another), or raise wait_timeout.")
+    head = (
+        "Timed out after 10s (wait_timeout=10) waiting for 2 snapshots on 2 servers to complete; last seen status: "
+        "in_progress, snapshotting. The snapshot goes on at the provider: rerun the task to resume waiting (it waits for the same snapshot "
+        "and never takes another), or raise wait_timeout."
+    )
     assert result["failed"] is True
     assert result["failed_servers"] == [101, 102]
     pending = ((101, "in_progress"), (102, "snapshotting"))
     assert [r["msg"] for r in result["results"]] == [
         "%s Snapshot pre-upgrade on server %s was still %s. Before this failure the task made changes: It created %s."
-        % (head, server_id, status, describe(made(server_id))) for server_id, status in pending]
+        % (head, server_id, status, describe(made(server_id)))
+        for server_id, status in pending
+    ]
     assert [r["snapshot"] for r in result["results"]] == [clean(made(101)), clean(made(102, "snapshotting"))]
     assert vtime.now == 1010
 
@@ -283,8 +327,7 @@ def test_retention_applies_per_server_once_its_snapshot_completed(rsps, run):
     add_list(rsps, [old, manual, made(1, "completed")], server_id=1)
     add_delete(rsps, 700)
 
-    result = run(vps_snapshot_batch, batch(servers={"web-1": 1}, retention=1, retention_match="pre-upgrade*",
-                                           description="nightly"), diff=True)
+    result = run(vps_snapshot_batch, batch(servers={"web-1": 1}, retention=1, retention_match="pre-upgrade*", description="nightly"), diff=True)
 
     assert result["results"][0]["pruned"] == [clean(old)]
     assert result["msg"] == "Snapshots: 1 taken; 1 other deleted (see pruned)."
@@ -312,12 +355,19 @@ def test_protect_last_completed_reaches_every_server(rsps, run, protect, doomed)
 def test_each_servers_warnings_are_shown_once_naming_it(rsps, run):
     left = snap(700, "pre-upgrade-20250101", status="in_progress", server_id=101)
     add_list(rsps, [left], server_id=101)
-    note = ("snapshot %s matches resume_match 'pre-upgrade-*' and is still in progress (an interrupted run's?): it is reused "
-            "instead of taking 'pre-upgrade'" % describe(left))
+    note = (
+        "snapshot %s matches resume_match 'pre-upgrade-*' and is still in progress (an interrupted run's?): it is reused "
+        "instead of taking 'pre-upgrade'" % describe(left)
+    )
 
-    result = run(vps_snapshot_batch, dict(resume_match="pre-upgrade-*", wait=False, snapshots=[
-        {"server_id": 101, "name": NAME, "host": "web-1"}, {"server_id": 101, "name": NAME, "host": "web-1"},
-        {"server_id": 101, "name": NAME}]))
+    result = run(
+        vps_snapshot_batch,
+        dict(
+            resume_match="pre-upgrade-*",
+            wait=False,
+            snapshots=[{"server_id": 101, "name": NAME, "host": "web-1"}, {"server_id": 101, "name": NAME, "host": "web-1"}, {"server_id": 101, "name": NAME}],
+        ),
+    )
 
     assert result["changed"] is False
     assert [r["snapshot"] for r in result["results"]] == [clean(left)] * 3
@@ -352,8 +402,9 @@ def test_check_mode_fails_only_the_server_that_does_not_exist(rsps, run):
 
     assert result["failed"] is True
     assert result["failed_servers"] == [102]
-    assert result["by_host"]["web-2"]["msg"] == ("Server 102 does not exist: GET servers/102/ answered HTTP 404, while other "
-                                                 "servers of the account can be read. Check server_id.")
+    assert result["by_host"]["web-2"]["msg"] == (
+        "Server 102 does not exist: GET servers/102/ answered HTTP 404, while other servers of the account can be read. Check server_id."
+    )
     assert "failed" not in result["by_host"]["web-1"]
     assert sent(rsps) == [LIST_ALL, server_call(101), server_call(102), LIST_ALL, server_call(101)]
 
@@ -399,10 +450,13 @@ def test_by_default_eight_servers_are_worked_on_at_once(rsps, run):
     assert seen["most"] == 8
 
 
-@pytest.mark.parametrize("args, message", [
-    (dict(state="restored", servers=[101], name=NAME), "value of state must be one of: present, absent, got: restored"),
-    (dict(snapshots=[{"server": 101, "name": NAME}]), "Unsupported parameters"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(state="restored", servers=[101], name=NAME), "value of state must be one of: present, absent, got: restored"),
+        (dict(snapshots=[{"server": 101, "name": NAME}]), "Unsupported parameters"),
+    ],
+)
 def test_ansible_checks_the_choices_and_the_entries(rsps, run, args, message):
     result = run(vps_snapshot_batch, args)
 
@@ -474,8 +528,7 @@ def test_the_summary_counts_what_was_done_once_per_server(rsps, run):
 
     failure = "Could not create snapshot 'pre-upgrade' on server 103: Not your server. (HTTP 403 on POST snapshots/)"
     assert result["failed"] is True
-    assert result["msg"] == ("Snapshots: 1 taken, 1 already there, 1 failed; 4 entries for 3 servers. Failed: server 103 (web-4): "
-                             "%s." % failure)
+    assert result["msg"] == ("Snapshots: 1 taken, 1 already there, 1 failed; 4 entries for 3 servers. Failed: server 103 (web-4): %s." % failure)
     assert [r["changed"] for r in result["results"]] == [False, True, False, False]
     assert sent(rsps) == [LIST_ALL, POST, POST, listing(102)]
 
@@ -484,17 +537,26 @@ def test_one_server_and_name_given_twice_is_one_snapshot_taken_once_and_differin
     add_list(rsps, [], server_id=101)
     add_post(rsps, payload=made(101))
 
-    result = run(vps_snapshot_batch, dict(wait=False, snapshots=[
-        {"server_id": 101, "name": NAME, "host": "web-1", "description": "first"},
-        {"server_id": 101, "name": NAME, "host": "web-2", "description": "second"}]))
+    result = run(
+        vps_snapshot_batch,
+        dict(
+            wait=False,
+            snapshots=[
+                {"server_id": 101, "name": NAME, "host": "web-1", "description": "first"},
+                {"server_id": 101, "name": NAME, "host": "web-2", "description": "second"},
+            ],
+        ),
+    )
 
     assert result["rc"] == 0
     assert request_json(rsps, 1) == {"server_id": 101, "name": NAME, "description": "first"}
     assert [(r["host"], r["changed"], r["created"]) for r in result["results"]] == [("web-1", True, True), ("web-2", False, False)]
     assert result["by_host"]["web-2"]["snapshot"] == result["by_host"]["web-1"]["snapshot"]
     assert result["msg"] == "Snapshots: 1 taken; 1 still in progress; 2 entries for 1 server."
-    assert warnings(result) == ["server 101 (web-2): snapshot 'pre-upgrade' is asked for twice in this batch with different "
-                                "descriptions, 'first' for web-1 and 'second' for web-2: it is taken once, with 'first'."]
+    assert warnings(result) == [
+        "server 101 (web-2): snapshot 'pre-upgrade' is asked for twice in this batch with different "
+        "descriptions, 'first' for web-1 and 'second' for web-2: it is taken once, with 'first'."
+    ]
     assert sent(rsps) == [listing(101), POST]
 
 
@@ -507,8 +569,7 @@ def test_a_failed_server_fails_every_entry_that_shares_it_and_counts_once(rsps, 
     failure = "Could not create snapshot 'pre-upgrade' on server 101: Not your server. (HTTP 403 on POST snapshots/)"
     assert result["failed"] is True
     assert [(r["failed"], r["changed"]) for r in result["results"]] == [(True, False), (True, False)]
-    assert result["by_host"]["b"]["msg"] == ("The same snapshot as the entry for a (one snapshot per server in a batch), which "
-                                             "failed: %s" % failure)
+    assert result["by_host"]["b"]["msg"] == ("The same snapshot as the entry for a (one snapshot per server in a batch), which failed: %s" % failure)
     assert result["msg"] == "Snapshots: 1 failed; 2 entries for 1 server. Failed: server 101 (a): %s." % failure
 
 
@@ -530,8 +591,9 @@ def test_a_batch_failing_on_many_servers_keeps_its_message_short_and_every_detai
     assert result["msg"].endswith("and 42 others (every message is in results and by_host).")
     assert result["results"][0]["msg"] in result["msg"]
     for entry in result["results"]:
-        assert entry["msg"].startswith("Could not create snapshot 'pre-upgrade' on server %s: The provider could not take this "
-                                       "snapshot because the storage backend" % entry["server_id"])
+        assert entry["msg"].startswith(
+            "Could not create snapshot 'pre-upgrade' on server %s: The provider could not take this snapshot because the storage backend" % entry["server_id"]
+        )
     assert ".." not in result["msg"] and ".;" not in result["msg"]
 
 
@@ -546,8 +608,7 @@ def test_failure_messages_are_joined_without_doubled_punctuation(rsps, run, vtim
     assert result["failed"] is True
     assert ".;" not in result["msg"] and ".." not in result["msg"]
     assert result["msg"].count("Timed out after 10s") == 2
-    assert result["msg"].endswith("was still in_progress. Before this failure the task made changes: It created %s."
-                                  % describe(made(102)))
+    assert result["msg"].endswith("was still in_progress. Before this failure the task made changes: It created %s." % describe(made(102)))
 
 
 # state=absent ---------------------------------------------------------------------------------------------------------
@@ -570,7 +631,8 @@ def test_absent_by_ids_reads_the_account_once_deletes_each_and_waits_once(rsps, 
     assert [(r["server_id"], r["snapshot_id"], r["changed"], r["snapshot"], r["msg"]) for r in result["results"]] == [
         (101, 801, True, clean(A), "Deleted snapshot %s." % describe(A, "4d 17h old")),
         (102, 802, True, clean(B), "Deleted snapshot %s." % describe(B, "4d 17h old")),
-        (None, 999, False, {}, "No such snapshot; nothing to delete.")]
+        (None, 999, False, {}, "No such snapshot; nothing to delete."),
+    ]
     assert result["diff"] == {"before": {"801": clean(A), "802": clean(B)}, "after": {}}
     assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(802), LIST_ALL]
 
@@ -585,8 +647,7 @@ def test_absent_counts_deleted_and_already_gone_once_per_snapshot(rsps, run):
     assert result["rc"] == 0
     assert result["msg"] == "Deletions: 1 deleted, 2 already gone; 4 entries for 3 snapshots."
     assert [r["changed"] for r in result["results"]] == [True, False, False, False]
-    assert result["results"][1]["msg"] == ("The same snapshot as entry 0 (one deletion per snapshot in a batch): %s"
-                                           % result["results"][0]["msg"])
+    assert result["results"][1]["msg"] == ("The same snapshot as entry 0 (one deletion per snapshot in a batch): %s" % result["results"][0]["msg"])
     assert sent(rsps) == [LIST_ALL, delete_call(801), delete_call(802)]
 
 
@@ -617,8 +678,9 @@ def test_absent_entries_by_id_or_by_name_and_one_failure(rsps, run):
     add_delete(rsps, 801, status=409, json={"detail": "In use."})
     add_delete(rsps, 802)
 
-    result = run(vps_snapshot_batch, dict(state="absent", wait=False, concurrency=1, snapshots=[
-        {"snapshot_id": 801, "host": "web-1"}, {"server_id": 102, "name": NAME}]))
+    result = run(
+        vps_snapshot_batch, dict(state="absent", wait=False, concurrency=1, snapshots=[{"snapshot_id": 801, "host": "web-1"}, {"server_id": 102, "name": NAME}])
+    )
 
     failure = "Could not delete snapshot %s: In use. (HTTP 409 on DELETE snapshots/801/)" % describe(A)
     assert result["failed"] is True
@@ -652,13 +714,13 @@ def test_a_failed_absent_entry_without_a_server_is_named_by_its_snapshot(rsps, r
 
 BAD_INPUT = [
     (dict(servers="web-1"), "servers must be a mapping of host to server id, or a list of server ids, got str"),
-    (dict(servers={"web-1": "abc", "web-2": 0}), "servers[web-1] must be a positive integer server id, got 'abc'; servers[web-2] "
-                                                 "must be a positive integer server id, got 0"),
-    (dict(servers=[101, True, -2]), "servers[1] must be a positive integer server id, got True; servers[2] must be a positive "
-                                    "integer server id, got -2"),
+    (
+        dict(servers={"web-1": "abc", "web-2": 0}),
+        "servers[web-1] must be a positive integer server id, got 'abc'; servers[web-2] must be a positive integer server id, got 0",
+    ),
+    (dict(servers=[101, True, -2]), "servers[1] must be a positive integer server id, got True; servers[2] must be a positive integer server id, got -2"),
     (dict(servers=[]), "the batch is empty: give at least one server or snapshot"),
-    (dict(servers=[101], name="bad name"),
-     "name may contain only ASCII letters, digits, hyphens and underscores, got 'bad name'"),
+    (dict(servers=[101], name="bad name"), "name may contain only ASCII letters, digits, hyphens and underscores, got 'bad name'"),
     (dict(servers=[101, 102], concurrency=0), "concurrency must be between 1 and 64, got 0"),
     (dict(servers=[101], concurrency=65), "concurrency must be between 1 and 64, got 65"),
     (dict(servers=[101], requests_per_second=0), "requests_per_second must be a positive number, got 0.0"),
@@ -667,20 +729,23 @@ BAD_INPUT = [
     (dict(servers=[101], resume_match=""), "resume_match must be a non-empty shell-style pattern such as 'daily-*'"),
     (dict(state="absent", servers=[101], description="x"), "description is only used with state=present"),
     (dict(snapshot_ids=[801]), "snapshot_ids is only used with state=absent"),
-    (dict(state="absent", snapshot_ids=[801, 0, -1]), "snapshot_ids[1] must be a positive integer, got 0; snapshot_ids[2] must be a "
-                                                      "positive integer, got -1"),
-    (dict(snapshots=[{"server_id": 101}, {"name": "x"}, {"server_id": 0, "name": "x y"}, {"server_id": 1, "name": "a",
-                                                                                          "snapshot_id": 5}]),
-     "snapshots[0] needs name with state=present; snapshots[1] needs server_id with state=present; snapshots[2].server_id must "
-     "be a positive integer, got 0; snapshots[2].name may contain only ASCII letters, digits, hyphens and underscores, got "
-     "'x y'; snapshots[3].snapshot_id is only used with state=absent"),
-    (dict(state="absent", snapshots=[{"snapshot_id": 5, "name": "a"}, {"server_id": 101}, {"snapshot_id": 0},
-                                     {"snapshot_id": 6, "description": "d"}]),
-     "snapshots[0] gives snapshot_id and name; give one of them; snapshots[1] needs snapshot_id, or server_id and name, with "
-     "state=absent; snapshots[2].snapshot_id must be a positive integer, got 0; snapshots[3].description is only used with "
-     "state=present"),
-    (dict(snapshots=[{"server_id": 101, "name": "a"}, {"server_id": 101, "name": "b"}]),
-     "server 101 is given twice with different names (a and b); one batch takes one snapshot per server"),
+    (dict(state="absent", snapshot_ids=[801, 0, -1]), "snapshot_ids[1] must be a positive integer, got 0; snapshot_ids[2] must be a positive integer, got -1"),
+    (
+        dict(snapshots=[{"server_id": 101}, {"name": "x"}, {"server_id": 0, "name": "x y"}, {"server_id": 1, "name": "a", "snapshot_id": 5}]),
+        "snapshots[0] needs name with state=present; snapshots[1] needs server_id with state=present; snapshots[2].server_id must "
+        "be a positive integer, got 0; snapshots[2].name may contain only ASCII letters, digits, hyphens and underscores, got "
+        "'x y'; snapshots[3].snapshot_id is only used with state=absent",
+    ),
+    (
+        dict(state="absent", snapshots=[{"snapshot_id": 5, "name": "a"}, {"server_id": 101}, {"snapshot_id": 0}, {"snapshot_id": 6, "description": "d"}]),
+        "snapshots[0] gives snapshot_id and name; give one of them; snapshots[1] needs snapshot_id, or server_id and name, with "
+        "state=absent; snapshots[2].snapshot_id must be a positive integer, got 0; snapshots[3].description is only used with "
+        "state=present",
+    ),
+    (
+        dict(snapshots=[{"server_id": 101, "name": "a"}, {"server_id": 101, "name": "b"}]),
+        "server 101 is given twice with different names (a and b); one batch takes one snapshot per server",
+    ),
     ({}, "one of the following is required: servers, snapshots, snapshot_ids"),
     (dict(servers=[101], snapshot_ids=[1]), "parameters are mutually exclusive: servers|snapshots|snapshot_ids"),
     (dict(servers=[101], name=None), "missing parameter(s) required by 'servers': name"),
@@ -689,14 +754,13 @@ BAD_INPUT = [
     # The options of state=present are refused with state=absent, in the words of vps_snapshot.
     (dict(state="absent", servers=[101], retention=2), "retention is only used with state=present"),
     (dict(state="absent", snapshot_ids=[801], resume_match="pre-*"), "resume_match is only used with state=present"),
-    (dict(state="absent", snapshot_ids=[801], retention=2, resume_match="p-*", wait_for="first"),
-     "resume_match is only used with state=present; retention is only used with state=present; wait_for=first is only used "
-     "with state=present"),
+    (
+        dict(state="absent", snapshot_ids=[801], retention=2, resume_match="p-*", wait_for="first"),
+        "resume_match is only used with state=present; retention is only used with state=present; wait_for=first is only used with state=present",
+    ),
     # The shared name and description of servers are not silently dropped with snapshots or snapshot_ids.
-    (dict(snapshots=[{"server_id": 101, "name": "a"}], name="b"),
-     "name is only used with servers; each entry of snapshots gives its own"),
-    (dict(snapshots=[{"server_id": 101, "name": "a"}], description="d"),
-     "description is only used with servers; each entry of snapshots gives its own"),
+    (dict(snapshots=[{"server_id": 101, "name": "a"}], name="b"), "name is only used with servers; each entry of snapshots gives its own"),
+    (dict(snapshots=[{"server_id": 101, "name": "a"}], description="d"), "description is only used with servers; each entry of snapshots gives its own"),
     (dict(state="absent", snapshot_ids=[801], name="b"), "name is only used with servers; each entry of snapshots gives its own"),
     (dict(state="absent", snapshot_ids=[801], quiesce_release="accepted"), "quiesce_release is only used with state=present"),
 ]

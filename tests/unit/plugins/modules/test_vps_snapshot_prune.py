@@ -12,7 +12,16 @@ import requests
 
 from ansible_collections.vps.cloud.plugins.modules import vps_snapshot_prune
 from ansible_collections.vps.cloud.tests.unit.helpers import (
-    LIST_ALL, add_delete, add_list, clean, delete_call, describe, listing, sent, snap, warnings,
+    LIST_ALL,
+    add_delete,
+    add_list,
+    clean,
+    delete_call,
+    describe,
+    listing,
+    sent,
+    snap,
+    warnings,
 )
 
 # Server 101's snapshots, oldest first, with their age at NOW (2025-01-20T12:00:00Z).
@@ -36,15 +45,19 @@ def prune(**args):
     return dict(dict(servers={"web-1": 101}, match="pre-upgrade-*", concurrency=1), **args)
 
 
-@pytest.mark.parametrize("args, doomed, kept", [
-    (dict(keep=2), [F, P1, P2], [W, P4, P3]),
-    (dict(older_than_days=7), [P1, P2, P3], [W, F, P4]),
-    (dict(keep=3, older_than_days=12), [F, P1, P2], [W, P4, P3]),
-    (dict(keep=0), [F, P1, P2, P3], [W, P4]),
-    (dict(keep=0, protect_last_completed=False), [F, P1, P2, P3, P4], [W]),
-    (dict(keep=0, match="*"), [F, M, P1, P2, P3], [W, P4]),
-    (dict(keep=5), [F], [W, P4, P3, P2, P1]),
-], ids=["keep", "older_than_days", "both", "keep 0 protects the last completed", "unprotected", "match", "failed always go"])
+@pytest.mark.parametrize(
+    "args, doomed, kept",
+    [
+        (dict(keep=2), [F, P1, P2], [W, P4, P3]),
+        (dict(older_than_days=7), [P1, P2, P3], [W, F, P4]),
+        (dict(keep=3, older_than_days=12), [F, P1, P2], [W, P4, P3]),
+        (dict(keep=0), [F, P1, P2, P3], [W, P4]),
+        (dict(keep=0, protect_last_completed=False), [F, P1, P2, P3, P4], [W]),
+        (dict(keep=0, match="*"), [F, M, P1, P2, P3], [W, P4]),
+        (dict(keep=5), [F], [W, P4, P3, P2, P1]),
+    ],
+    ids=["keep", "older_than_days", "both", "keep 0 protects the last completed", "unprotected", "match", "failed always go"],
+)
 def test_prune_deletes_what_the_rules_pick_failed_first_and_waits_until_gone(rsps, run, args, doomed, kept):
     add_list(rsps, ALL, server_id=101)
     for raw in doomed:
@@ -61,11 +74,14 @@ def test_prune_deletes_what_the_rules_pick_failed_first_and_waits_until_gone(rsp
     assert entry["pruned"] == result["pruned"]
     assert entry["kept"] == [clean(raw) for raw in kept]
     assert entry["preview"] == [preview(raw) for raw in doomed]
-    assert entry["msg"] == "Server 101: deleted %d snapshot(s): %s." % (len(doomed), "; ".join(
-        describe(raw, AGE[raw["id"]]) for raw in doomed))
+    assert entry["msg"] == "Server 101: deleted %d snapshot(s): %s." % (len(doomed), "; ".join(describe(raw, AGE[raw["id"]]) for raw in doomed))
     assert entry["already_gone"] == []
-    assert result["diff"] == {"before_header": "snapshots pruned", "after_header": "snapshots pruned", "after": "",
-                              "before": "".join("server 101: %s\n" % describe(raw, AGE[raw["id"]]) for raw in doomed)}
+    assert result["diff"] == {
+        "before_header": "snapshots pruned",
+        "after_header": "snapshots pruned",
+        "after": "",
+        "before": "".join("server 101: %s\n" % describe(raw, AGE[raw["id"]]) for raw in doomed),
+    }
     assert result["msg"] == "Prune: deleted %d snapshot(s) on 1 server(s)." % len(doomed)
     assert sent(rsps) == [listing(101)] + [delete_call(raw["id"]) for raw in doomed] + [listing(101)]
 
@@ -164,23 +180,31 @@ def test_one_server_failing_never_stops_the_others_and_its_deletions_are_reporte
 
     result = run(vps_snapshot_prune, prune(servers=[101, 102], keep=1))
 
-    failure = ("Could not delete snapshot %s: In use. (HTTP 409 on DELETE snapshots/802/) Before this failure the task made "
-               "changes: It deleted %s." % (describe(Q2), describe(Q1, "19d 9h old")))
+    failure = "Could not delete snapshot %s: In use. (HTTP 409 on DELETE snapshots/802/) Before this failure the task made changes: It deleted %s." % (
+        describe(Q2),
+        describe(Q1, "19d 9h old"),
+    )
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["failed_servers"] == [102]
-    assert result["msg"] == ("Prune: deleted 2 snapshot(s) on 2 server(s), 1 server(s) failed. The prune failed for 1 of 2: "
-                             "server 102: " + failure)
+    assert result["msg"] == ("Prune: deleted 2 snapshot(s) on 2 server(s), 1 server(s) failed. The prune failed for 1 of 2: server 102: " + failure)
     assert result["results"][1]["pruned"] == [clean(Q1)]
     assert result["pruned"] == [clean(P1), clean(Q1)]
     assert sent(rsps) == [LIST_ALL, delete_call(701), delete_call(801), delete_call(802), LIST_ALL]
 
 
-@pytest.mark.parametrize("later, failure", [
-    (dict(items=[P1, P2]), "Timed out after 30s (wait_timeout=30) waiting for 1 deleted snapshot(s) to disappear; last seen "
-                           "status: still listed: 701. The deletion goes on at the provider; rerunning the task is safe."),
-    (dict(items=[], status=500, body={"detail": "down"}), "Could not list snapshots: down (HTTP 500 on GET snapshots/)"),
-], ids=["timeout", "listing fails"])
+@pytest.mark.parametrize(
+    "later, failure",
+    [
+        (
+            dict(items=[P1, P2]),
+            "Timed out after 30s (wait_timeout=30) waiting for 1 deleted snapshot(s) to disappear; last seen "
+            "status: still listed: 701. The deletion goes on at the provider; rerunning the task is safe.",
+        ),
+        (dict(items=[], status=500, body={"detail": "down"}), "Could not list snapshots: down (HTTP 500 on GET snapshots/)"),
+    ],
+    ids=["timeout", "listing fails"],
+)
 def test_a_wait_that_fails_still_reports_every_deletion(rsps, run, later, failure):
     add_list(rsps, [P1, P2], server_id=101)
     add_delete(rsps, 701)
@@ -191,26 +215,33 @@ def test_a_wait_that_fails_still_reports_every_deletion(rsps, run, later, failur
     assert result["failed"] is True
     assert result["changed"] is True
     assert result["pruned"] == [clean(P1)]
-    assert result["msg"] == ("Prune: deleted 1 snapshot(s) on 1 server(s), 1 server(s) failed. The prune failed for 1 of 1: "
-                             "server 101 (web-1): %s Before this failure the task made changes: It "
-                             "deleted %s." % (failure, describe(P1, AGE[701])))
+    assert result["msg"] == (
+        "Prune: deleted 1 snapshot(s) on 1 server(s), 1 server(s) failed. The prune failed for 1 of 1: "
+        "server 101 (web-1): %s Before this failure the task made changes: It "
+        "deleted %s." % (failure, describe(P1, AGE[701]))
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (dict(keep=-1), "keep must be 0 or more, got -1"),
-    (dict(older_than_days=-2), "older_than_days must be 0 or more, got -2"),
-    (dict(keep=True), "keep must be 0 or more, got True"),
-    (dict(), "one of the following is required: keep, older_than_days"),
-    (dict(keep=1, servers=None), "missing required arguments: servers"),
-    (dict(keep=1, servers={}), "servers is empty: give at least one server"),
-    (dict(keep=1, servers="web-1"), "servers must be a mapping of host to server id, or a list of server ids, got str"),
-    (dict(keep=1, servers=[0]), "servers[0] must be a positive integer server id, got 0"),
-    (dict(keep=1, match=""), "match must be a non-empty shell-style pattern such as 'daily-*'"),
-    (dict(keep=1, concurrency=0), "concurrency must be between 1 and 64, got 0"),
-    (dict(keep=1, wait_timeout=0), "wait_timeout must be a positive integer, got 0"),
-    (dict(keep=-1, servers=[0, "x"]), "servers[0] must be a positive integer server id, got 0; servers[1] must be a positive "
-                                      "integer server id, got 'x'; keep must be 0 or more, got -1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(keep=-1), "keep must be 0 or more, got -1"),
+        (dict(older_than_days=-2), "older_than_days must be 0 or more, got -2"),
+        (dict(keep=True), "keep must be 0 or more, got True"),
+        (dict(), "one of the following is required: keep, older_than_days"),
+        (dict(keep=1, servers=None), "missing required arguments: servers"),
+        (dict(keep=1, servers={}), "servers is empty: give at least one server"),
+        (dict(keep=1, servers="web-1"), "servers must be a mapping of host to server id, or a list of server ids, got str"),
+        (dict(keep=1, servers=[0]), "servers[0] must be a positive integer server id, got 0"),
+        (dict(keep=1, match=""), "match must be a non-empty shell-style pattern such as 'daily-*'"),
+        (dict(keep=1, concurrency=0), "concurrency must be between 1 and 64, got 0"),
+        (dict(keep=1, wait_timeout=0), "wait_timeout must be a positive integer, got 0"),
+        (
+            dict(keep=-1, servers=[0, "x"]),
+            "servers[0] must be a positive integer server id, got 0; servers[1] must be a positive integer server id, got 'x'; keep must be 0 or more, got -1",
+        ),
+    ],
+)
 def test_bad_input_fails_naming_each_problem_before_any_request(rsps, run, args, message):
     result = run(vps_snapshot_prune, dict((key, value) for key, value in prune(**args).items() if value is not None))
 
@@ -239,9 +270,11 @@ def test_prune_reports_every_deletion_it_made_and_counts_what_was_already_gone(r
     entry = result["by_host"]["web-1"]
     assert entry["already_gone"] == [clean(P2)]
     lost = "no answer within api_timeout=30s talking to api.vps.test: Read timed out."
-    assert entry["msg"] == ("Server 101: deleted 2 snapshot(s): %s; %s, and 1 already gone (deleted by someone else before this "
-                            "task's DELETE): %s. The answer to the DELETE of %s was lost (%s); sent again, it was answered 404."
-                            % (describe(P1, AGE[701]), describe(P3, AGE[703]), describe(P2, AGE[702]), describe(P3), lost))
+    assert entry["msg"] == (
+        "Server 101: deleted 2 snapshot(s): %s; %s, and 1 already gone (deleted by someone else before this "
+        "task's DELETE): %s. The answer to the DELETE of %s was lost (%s); sent again, it was answered 404."
+        % (describe(P1, AGE[701]), describe(P3, AGE[703]), describe(P2, AGE[702]), describe(P3), lost)
+    )
     assert result["msg"] == "Prune: deleted 2 snapshot(s) on 1 server(s), 1 already gone (deleted by someone else first)."
     assert len(warnings(result)) == 1 and "the answer to its DELETE was lost (%s)" % lost in warnings(result)[0]
     assert sent(rsps) == [listing(101), delete_call(701), delete_call(702), delete_call(703), delete_call(703), listing(101)]
