@@ -77,7 +77,8 @@ class VpsApiError(Exception):
     def __str__(self):
         where = " on %s %s" % (self.method, self.path) if self.method else ""
         if self.status is None:
-            return "%s%s" % (self.message, where)
+            # In brackets, as with a status: the provider's or the transport's words often end with a full stop.
+            return "%s (%s)" % (self.message, where.lstrip()) if where else self.message
         return "%s (HTTP %s%s)" % (self.message, self.status, where)
 
     def to_failure(self):

@@ -461,7 +461,7 @@ def test_get_all_unpaginated_list_after_a_page_keeps_both(rsps, make):
 def test_get_all_without_results_list_is_an_error(rsps, make, body):
     rsps.get(SNAPSHOTS, json=body)
     exc = raises(VpsApiError, make().get_all, "snapshots/")
-    assert str(exc) == "the API answered a list request without a 'results' list on GET snapshots/"
+    assert str(exc) == "the API answered a list request without a 'results' list (on GET snapshots/)"
     assert exc.to_failure() == dict(
         status=None, message="the API answered a list request without a 'results' list", method="GET", path="snapshots/", url=SNAPSHOTS
     )
@@ -684,7 +684,7 @@ def test_connection_errors_are_retried_api_retries_times(rsps, make, vt, method,
     client = make(retries=retries)
     exc = raises(VpsApiError, client.get if method == "GET" else client.delete, "snapshots/801/")
     assert exc.status is None
-    assert str(exc) == "connection failed talking to api.vps.test: %s on %s snapshots/801/" % (REFUSED_TEXT, method)
+    assert str(exc) == "connection failed talking to api.vps.test: %s (on %s snapshots/801/)" % (REFUSED_TEXT, method)
     assert len(rsps.calls) == retries + 1
     assert len(vt.sleeps) == retries
     assert client.requests_sent == retries + 1
@@ -704,7 +704,7 @@ def test_a_read_timeout_is_retried_once_whatever_api_retries_says(rsps, make, vt
     rsps.add(method, ONE, body=read_timeout())
     client = make(retries=retries)
     exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete, "snapshots/801/")
-    assert str(exc) == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30) on %s snapshots/801/" % method)
+    assert str(exc) == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30) (on %s snapshots/801/)" % method)
     assert len(rsps.calls) == 2
     assert len(vt.sleeps) == 1
 
@@ -974,7 +974,7 @@ def test_post_edge_5xx_is_ambiguous_and_not_resent(rsps, make, vt, status):
 def test_post_read_timeout_or_dropped_connection_is_ambiguous_and_not_resent(rsps, make, vt, error, message):
     rsps.post(SNAPSHOTS, body=error)
     exc = raises(VpsAmbiguousError, make(retries=5).post, "snapshots/", {"server_id": 1, "name": "a"})
-    assert str(exc) == message + " on POST snapshots/"
+    assert str(exc) == message + " (on POST snapshots/)"
     assert exc.url == SNAPSHOTS
     assert len(rsps.calls) == 1
     assert vt.sleeps == []
@@ -991,7 +991,7 @@ def test_post_connect_timeout_is_retried(rsps, make, vt):
 def test_post_connect_timeout_is_retried_once_whatever_api_retries_says(rsps, make, retries):
     rsps.post(SNAPSHOTS, body=requests.exceptions.ConnectTimeout("connect timeout=30"))
     exc = raises(VpsApiError, make(retries=retries).post, "snapshots/", {"server_id": 1, "name": "a"})
-    assert str(exc) == "timed out connecting to api.vps.test after 30s: connect timeout=30 on POST snapshots/"
+    assert str(exc) == "timed out connecting to api.vps.test after 30s: connect timeout=30 (on POST snapshots/)"
     assert exc.url == SNAPSHOTS
     assert len(rsps.calls) == 2
 
@@ -1134,7 +1134,7 @@ def test_error_text_without_body_or_reason():
 def test_vps_api_error_str():
     assert str(VpsApiError("boom")) == "boom"
     assert str(VpsApiError("boom", status=500)) == "boom (HTTP 500)"
-    assert str(VpsApiError("boom", method="GET", path="snapshots/")) == "boom on GET snapshots/"
+    assert str(VpsApiError("boom", method="GET", path="snapshots/")) == "boom (on GET snapshots/)"
     assert str(VpsApiError("boom", status=404, method="DELETE", path="snapshots/1/")) == "boom (HTTP 404 on DELETE snapshots/1/)"
 
 
@@ -1495,7 +1495,7 @@ def test_proxy_error_without_a_proxy_in_the_environment(rsps, make, no_proxy_env
 def test_other_request_errors_are_api_errors(rsps, make):
     rsps.get(SNAPSHOTS, body=requests.exceptions.TooManyRedirects("Exceeded 30 redirects."))
     exc = raises(VpsApiError, make().get, "snapshots/")
-    assert str(exc) == "request failed: Exceeded 30 redirects. on GET snapshots/"
+    assert str(exc) == "request failed: Exceeded 30 redirects. (on GET snapshots/)"
     assert exc.url == SNAPSHOTS
 
 

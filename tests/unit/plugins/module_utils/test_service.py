@@ -633,7 +633,7 @@ def test_an_unanswered_delete_not_seen_gone_within_the_grace_fails_and_records_n
 
     assert caught.value.message == STILL_LISTED % (
         describe(A),
-        "no answer within api_timeout=30s talking to api.vps.test: Read timed out. on DELETE snapshots/801/",
+        "no answer within api_timeout=30s talking to api.vps.test: Read timed out. (on DELETE snapshots/801/)",
         "still listed after 60 s",
     )
     assert caught.value.details["failure"]["method"] == "DELETE" and caught.value.details["failure"]["path"] == "snapshots/801/"
@@ -744,7 +744,7 @@ def test_an_unconfirmed_creation_without_an_id_says_so(rsps, vt):
 
     assert caught.value.message == (
         "Could not confirm whether snapshot 'x' was created on server 12345: the API answered the creation without the new "
-        "snapshot's id on POST snapshots/. It is not listed even after waiting; rerun the task: it finds the snapshot if the API "
+        "snapshot's id (on POST snapshots/). It is not listed even after waiting; rerun the task: it finds the snapshot if the API "
         "created it late, and creates it otherwise."
     )
     assert caught.value.details["failure"] == {
