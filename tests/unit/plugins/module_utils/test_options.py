@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vps.cloud.plugins.module_utils.options import batch_requests, option_problems, parse_servers
+from ansible_collections.vps.cloud.plugins.module_utils.options import batch_requests, option_problems, parse_servers, snapshot_problems
 
 SHARED = dict(api_url="https://api.vps.test/api/v1", api_token="tok", api_timeout=30, api_retries=5, validate_certs=True, ca_path=None)
 
@@ -134,3 +134,33 @@ def test_one_server_given_twice_with_one_name_is_one_snapshot():
 
     assert problems == []
     assert len(requests) == 2
+
+
+SNAPSHOT_TASK = dict(
+    SHARED,
+    state="restored",
+    server_id=101,
+    name=None,
+    snapshot_id=None,
+    name_match=None,
+    prefer_quiesced=False,
+    description=None,
+    wait_timeout=1800,
+    retention=None,
+    retention_match="*",
+    resume_match=None,
+    safety_snapshot=None,
+)
+
+
+def test_prefer_quiesced_without_name_match_is_refused_by_name():
+    assert snapshot_problems(dict(SNAPSHOT_TASK, snapshot_id=801, prefer_quiesced=True)) == ["prefer_quiesced is only used with name_match"]
+    assert snapshot_problems(dict(SNAPSHOT_TASK, name_match="pre-*", prefer_quiesced=True)) == []
+
+
+def test_a_deletion_batch_given_a_description_is_told_once_that_deletions_have_no_use_for_it():
+    """state=absent refuses a description as a present-only option; it does not also say it belongs with servers."""
+    dummy, problems = batch_requests(params(state="absent", snapshots=[{"snapshot_id": 801}], description="why"))
+    assert problems == ["description is only used with state=present"]
+    dummy, problems = batch_requests(params(state="present", snapshots=[{"server_id": 1, "name": "n"}], description="why"))
+    assert problems == ["description is only used with servers; each entry of snapshots gives its own"]

@@ -968,6 +968,15 @@ def test_plan_present_creates_after_the_deletions_the_limit_forces(kwargs, delet
     assert ids(plan.deletions) == deletions
 
 
+@pytest.mark.parametrize("failed_ids", [[6], [6, 7]])
+def test_plan_present_refusing_with_failed_namesakes_names_the_newest_of_them(failed_ids):
+    """A listing over the limit (failed snapshots left beside five others): the refusal's snapshot is the newest failed
+    namesake, the one the user asked for by name."""
+    failed = [snap(number, "failed", name="pre") for number in failed_ids]
+    plan = present(listing("1c 2c 3c 4c 5c") + failed)
+    assert (plan.action, plan.snapshot, plan.deletions) == (REFUSE, failed[-1], [])
+
+
 def test_plan_present_refuses_when_retention_cannot_make_room():
     snapshots = named_listing("manual-1", "daily-2", "manual-3", "daily-4", "daily-5")
     plan = present(snapshots, retention=2, pattern="daily-*", protected_ids=[2, 4])

@@ -159,6 +159,20 @@ def test_existing_failed_is_retaken_its_deletion_reported(rsps, run, status):
     assert sent(rsps) == [LIST, SERVER, delete_call(801), POST, LIST]
 
 
+def test_with_retake_failed_false_a_failed_namesake_fails_the_task_and_nothing_is_sent(rsps, run):
+    broken = snap(801, "pre-migration", status="failed")
+    add_list(rsps, [broken, D1])
+
+    result = run(vps_snapshot, present(name="pre-migration", retake_failed=False))
+
+    assert (result["rc"], result["changed"]) == (1, False)
+    assert result["msg"] == (
+        "Snapshot %s on server 12345 ended failed, so it is no restore point; with retake_failed=false it is not taken again." % describe(broken)
+    )
+    assert result["snapshot"] == clean(broken)
+    assert sent(rsps) == [LIST]
+
+
 def test_existing_failed_is_retaken_in_check_mode_as_a_preview(rsps, run):
     broken = snap(801, "pre-migration", status="failed")
     add_list(rsps, [broken])
