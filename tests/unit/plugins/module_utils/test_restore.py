@@ -250,3 +250,26 @@ def test_wait_until_idle_does_not_wait_for_a_server_that_turns_to_a_failure_stat
         "at once, since restoring is the way out of a broken server and only the provider knows whether it allows it." % describe(GOLDEN)
     ]
     assert len(vt.sleeps) == 1
+
+
+FROZEN = snap(781, "pre-upgrade-1", created_at="2025-01-10T00:00:00Z", description="x [vps.cloud quiesce: freeze held until completed]")
+SYNCED = snap(782, "pre-upgrade-2", created_at="2025-01-11T00:00:00Z", description="x [vps.cloud quiesce: sync]")
+
+
+def test_by_default_a_restore_by_name_match_takes_the_newest_completed_match_quiesced_or_not(rsps, vt):
+    add_list(rsps, [SYNCED, FROZEN])
+    add_server(rsps, "running")
+    add_restore(rsps, snapshot_id=782)
+
+    result = ensure_restored(build_service(vt), SnapshotRequest(server_id=SERVER_ID, name_match="pre-upgrade-*"), wait=False)
+
+    assert result["snapshot"] == clean(SYNCED)
+    assert sent(rsps) == [LIST, SERVER, restore_call(782)]
+
+
+def test_a_restore_task_by_default_resolves_a_name_match_to_the_newest_completed_match(rsps, vt):
+    add_list(rsps, [SYNCED, FROZEN])
+    task = RestoreTask(build_service(vt), True, 100)
+
+    assert task.resolve(SnapshotRequest(server_id=SERVER_ID, name_match="pre-upgrade-*")) == SYNCED
+    assert task.snapshot == SYNCED

@@ -458,3 +458,18 @@ def test_server_info_bad_input_fails_before_any_request(rsps, run, args, message
     assert result["failed"] is True
     assert result["msg"] == message
     assert sent(rsps) == []
+
+
+def test_server_info_by_default_reads_once_and_its_invocation_shows_the_documented_defaults(rsps, run, vtime):
+    add_server(rsps, "restoring")
+
+    result = run(vps_server_info, {"server_id": SERVER_ID})
+
+    assert (result["rc"], result["state"]) == (0, "restoring")
+    assert dict((key, result["invocation"]["module_args"][key]) for key in ("server_id", "wait", "wait_timeout")) == {
+        "server_id": SERVER_ID,
+        "wait": False,
+        "wait_timeout": 1800,
+    }
+    assert sent(rsps) == [SERVER]
+    assert vtime.sleeps == []

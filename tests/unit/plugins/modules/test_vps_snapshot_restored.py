@@ -31,6 +31,7 @@ from ansible_collections.vps.cloud.tests.unit.helpers import (
     request_json,
     restore_call,
     sent,
+    server_body,
     server_view,
     snap,
     warnings,
@@ -471,6 +472,31 @@ def test_a_restore_under_way_without_wait_or_in_check_mode_is_left_alone(rsps, r
     assert sent(rsps) == [LIST_ALL, SERVER]
 
 
+@pytest.mark.parametrize(
+    "wait, after, requests_after",
+    [(True, RUNNING, [SERVER]), (False, RESTORING, [])],
+    ids=["followed to its end", "left to go on"],
+)
+def test_a_restore_another_run_started_just_before_this_ones_post_is_joined_never_sent_again(rsps, run, wait, after, requests_after):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "running")
+    add_restore(rsps, status=400, json={"detail": "Server is being restored."})
+    add_server(rsps, "restoring", restoring_from={"id": 801, "name": "pre-migration"})
+    if wait:
+        add_server(rsps, "running")
+
+    result = run(vps_snapshot, restored(wait=wait), diff=True)
+
+    assert (result["rc"], result["changed"]) == (0, False)
+    assert result["msg"] == (
+        "Server 12345 was already restoring when this task asked (another run's restore?); this task followed that restore and started none."
+    )
+    assert result["server"] == after
+    assert result["diff"] == {"before": {"server": RUNNING}, "after": {"server": after}}
+    assert warnings(result) == []
+    assert sent(rsps) == [LIST_ALL, SERVER, RESTORE, SERVER] + requests_after
+
+
 # Check mode and timeouts ----------------------------------------------------------------------------------------------
 
 
@@ -898,3 +924,53 @@ def test_a_restore_waiting_for_a_server_in_an_unrecognised_status_warns_at_once(
         "and waited for (up to wait_timeout=600) until the server is running or stopped."
     ]
     assert sent(rsps) == [LIST_ALL, SERVER, SERVER, RESTORE, SERVER]
+
+
+BLOCKED = "Restores are blocked, see KB-FIX"
+
+
+@pytest.mark.parametrize(
+    "answer, refusal, named, server",
+    [
+        (server_body("error"), NOT_VALID, SERVER_ID, server_view("error")),
+        (server_body("error"), BLOCKED, SERVER_ID, server_view("error")),
+        ({"name": "web-server-01", "status": "error"}, NOT_VALID, SERVER_ID, {"id": None, "name": "web-server-01", "status": "error"}),
+        (server_body("error", server_id=12346), NOT_VALID, 12346, server_view("error", server_id=12346)),
+    ],
+    ids=["as read", "refusal without a final period", "answer without an id", "answer naming its id"],
+)
+def test_a_refusal_from_a_server_that_turned_to_a_failure_status_names_it_as_read_now(rsps, run, vtime, answer, refusal, named, server):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "running")
+    add_restore(rsps, status=400, json={"error": refusal})
+    add_server(rsps, body=answer)
+
+    result = run(vps_snapshot, restored())
+
+    assert (result["failed"], result["changed"]) == (True, False)
+    assert result["msg"] == (
+        "The provider refused the restore of server 12345 from snapshot %s: %s. Server %s is in status 'error', a failure "
+        "status that no wait would end, so this task stops at once; no restore was started. Look at the server at the "
+        "provider." % (describe(EXISTING), refusal.rstrip("."), named)
+    )
+    assert result["server"] == server
+    assert sent(rsps) == [LIST_ALL, SERVER, RESTORE, SERVER]
+    assert vtime.sleeps == []
+
+
+def test_a_restore_followed_through_an_unrecognised_status_warns_at_once(rsps, run):
+    add_list(rsps, [EXISTING], server_id=None)
+    add_server(rsps, "running")
+    add_restore(rsps)
+    add_server(rsps, "maintenance")
+    add_server(rsps, "running")
+
+    result = run(vps_snapshot, restored(wait_timeout=900))
+
+    assert (result["rc"], result["changed"], result["server"]) == (0, True, RUNNING)
+    assert result["msg"] == "Restored %s." % FROM
+    assert warnings(result) == [
+        "Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a transitional status "
+        "and waited for (up to wait_timeout=900) until the server is running or stopped."
+    ]
+    assert sent(rsps) == [LIST_ALL, SERVER, RESTORE, SERVER, SERVER]
