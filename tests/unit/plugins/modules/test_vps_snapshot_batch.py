@@ -455,6 +455,8 @@ def test_by_default_eight_servers_are_worked_on_at_once(rsps, run):
     [
         (dict(state="restored", servers=[101], name=NAME), "value of state must be one of: present, absent, got: restored"),
         (dict(snapshots=[{"server": 101, "name": NAME}]), "Unsupported parameters"),
+        (dict(servers=[101], name=NAME, wait_for="most"), "value of wait_for must be one of: all, first, got: most"),
+        (dict(servers=[101], name=NAME, quiesce_release="never"), "value of quiesce_release must be one of: accepted, completed, got: never"),
     ],
 )
 def test_ansible_checks_the_choices_and_the_entries(rsps, run, args, message):
@@ -463,6 +465,16 @@ def test_ansible_checks_the_choices_and_the_entries(rsps, run, args, message):
     assert result["failed"] is True
     assert message in result["msg"]
     assert sent(rsps) == []
+
+
+def test_the_invocation_shows_the_waiting_defaults(rsps, run):
+    add_list(rsps, [snap(700, NAME, server_id=101)], server_id=101)
+
+    result = run(vps_snapshot_batch, batch(servers=[101]))
+
+    assert result["rc"] == 0
+    args = result["invocation"]["module_args"]
+    assert (args["state"], args["wait"], args["wait_for"], args["wait_timeout"]) == ("present", True, "all", 1800)
 
 
 def test_ids_given_as_strings_are_taken_as_integers(rsps, run):
