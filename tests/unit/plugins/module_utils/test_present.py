@@ -413,3 +413,46 @@ def test_a_known_transitional_status_is_waited_for_without_a_note(rsps, vt):
     server = present.wait_until_idle(build_service(vt), 12345, 600, dict(id=12345, status="stopping"), note=notes.append)
 
     assert (server["status"], notes, len(vt.sleeps)) == ("running", [], 1)
+
+
+def test_a_server_not_read_yet_is_read_at_once_and_returned_without_a_wait_when_idle(rsps, vt):
+    add_server(rsps, "stopped")
+
+    server = present.wait_until_idle(build_service(vt), 12345, 600)
+
+    assert server["status"] == "stopped"
+    assert vt.sleeps == []
+    assert sent(rsps) == [server_call()]
+
+
+# Refusals before a creation went ahead ----------------------------------------------------------------------------------
+
+
+def test_every_refusal_waited_out_is_told_in_order_and_an_unknown_status_names_the_wait_timeout_given(rsps, vt):
+    service = build_service(vt)
+    add_list(rsps, [])
+    add_post(rsps, payload={"detail": "Busy."}, status=400)
+    add_server(rsps, "snapshotting")
+    add_server(rsps, "running")
+    add_list(rsps, [])
+    add_post(rsps, payload={"detail": "Busy."}, status=400)
+    add_server(rsps, "maintenance")
+    add_server(rsps, "running")
+    add_list(rsps, [])
+    add_post(rsps)
+    add_list(rsps, [new_snapshot("completed")])
+    options = PresentOptions(wait_timeout=600)
+
+    entry = ensure_present(service, [SnapshotRequest(12345, "before-update")], options)[0]
+
+    result = entry_result(entry, options, False, NOW)
+    assert (result["changed"], result["created"], "failed" in result) == (True, True, False)
+    # The second wait starts with less than wait_timeout left, but the warning names the wait_timeout the task was given.
+    assert result["warnings"] == [
+        "Server 12345 reads status 'maintenance', which this collection does not know: it is taken for a transitional "
+        "status and waited for (up to wait_timeout=600) until the server is running or stopped.",
+        "The provider refused snapshot 'before-update' on server 12345 before it accepted it: HTTP 400 (Busy.) while the "
+        "server was snapshotting, so this task waited until it was idle and sent it again; then HTTP 400 (Busy.) while the "
+        "server was maintenance, so this task waited until it was idle and sent it again.",
+    ]
+    assert sent(rsps) == [listing(), POST, server_call(), server_call(), listing(), POST, server_call(), server_call(), listing(), POST, listing()]
