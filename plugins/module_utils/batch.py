@@ -258,7 +258,8 @@ def _failures(failed, last="."):
     if not rest:
         return text.rstrip(".") + last if last else text
     named = ", ".join(_label(r) for r in rest[:LABELS_IN_MSG])
-    more = " and %d others" % (len(rest) - LABELS_IN_MSG) if len(rest) > LABELS_IN_MSG else ""
+    unnamed = len(rest) - LABELS_IN_MSG
+    more = " and %d other%s" % (unnamed, "" if unnamed == 1 else "s") if unnamed > 0 else ""
     return "%s; and %d more: %s%s (every message is in results and by_host)." % (text.rstrip("."), len(rest), named, more)
 
 

@@ -56,9 +56,10 @@ def test_only_a_failures_final_period_gives_way_to_the_separator(vt):
     "count, labels",
     [
         (13, "and 10 more: %s" % ", ".join("server %d" % i for i in range(104, 114))),
-        (14, "and 11 more: %s and 1 others" % ", ".join("server %d" % i for i in range(104, 114))),
+        (14, "and 11 more: %s and 1 other" % ", ".join("server %d" % i for i in range(104, 114))),
+        (15, "and 12 more: %s and 2 others" % ", ".join("server %d" % i for i in range(104, 114))),
     ],
-    ids=["ten more: all named", "eleven more: ten named"],
+    ids=["ten more: all named", "eleven more: ten named, one other", "twelve more: ten named, two others"],
 )
 def test_after_three_quoted_failures_ten_more_are_named_and_the_rest_counted(vt, count, labels):
     msg = failed_msg(vt, ["Could not create it (HTTP 403 on POST snapshots/)"] * count)
