@@ -10,18 +10,23 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import socket
 import threading
 import time
 from unittest import mock
 
 import pytest
 import requests
+import responses
+import urllib3
 from hypothesis import given, settings, strategies as st
 from responses import matchers
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
 from ansible_collections.vps.cloud.plugins.module_utils import client as client_module
 from ansible_collections.vps.cloud.plugins.module_utils.pacer import Pacer
 from ansible_collections.vps.cloud.plugins.module_utils.client import (
+    Deletion,
     VpsAmbiguousError,
     VpsApiError,
     VpsClient,
@@ -30,6 +35,7 @@ from ansible_collections.vps.cloud.plugins.module_utils.client import (
     client_option_problems,
     error_text,
     is_loopback,
+    retry_after_delay,
     retry_after_seconds,
     without_credentials,
 )
@@ -546,7 +552,8 @@ def test_get_all_of_a_list_whose_later_page_keeps_vanishing_fails_saying_so(rsps
     assert exc.message == (
         "the list kept changing while it was read, 4 times in a row (a later page answered 404: Invalid page.); try again once the other changes are done"
     )
-    assert (exc.status, exc.path) == (404, "snapshots/")
+    assert exc.to_failure() == dict(status=404, message=exc.message, method="GET", path="snapshots/", url=SNAPSHOTS)
+    assert str(exc) == exc.message + " (HTTP 404 on GET snapshots/)"
     assert len(rsps.calls) == 2 * (client_module.LISTING_REREADS + 1)
 
 
@@ -640,6 +647,16 @@ def test_429s_stop_being_retried_once_their_first_is_the_patience_old(rsps, make
     assert len(times) == 4 and all(7.0 <= later - earlier <= 7.7 for earlier, later in zip(times, times[1:]))
 
 
+def test_a_429_exactly_the_patience_after_the_first_is_not_retried(rsps, make, vt, monkeypatch):
+    """The patience is a limit, not a last chance: without jitter the fourth 429 comes at exactly 21 s, and ends it."""
+    monkeypatch.setattr(client_module, "RATE_LIMIT_PATIENCE", 21.0)
+    monkeypatch.setattr(client_module, "RETRY_AFTER_JITTER", 0.0)
+    times = script(rsps, vt, "GET", ONE, *([(429, {"detail": "slow down"}, {"Retry-After": "7"})] * 4 + [(200, {})]))
+    exc = raises(VpsApiError, make(retries=1).get, "snapshots/801/")
+    assert (exc.status, str(exc)) == (429, "slow down (HTTP 429 on GET snapshots/801/)")
+    assert times == [0.0, 7.0, 14.0, 21.0]
+
+
 def test_429s_and_5xx_are_counted_apart(rsps, make, vt):
     """5xx answers count against api_retries, 429s do not: the fourth 503 with api_retries=2 fails."""
     script(rsps, vt, "GET", ONE, (503, ""), (429, ""), (503, ""), (429, ""), (429, ""), (503, ""), (200, {}))
@@ -685,6 +702,7 @@ def test_connection_errors_are_retried_api_retries_times(rsps, make, vt, method,
     exc = raises(VpsApiError, client.get if method == "GET" else client.delete, "snapshots/801/")
     assert exc.status is None
     assert str(exc) == "connection failed talking to api.vps.test: %s (on %s snapshots/801/)" % (REFUSED_TEXT, method)
+    assert exc.url == ONE
     assert len(rsps.calls) == retries + 1
     assert len(vt.sleeps) == retries
     assert client.requests_sent == retries + 1
@@ -705,6 +723,7 @@ def test_a_read_timeout_is_retried_once_whatever_api_retries_says(rsps, make, vt
     client = make(retries=retries)
     exc = raises(VpsApiError if method == "GET" else VpsAmbiguousError, client.get if method == "GET" else client.delete, "snapshots/801/")
     assert str(exc) == ("no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30) (on %s snapshots/801/)" % method)
+    assert exc.url == ONE
     assert len(rsps.calls) == 2
     assert len(vt.sleeps) == 1
 
@@ -829,6 +848,51 @@ def test_a_retry_after_holds_the_other_threads_of_the_client(rsps, make, vt):
     assert client.requests_sent == 3
 
 
+def test_a_503s_retry_after_is_honoured_as_given_once_a_429_has_slowed_the_pace(rsps, make, vt):
+    """One request at a time comes back when the provider says: the pace learnt from an earlier 429 (one request every
+    2 s, the retry after it sent at t1) would hold it until t1 + 1.4 s."""
+    times = script(rsps, vt, "GET", ONE, (429, ""), (503, "", {"Retry-After": "0.2"}), (200, {"id": 801}))
+    assert make().get("snapshots/801/") == {"id": 801}
+    assert len(times) == 3
+    assert 0.2 <= times[2] - times[1] <= 0.3
+
+
+@pytest.mark.parametrize(
+    "failure, gap",
+    [
+        # No answer: the pace stays at one request every 2 s, which the 429 set.
+        pytest.param(dropped(), 2.0, id="a dropped connection"),
+        # An answer raises the pace to 2.5 a second (an interval of 0.4 s, with 1 s of burst: 2 - 0.6 s).
+        pytest.param((200, '{"id": 8'), 1.4, id="a garbled body"),
+    ],
+)
+def test_a_retry_after_a_backoff_waits_its_turn_in_the_pace_a_429_set(rsps, make, vt, failure, gap):
+    """A backoff is the client's own guess, not the provider's word: the retry after it still keeps the learnt pace."""
+    times = script(rsps, vt, "GET", ONE, (429, ""), failure, (200, {"id": 801}))
+    assert make().get("snapshots/801/") == {"id": 801}
+    assert len(times) == 3
+    assert times[2] - times[1] == pytest.approx(gap)
+
+
+@pytest.mark.parametrize(
+    "concurrency, gap",
+    [
+        # One request at a time: the retry goes when the provider said, outside the pace, and the next one at once.
+        (1, 0.0),
+        # In parallel, the retry takes its turn like any request: the next one comes after it at the pace the 429 set
+        # (one every 2 s, raised to 2.5 a second by the retry's answer: 2 s less the 0.6 s of burst).
+        (2, 1.4),
+    ],
+)
+def test_a_retry_after_a_retry_after_is_paced_only_among_parallel_requests(rsps, make, vt, concurrency, gap):
+    times = script(rsps, vt, "GET", ONE, (429, "", {"Retry-After": "1"}), (200, {"id": 801}))
+    client = make(concurrency=concurrency)
+    client.get("snapshots/801/")
+    client.get("snapshots/801/")
+    assert times[0] == 0.0 and 1.0 <= times[1] <= 1.1
+    assert times[2] - times[1] == pytest.approx(gap)
+
+
 def test_a_last_429_still_holds_the_next_request_for_its_retry_after(rsps, make, vt):
     rsps.get(SNAPSHOTS, status=429, headers={"Retry-After": "30"}, json={"detail": "slow down"})
     times = script(rsps, vt, "GET", ONE, (200, {}))
@@ -879,6 +943,14 @@ def test_retry_after_seconds_values(headers, seconds):
 def test_retry_after_date_uses_the_wall_clock_by_default():
     soon = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 20.0 <= retry_after_seconds(_Headers({"Retry-After": soon})) <= 30.0
+
+
+def test_retry_after_delay_adds_up_to_a_tenth_of_the_retry_after_and_caps_it_first():
+    assert [retry_after_delay(7.0, rand=lambda draw=draw: draw) for draw in (0.0, 0.5, 1.0)] == [7.0, 7.35, 7.7]
+    # A tenth of 1 s at least, so that short ones are spread too.
+    assert [retry_after_delay(seconds, rand=lambda: 1.0) for seconds in (0.0, 0.5, 1.0)] == [0.1, 0.6, 1.1]
+    assert retry_after_delay(3600.0, rand=lambda: 1.0) == 132.0
+    assert retry_after_delay(-5.0, rand=lambda: 1.0) == 0.1
 
 
 def test_backoff_delay_grows_and_is_capped():
@@ -1606,6 +1678,11 @@ def test_a_404_after_an_unanswered_delete_is_this_tasks_deletion(rsps, make, vt,
     assert len(rsps.calls) == 2
 
 
+def test_a_deletion_shows_what_it_knows():
+    assert repr(Deletion(True, "HTTP 504 (upstream timed out)")) == "Deletion(deleted=True, answer_lost='HTTP 504 (upstream timed out)')"
+    assert repr(Deletion(False)) == "Deletion(deleted=False, answer_lost=None)"
+
+
 def test_a_404_to_the_first_delete_is_gone_not_ours(rsps, make, vt):
     rsps.delete(ONE, status=404, json={"detail": "Not found."})
     outcome = make().delete_outcome("snapshots/801/")
@@ -1627,27 +1704,99 @@ def test_a_404_after_a_refused_connection_is_gone_not_ours(rsps, make, vt):
     assert (outcome.deleted, outcome.answer_lost) == (False, None)
 
 
+def _conn():
+    return urllib3.connection.HTTPSConnection("api.vps.test")
+
+
+def _pool():
+    return urllib3.HTTPSConnectionPool("api.vps.test", 443)
+
+
+def _max_retries(reason):
+    """As requests raises it: a ConnectionError around urllib3's MaxRetryError, whose reason is the real error."""
+    return requests.exceptions.ConnectionError(MaxRetryError(_pool(), "/api/v1/snapshots/801/", reason))
+
+
+def _flattened(caused_by):
+    """An error that carries only the flattened text of the chain."""
+    return requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='api.vps.test', port=443): Max retries exceeded with url: /api/v1/snapshots/801/ (Caused by %s)" % caused_by
+    )
+
+
+@pytest.mark.parametrize(
+    "never_connected",
+    [
+        # Known by the urllib3 error in the chain, whatever its text says.
+        pytest.param(lambda: requests.exceptions.ConnectionError(NewConnectionError(_conn(), "[Errno 111] Connection refused")), id="refused"),
+        pytest.param(
+            lambda: _max_retries(NameResolutionError("api.vps.test", _conn(), socket.gaierror(-5, "No address associated with hostname"))),
+            id="no address for the host",
+        ),
+        pytest.param(lambda: _max_retries(ConnectTimeoutError(_conn(), "Connection to api.vps.test timed out. (connect timeout=30)")), id="connect timeout"),
+        # Known by the text alone, when the chain is flattened to it.
+        pytest.param(lambda: _flattened("NewConnectionError('<HTTPSConnection object>: [Errno 111] Connection refused')"), id="text: NewConnectionError"),
+        pytest.param(lambda: _flattened("OSError('Failed to establish a new connection: [Errno 113] No route to host')"), id="text: no route"),
+        pytest.param(lambda: _flattened("OSError('[Errno -2] Name or service not known')"), id="text: unknown host"),
+        pytest.param(lambda: _flattened("OSError('[Errno -3] Temporary failure in name resolution')"), id="text: resolver down"),
+        pytest.param(lambda: _flattened("OSError('[Errno 8] nodename nor servname provided, or not known')"), id="text: unknown host, BSD"),
+    ],
+)
+def test_a_404_after_a_delete_that_never_connected_is_gone_not_ours(rsps, make, vt, never_connected):
+    """Nothing was sent: the 404 that follows is someone else's deletion, and a failure is a plain error."""
+    script(rsps, vt, "DELETE", ONE, never_connected(), (404, {"detail": "Not found."}))
+    outcome = make().delete_outcome("snapshots/801/")
+    assert (outcome.deleted, outcome.answer_lost) == (False, None)
+    rsps.replace(responses.DELETE, ONE, body=never_connected())
+    exc = raises(VpsApiError, make(retries=1).delete_outcome, "snapshots/801/")
+    assert not getattr(exc, "unanswered", None)
+
+
+def test_a_chain_of_reasons_looping_back_is_read_once(rsps, make, vt):
+    """A connection reset after the DELETE was sent, whose reason leads back to the error around it: not a connection
+    that was never made, so the 404 that follows is this task's deletion; and the chain is not walked in circles."""
+    reads = []
+
+    class Reset(OSError):
+        @property
+        def reason(self):
+            reads.append(self)
+            assert len(reads) < 50, "the chain of reasons is walked in circles"
+            return outer
+
+    outer = requests.exceptions.ConnectionError(Reset("[Errno 104] Connection reset by peer"))
+    script(rsps, vt, "DELETE", ONE, outer, (404, {"detail": "Not found."}))
+    outcome = make().delete_outcome("snapshots/801/")
+    assert (outcome.deleted, outcome.answer_lost) == (True, "connection failed talking to api.vps.test: [Errno 104] Connection reset by peer")
+
+
 def test_a_404_after_a_429_is_gone_not_ours(rsps, make, vt):
     script(rsps, vt, "DELETE", ONE, (429, "", {"Retry-After": "1"}), (404, {"detail": "Not found."}))
     assert make().delete_outcome("snapshots/801/").deleted is False
 
 
+TIMED_OUT = "no answer within api_timeout=30s talking to api.vps.test: Read timed out. (read timeout=30)"
+ABORTED = "connection failed talking to api.vps.test: Connection aborted."
+
+
 @pytest.mark.parametrize(
-    "answers, status, lost",
+    "answers, status, message, unanswered",
     [
-        ([read_timeout()], None, "no answer within api_timeout=30s"),
-        ([dropped()], None, "connection failed"),
-        ([(504, {"detail": "upstream timed out"})], 504, "HTTP 504"),
-        ([(503, {"detail": "try later"})], 503, "HTTP 503"),
-        ([(500, {"detail": "boom"})], 500, "HTTP 500"),
-        ([read_timeout(), (401, {"detail": "Invalid token."})], 401, "no answer within api_timeout=30s"),
+        # A timeout is tried once more, a dropped connection or a 5xx api_retries (2) more times: each answer lost is named.
+        ([read_timeout()], None, TIMED_OUT, [TIMED_OUT] * 2),
+        ([dropped()], None, ABORTED, [ABORTED] * 3),
+        ([(504, {"detail": "upstream timed out"})], 504, "upstream timed out", ["HTTP 504 (upstream timed out)"] * 3),
+        ([(503, {"detail": "try later"})], 503, "try later", ["HTTP 503 (try later)"] * 3),
+        # A 500 is not retried: it is the one answer, and it may hide the deletion.
+        ([(500, {"detail": "boom"})], 500, "boom", ["HTTP 500"]),
+        ([read_timeout(), (401, {"detail": "Invalid token."})], 401, "Invalid token.", [TIMED_OUT]),
     ],
 )
-def test_a_delete_that_fails_after_an_unanswered_attempt_is_ambiguous(rsps, make, vt, answers, status, lost):
+def test_a_delete_that_fails_after_an_unanswered_attempt_is_ambiguous(rsps, make, vt, answers, status, message, unanswered):
     script(rsps, vt, "DELETE", ONE, *answers)
     exc = raises(VpsAmbiguousError, make(retries=2).delete_outcome, "snapshots/801/")
-    assert exc.status == status
-    assert lost in exc.unanswered[0]
+    assert exc.to_failure() == dict(status=status, message=message, method="DELETE", path="snapshots/801/", url=ONE)
+    assert exc.unanswered == unanswered
 
 
 @pytest.mark.parametrize(
