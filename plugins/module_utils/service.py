@@ -269,7 +269,7 @@ class SnapshotService:
         twice api_timeout (at least MIN_GRACE seconds). Gone: this task's deletion. Still listed: SnapshotError.
         """
         server_id = server_id_of(snapshot)
-        grace = max(2 * self.client.timeout, MIN_GRACE)
+        grace = self.grace
 
         def check():
             try:

@@ -365,9 +365,10 @@ pruned:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vps.cloud.plugins.module_utils.absent import ensure_absent
+from ansible_collections.vps.cloud.plugins.module_utils.batch import present_options
 from ansible_collections.vps.cloud.plugins.module_utils.module_boundary import run, snapshot_service, vps_argument_spec
 from ansible_collections.vps.cloud.plugins.module_utils.options import snapshot_problems
-from ansible_collections.vps.cloud.plugins.module_utils.present import PresentOptions, ensure_present
+from ansible_collections.vps.cloud.plugins.module_utils.present import ensure_present
 from ansible_collections.vps.cloud.plugins.module_utils.request import SnapshotRequest
 from ansible_collections.vps.cloud.plugins.module_utils.restore import SafetySnapshot, ensure_restored
 from ansible_collections.vps.cloud.plugins.module_utils.results import absent_result, entry_result, task_result
@@ -419,15 +420,7 @@ def main():
 
 
 def present(service, request, params):
-    options = PresentOptions(
-        retention=params["retention"],
-        retention_match=params["retention_match"],
-        resume_match=params["resume_match"],
-        protect_last_completed=params["protect_last_completed"],
-        wait=params["wait"],
-        wait_timeout=params["wait_timeout"],
-        retake_failed=params["retake_failed"],
-    )
+    options = present_options(params)
     entry = ensure_present(service, [request], options)[0]
     result = entry_result(entry, options, service.check_mode, service.now())
     del result["server_id"]
